@@ -1,0 +1,1 @@
+"""Executing a ResponsePlan: the adapters differ only in how they move bytes."""

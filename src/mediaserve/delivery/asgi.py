@@ -1,0 +1,292 @@
+"""ASGI delivery: zerocopysend or pathsend when the server offers them, off-loop reads otherwise.
+
+Blocking file system calls (open, fstat, pread) run on one shared, bounded thread pool,
+never on the event loop and never on a pool created per request. The body is sent chunk
+by chunk and reading stops as soon as the client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
+from ..mount import Mount, decode_path
+from ..sources.base import OpenFile, Source
+
+__all__ = ["ASGIMedia", "deliver", "executor", "serve"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_executor: ThreadPoolExecutor | None = None
+_executor_pid = 0
+
+
+def executor() -> ThreadPoolExecutor:
+    """The process-wide pool for file I/O (re-created after a fork)."""
+    global _executor, _executor_pid
+    if _executor is None or _executor_pid != os.getpid():
+        # Page-cache reads take microseconds; the pool only needs to absorb the
+        # occasional cold read. Python's default executor sizing is reused here.
+        _executor = ThreadPoolExecutor(
+            max_workers=min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="mediaserve-io"
+        )
+        _executor_pid = os.getpid()
+    return _executor
+
+
+_HEADER_FIELDS = {
+    b"range": "range",
+    b"if-range": "if_range",
+    b"if-match": "if_match",
+    b"if-none-match": "if_none_match",
+    b"if-modified-since": "if_modified_since",
+    b"if-unmodified-since": "if_unmodified_since",
+}
+
+
+def request_headers(scope: Scope) -> RequestHeaders:
+    found: dict[str, str] = {}
+    for key, value in scope.get("headers", ()):
+        field = _HEADER_FIELDS.get(bytes(key).lower())
+        if field is None:
+            continue
+        text = bytes(value).decode("latin-1")
+        # Repeated list fields are one list (RFC 9110 §5.3); a repeated Range becomes
+        # malformed this way and is ignored, which is the safe reading.
+        found[field] = f"{found[field]}, {text}" if field in found else text
+    return RequestHeaders(**found)
+
+
+class _Disconnect:
+    """Watches ``receive`` for ``http.disconnect`` while the body is being sent."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.event = asyncio.Event()
+        self.task = asyncio.ensure_future(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        try:
+            while True:
+                message = await receive()
+                if message.get("type") == "http.disconnect":
+                    break
+        except Exception:  # noqa: S110 - a broken receive channel means the client is gone
+            pass
+        self.event.set()
+
+    @property
+    def happened(self) -> bool:
+        return self.event.is_set()
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+
+def _same_file(opened: OpenFile) -> bool:
+    """Whether ``opened.path`` still names the file that was opened (for pathsend)."""
+    try:
+        now = os.stat(opened.path, follow_symlinks=False)
+    except OSError:
+        return False
+    before = opened.stat
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+        before.st_dev,
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+
+async def deliver(
+    plan: ResponsePlan,
+    opened: OpenFile | None,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    chunk_size: int,
+    *,
+    first_chunk: bytes | None = None,
+) -> None:
+    """Send ``plan``; ``first_chunk`` is the start of the first file part, when the caller
+    already read it in the same thread hop as the lookup (small files then cost one hop)."""
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
+    await send({"type": "http.response.start", "status": plan.status, "headers": headers})
+    if opened is None:
+        body = b"".join(s for s in plan.body if isinstance(s, bytes))
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return
+    try:
+        extensions = scope.get("extensions") or {}
+        if "http.response.zerocopysend" in extensions:
+            await _zerocopy(plan, opened, send)
+        elif (
+            "http.response.pathsend" in extensions
+            and plan.whole_file
+            and await asyncio.get_running_loop().run_in_executor(executor(), _same_file, opened)
+        ):
+            # The server re-opens the path; _same_file just checked that the path still
+            # names the descriptor's file, which narrows the replace-by-rename window to
+            # the microseconds before the server's open().
+            await send({"type": "http.response.pathsend", "path": opened.path})
+        else:
+            await _stream(plan, opened, receive, send, chunk_size, first_chunk)
+    finally:
+        opened.close()
+
+
+async def _zerocopy(plan: ResponsePlan, opened: OpenFile, send: Send) -> None:
+    last = len(plan.body) - 1
+    for index, segment in enumerate(plan.body):
+        more = index < last
+        if isinstance(segment, bytes):
+            await send({"type": "http.response.body", "body": segment, "more_body": more})
+        else:
+            await send(
+                {
+                    "type": "http.response.zerocopysend",
+                    "file": opened.file,
+                    "offset": segment.offset,
+                    "count": segment.length,
+                    "more_body": more,
+                }
+            )
+
+
+async def _stream(
+    plan: ResponsePlan,
+    opened: OpenFile,
+    receive: Receive,
+    send: Send,
+    chunk_size: int,
+    first_chunk: bytes | None,
+) -> None:
+    loop = asyncio.get_running_loop()
+    pool = executor()
+    disconnect = _Disconnect(receive)
+    try:
+        for segment in plan.body:
+            if isinstance(segment, bytes):
+                await send({"type": "http.response.body", "body": segment, "more_body": True})
+                continue
+            offset, remaining = segment.offset, segment.length
+            if first_chunk is not None:
+                data, first_chunk = first_chunk, None
+            else:
+                data = await loop.run_in_executor(
+                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
+                )
+            while data:
+                if disconnect.happened:
+                    return
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+                offset += len(data)
+                remaining -= len(data)
+                if remaining <= 0:
+                    break
+                data = await loop.run_in_executor(
+                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
+                )
+            if remaining > 0:
+                # Truncated under us: end without completing the body so the server
+                # closes the connection rather than framing a short response as whole.
+                return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        disconnect.stop()
+
+
+def _lookup(
+    mount: Mount, scope: Scope, name: str, chunk_size: int
+) -> tuple[ResponsePlan, OpenFile | None, bytes | None]:
+    """Lookup, planning and the first read, in one trip to the I/O pool."""
+    raw = scope.get("raw_path")
+
+    def decoded() -> str:
+        return decode_path(name.encode("utf-8", "surrogateescape"), raw if raw else None)
+
+    client = scope.get("client")
+    plan, opened = mount.respond(
+        str(scope.get("method", "GET")),
+        decoded,
+        request_headers(scope),
+        str(client[0]) if client else None,
+    )
+    first: bytes | None = None
+    if opened is not None and not _fast_path_possible(scope, plan):
+        part = next(s for s in plan.body if isinstance(s, FilePart))
+        if part.length <= chunk_size:
+            first = os.pread(opened.fd, part.length, part.offset)
+    return plan, opened, first
+
+
+def _fast_path_possible(scope: Scope, plan: ResponsePlan) -> bool:
+    extensions = scope.get("extensions") or {}
+    return "http.response.zerocopysend" in extensions or (
+        "http.response.pathsend" in extensions and plan.whole_file
+    )
+
+
+async def serve(mount: Mount, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+    """Serve ``name`` (the decoded ``path`` relative to the mount) from ``mount``."""
+    chunk_size = mount.options.chunk_size
+    plan, opened, first = await asyncio.get_running_loop().run_in_executor(
+        executor(), _lookup, mount, scope, name, chunk_size
+    )
+    await deliver(plan, opened, scope, receive, send, chunk_size, first_chunk=first)
+
+
+class ASGIMedia:
+    """An ASGI application serving files under ``prefix``; other paths go to ``app``."""
+
+    def __init__(
+        self,
+        root_or_source: str | os.PathLike[str] | Source,
+        *,
+        prefix: str = "/",
+        app: ASGIApp | None = None,
+        options: ServeOptions | None = None,
+    ) -> None:
+        self.mount = Mount.create(root_or_source, prefix, options)
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = self.mount.match(_path_in_app(scope))
+            if name is not None:
+                await serve(self.mount, scope, receive, send, name)
+                return
+        if self.app is not None:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            await deliver(not_found(str(scope.get("method", "GET"))), None, scope, receive, send, 0)
+
+
+def _path_in_app(scope: Scope) -> str:
+    """``path`` without ``root_path``: ASGI servers include the mount point in ``path``."""
+    path = str(scope.get("path", "") or "/")
+    root = str(scope.get("root_path", "") or "")
+    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+        path = path[len(root.rstrip("/")) :] or "/"
+    return path
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Acknowledge startup and shutdown when there is no wrapped app to do it."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

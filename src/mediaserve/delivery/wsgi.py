@@ -1,0 +1,128 @@
+"""WSGI delivery: ``wsgi.file_wrapper`` (sendfile) where it is exact, bounded reads otherwise."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
+from ..mount import Mount, decode_path
+from ..sources.base import OpenFile, Source
+from .body import FileReader, status_line
+
+__all__ = ["WSGIMedia", "request_headers", "serve"]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def request_headers(environ: Environ) -> RequestHeaders:
+    get = environ.get
+    return RequestHeaders(
+        range=get("HTTP_RANGE"),
+        if_range=get("HTTP_IF_RANGE"),
+        if_match=get("HTTP_IF_MATCH"),
+        if_none_match=get("HTTP_IF_NONE_MATCH"),
+        if_modified_since=get("HTTP_IF_MODIFIED_SINCE"),
+        if_unmodified_since=get("HTTP_IF_UNMODIFIED_SINCE"),
+    )
+
+
+def _raw_uri(environ: Environ) -> bytes | None:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not isinstance(raw, str):
+        return None
+    return raw.encode("latin-1", "replace")
+
+
+def wrapper_is_exact(environ: Environ) -> bool:
+    """Whether this server's ``wsgi.file_wrapper`` sends exactly Content-Length bytes
+    from the file's current offset.
+
+    PEP 3333 only promises that the wrapper iterates the file to its end, which would
+    overrun a 206 (and a file that grew after fstat). gunicorn sends Content-Length
+    bytes with sendfile from the current offset; mod_wsgi honours Content-Length too.
+    Other servers get the bounded-read iterator.
+    """
+    software = str(environ.get("SERVER_SOFTWARE", ""))
+    return software.startswith("gunicorn") or "mod_wsgi.version" in environ
+
+
+class _Body:
+    """The response iterable for the fallback path; ``close()`` releases the file."""
+
+    __slots__ = ("opened", "reader")
+
+    def __init__(self, opened: OpenFile, reader: FileReader) -> None:
+        self.opened = opened
+        self.reader = reader
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.reader.chunks()
+
+    def close(self) -> None:
+        self.opened.close()
+
+
+def deliver(
+    plan: ResponsePlan,
+    opened: OpenFile | None,
+    environ: Environ,
+    start_response: StartResponse,
+    chunk_size: int,
+) -> Iterable[bytes]:
+    """Start the response and return the body iterable for ``plan``."""
+    start_response(status_line(plan.status), list(plan.headers))
+    if opened is None:
+        return list(plan.body)
+    part = plan.single_part
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    if part is not None and file_wrapper is not None and wrapper_is_exact(environ):
+        os.lseek(opened.fd, part.offset, os.SEEK_SET)
+        wrapped: Iterable[bytes] = file_wrapper(opened.file, chunk_size)
+        return wrapped
+    return _Body(opened, FileReader(opened.fd, plan.body, chunk_size))
+
+
+def serve(
+    mount: Mount, environ: Environ, start_response: StartResponse, name: str
+) -> Iterable[bytes]:
+    """Serve ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) from ``mount``."""
+    raw = _raw_uri(environ)
+
+    def decoded() -> str:
+        return decode_path(name.encode("latin-1", "replace"), raw)
+
+    plan, opened = mount.respond(
+        str(environ.get("REQUEST_METHOD", "GET")),
+        decoded,
+        request_headers(environ),
+        environ.get("REMOTE_ADDR"),
+    )
+    return deliver(plan, opened, environ, start_response, mount.options.chunk_size)
+
+
+class WSGIMedia:
+    """A WSGI application serving files under ``prefix``; other paths go to ``app``."""
+
+    def __init__(
+        self,
+        root_or_source: str | os.PathLike[str] | Source,
+        *,
+        prefix: str = "/",
+        app: WSGIApp | None = None,
+        options: ServeOptions | None = None,
+    ) -> None:
+        self.mount = Mount.create(root_or_source, prefix, options)
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        name = self.mount.match(environ.get("PATH_INFO", "") or "/")
+        if name is None:
+            if self.app is not None:
+                return self.app(environ, start_response)
+            method = str(environ.get("REQUEST_METHOD", "GET"))
+            return deliver(not_found(method), None, environ, start_response, 0)
+        return serve(self.mount, environ, start_response, name)

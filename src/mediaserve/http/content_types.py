@@ -1,0 +1,144 @@
+"""Content types for user media.
+
+A curated table rather than :mod:`mimetypes`: the platform's table differs between
+machines (``/etc/mime.types``), and a media server must answer the same everywhere.
+The table covers what chat/CRM/catalog backends store: WhatsApp's accepted media types,
+office documents and the common image formats.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+__all__ = ["ACTIVE_TYPES", "FALLBACK_TYPE", "guess_type", "is_active"]
+
+FALLBACK_TYPE = "application/octet-stream"
+
+_TABLE: dict[str, str] = {
+    # images
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "jpe": "image/jpeg",
+    "jfif": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "ico": "image/vnd.microsoft.icon",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "svg": "image/svg+xml",
+    "svgz": "image/svg+xml",
+    # video
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "3gp": "video/3gpp",
+    "3gpp": "video/3gpp",
+    "3g2": "video/3gpp2",
+    "webm": "video/webm",
+    "mov": "video/quicktime",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "mpeg": "video/mpeg",
+    "mpg": "video/mpeg",
+    "ts": "video/mp2t",
+    # audio (WhatsApp: aac, amr, mp3, mp4 audio, ogg/opus)
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+    "amr": "audio/amr",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "weba": "audio/webm",
+    # documents
+    "pdf": "application/pdf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt": "application/vnd.ms-powerpoint",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+    "odp": "application/vnd.oasis.opendocument.presentation",
+    "rtf": "application/rtf",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "txt": "text/plain",
+    "log": "text/plain",
+    "md": "text/markdown",
+    "json": "application/json",
+    "zip": "application/zip",
+    "gz": "application/gzip",
+    "tgz": "application/gzip",
+    "7z": "application/x-7z-compressed",
+    "rar": "application/vnd.rar",
+    "vcf": "text/vcard",
+    "ics": "text/calendar",
+    "epub": "application/epub+zip",
+    # fonts
+    "woff": "font/woff",
+    "woff2": "font/woff2",
+    "ttf": "font/ttf",
+    "otf": "font/otf",
+    # active content: listed so the type is right, neutralised by the plan (see ACTIVE_TYPES)
+    "html": "text/html",
+    "htm": "text/html",
+    "shtml": "text/html",
+    "xhtml": "application/xhtml+xml",
+    "xht": "application/xhtml+xml",
+    "xml": "application/xml",
+    "xsl": "application/xml",
+    "xslt": "application/xslt+xml",
+    "js": "text/javascript",
+    "mjs": "text/javascript",
+    "css": "text/css",
+    "wasm": "application/wasm",
+    "swf": "application/x-shockwave-flash",
+}
+
+# Types a browser executes (scripts, documents that can carry script or styles,
+# plugins) or that it would sniff: served as attachments in a CSP sandbox so an
+# upload cannot run on the app's origin. The fallback type is here because an
+# unknown upload may be anything.
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/xml",
+        "text/xml",
+        "application/xslt+xml",
+        "text/javascript",
+        "application/javascript",
+        "text/css",
+        "application/wasm",
+        "application/x-shockwave-flash",
+        FALLBACK_TYPE,
+    }
+)
+
+# Text types get an explicit charset so browsers do not guess one (guessing is how
+# UTF-7 style attacks used to work).
+_TEXT_PREFIXES = ("text/",)
+_TEXT_EXTRA = frozenset({"application/json", "application/xml", "image/svg+xml"})
+
+
+def guess_type(name: str, overrides: dict[str, str] | None = None) -> str:
+    """The Content-Type value for a file name, with ``; charset=utf-8`` for text types."""
+    ext = posixpath.splitext(name)[1][1:].lower()
+    base = (overrides or {}).get(ext) or _TABLE.get(ext, FALLBACK_TYPE)
+    if base.startswith(_TEXT_PREFIXES) or base in _TEXT_EXTRA:
+        return f"{base}; charset=utf-8"
+    return base
+
+
+def is_active(content_type: str) -> bool:
+    """Whether a Content-Type (with or without parameters) must be neutralised."""
+    return content_type.split(";", 1)[0].strip().lower() in ACTIVE_TYPES

@@ -1,0 +1,145 @@
+"""A mount: a URL prefix, a source and options -- and the one function every adapter calls.
+
+``Mount.respond`` does lookup and planning for all adapters (WSGI, ASGI, Django), so the
+adapters only move bytes. It never raises for anything a client can send.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from .http.plan import (
+    ALLOWED_METHODS,
+    RequestHeaders,
+    ResponsePlan,
+    ServeOptions,
+    method_not_allowed,
+    not_found,
+    plan,
+)
+from .sources.base import LookupError_, NotFound, OpenFile, Refused, Source
+from .sources.local import LocalSource
+
+__all__ = ["Mount", "decode_path", "logger", "normalise_prefix"]
+
+logger = logging.getLogger("mediaserve")
+
+# Encoded "/", "\" and NUL: decoding them would let one URL segment become several (or
+# end early), which is how "%2e%2e%2f" style traversals slip past segment checks.
+_FORBIDDEN_ESCAPES = (b"%2f", b"%5c", b"%00")
+
+
+def normalise_prefix(prefix: str) -> str:
+    """``"media"`` / ``"/media"`` / ``"/media/"`` -> ``"/media/"``; ``""`` -> ``"/"``."""
+    text = "/" + prefix.strip("/")
+    return text if text == "/" else text + "/"
+
+
+def decode_path(path_bytes: bytes, raw: bytes | None) -> str:
+    """The request path as text, percent-decoded exactly once, or raise ``Refused``.
+
+    ``path_bytes`` is what the server already decoded (WSGI ``PATH_INFO`` as bytes,
+    or ASGI ``path`` re-encoded); ``raw`` is the path as it arrived, when the server
+    exposes it, and is used to refuse encoded slashes that the server decoded away.
+    """
+    if raw is not None:
+        raw_path = raw.split(b"?", 1)[0].lower()
+        if any(escape in raw_path for escape in _FORBIDDEN_ESCAPES):
+            raise Refused("encoded slash, backslash or NUL in the URL")
+        # Decode the raw form ourselves: some servers replace invalid UTF-8 with U+FFFD,
+        # which would hide overlong encodings such as %c0%ae.
+        try:
+            unquote_to_bytes(raw.split(b"?", 1)[0]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refused("URL is not valid UTF-8 (overlong or truncated sequence)") from None
+    try:
+        return path_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("path is not valid UTF-8") from None
+
+
+@dataclass(frozen=True)
+class Mount:
+    """Files of ``source`` served under the URL path ``prefix`` (``"/media/"``)."""
+
+    prefix: str
+    source: Source
+    options: ServeOptions
+
+    @classmethod
+    def create(
+        cls,
+        root_or_source: str | os.PathLike[str] | Source,
+        prefix: str = "/",
+        options: ServeOptions | None = None,
+    ) -> Mount:
+        opts = options or ServeOptions()
+        if isinstance(root_or_source, (str, os.PathLike)):
+            source: Source = LocalSource(
+                root_or_source,
+                allow_dotfiles=opts.allow_dotfiles,
+                follow_symlinks=opts.follow_symlinks,
+            )
+        else:
+            source = root_or_source
+        return cls(normalise_prefix(prefix), source, opts)
+
+    def match(self, path: str) -> str | None:
+        """The mount-relative name for ``path``, or ``None`` when outside the mount.
+
+        The prefix always ends in "/", so "/media-x/a.jpg" is not under "/media/". The
+        bare prefix without its slash ("/media") is inside: it names the directory.
+        """
+        if path.startswith(self.prefix):
+            return path[len(self.prefix) :]
+        if path == self.prefix[:-1]:
+            return ""
+        return None
+
+    def respond(
+        self,
+        method: str,
+        name: str | Callable[[], str],
+        headers: RequestHeaders,
+        client: str | None = None,
+    ) -> tuple[ResponsePlan, OpenFile | None]:
+        """Look up ``name`` and plan the response; the open file is returned when the
+        plan has a body to read, and the caller must close it.
+
+        ``name`` may be a callable that decodes the name (raising ``Refused``), so that
+        decoding failures are logged like any other refusal.
+        """
+        if method not in ALLOWED_METHODS:
+            return method_not_allowed(), None
+        label = name if isinstance(name, str) else "<undecodable>"
+        try:
+            label = name if isinstance(name, str) else name()
+            opened = self.source.open(label)
+        except Refused as exc:
+            logger.warning(
+                "mediaserve refused %r from %s: %s",
+                label,
+                client or "unknown client",
+                exc.reason,
+                extra={"mediaserve_reason": exc.reason, "mediaserve_client": client},
+            )
+            return not_found(method), None
+        except NotFound as exc:
+            logger.debug("mediaserve 404 %r: %s", label, exc.reason)
+            return not_found(method), None
+        except LookupError_ as exc:  # any other source-specific failure: still a 404
+            logger.warning("mediaserve lookup failed for %r: %s", label, exc.reason)
+            return not_found(method), None
+        try:
+            result = plan(method, headers, opened.meta, self.options)
+        except BaseException:
+            opened.close()
+            raise
+        if not result.body or all(isinstance(s, bytes) for s in result.body):
+            opened.close()
+            return result, None
+        return result, opened
