@@ -259,7 +259,7 @@ class ASGIMedia:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            name = self.mount.match(_path_in_app(scope))
+            name = self.mount.match(path_in_app(scope))
             if name is not None:
                 await serve(self.mount, scope, receive, send, name)
                 return
@@ -267,12 +267,12 @@ class ASGIMedia:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
         elif scope["type"] == "http":
             await deliver(not_found(str(scope.get("method", "GET"))), None, scope, receive, send, 0)
 
 
-def _path_in_app(scope: Scope) -> str:
+def path_in_app(scope: Scope) -> str:
     """``path`` without ``root_path``: ASGI servers include the mount point in ``path``."""
     path = str(scope.get("path", "") or "/")
     root = str(scope.get("root_path", "") or "")
@@ -281,7 +281,7 @@ def _path_in_app(scope: Scope) -> str:
     return path
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def lifespan(receive: Receive, send: Send) -> None:
     """Acknowledge startup and shutdown when there is no wrapped app to do it."""
     while True:
         message = await receive()

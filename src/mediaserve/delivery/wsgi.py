@@ -76,7 +76,7 @@ def deliver(
     """Start the response and return the body iterable for ``plan``."""
     start_response(status_line(plan.status), list(plan.headers))
     if opened is None:
-        return list(plan.body)
+        return [s for s in plan.body if isinstance(s, bytes)]
     part = plan.single_part
     file_wrapper = environ.get("wsgi.file_wrapper")
     if part is not None and file_wrapper is not None and wrapper_is_exact(environ):

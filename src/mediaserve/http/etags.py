@@ -50,9 +50,7 @@ def make_etag(size: int, mtime_ns: int, identity: str) -> ETag:
     inode, so a file replaced by rename gets a new tag even with equal size and mtime)
     changes. The inputs are hashed so the tag does not disclose inode numbers.
     """
-    digest = hashlib.blake2b(
-        f"{size}:{mtime_ns}:{identity}".encode(), digest_size=12
-    ).hexdigest()
+    digest = hashlib.blake2b(f"{size}:{mtime_ns}:{identity}".encode(), digest_size=12).hexdigest()
     return ETag(digest)
 
 

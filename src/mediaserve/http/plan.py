@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
 from .content_types import guess_type, is_active
 from .dates import format_http_date, parse_http_date
@@ -97,7 +97,7 @@ class FilePart:
     length: int
 
 
-Segment = Union[bytes, FilePart]
+Segment: TypeAlias = "bytes | FilePart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +265,9 @@ def plan(
     if ranges is None:
         whole = FilePart(0, meta.size)
         headers = (("Content-Type", content_type), ("Content-Length", str(meta.size)), *common)
-        return ResponsePlan(200, headers, () if head or not meta.size else (whole,), whole_file=True)
+        return ResponsePlan(
+            200, headers, () if head or not meta.size else (whole,), whole_file=True
+        )
     if len(ranges) == 1:
         only = ranges[0]
         headers = (

@@ -17,7 +17,7 @@ from ..http.plan import FileMeta
 __all__ = ["LookupError_", "NotFound", "OpenFile", "Refused", "Source"]
 
 
-class LookupError_(Exception):  # noqa: N801 - the builtin name is taken
+class LookupError_(Exception):
     """A name that does not lead to a servable file; ``reason`` is for the log only."""
 
     def __init__(self, reason: str) -> None:

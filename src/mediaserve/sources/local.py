@@ -112,7 +112,9 @@ class LocalSource:
             mtime_ns=st.st_mtime_ns,
             identity=f"{st.st_dev}:{st.st_ino}",
         )
-        return OpenFile(io.FileIO(fd, "rb", closefd=True), meta, os.path.join(self.root, *parts), st)
+        return OpenFile(
+            io.FileIO(fd, "rb", closefd=True), meta, os.path.join(self.root, *parts), st
+        )
 
     @staticmethod
     def _open_component(part: str, flags: int, dir_fd: int) -> int:

@@ -1,0 +1,43 @@
+"""``get_asgi_application()``: Django's, with public media answered before Django runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.asgi import get_asgi_application as django_asgi_application
+
+from ..delivery.asgi import ASGIApp, Receive, Scope, Send, lifespan, path_in_app, serve
+from .conf import get_config
+
+__all__ = ["MediaASGIHandler", "get_asgi_application"]
+
+
+class MediaASGIHandler:
+    """Wraps an ASGI app (normally Django's) and serves MEDIA_URL itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            mount = get_config().mount
+            if mount is not None:
+                name = mount.match(path_in_app(scope))
+                if name is not None:
+                    await serve(mount, scope, receive, send, name)
+                    return
+        elif scope["type"] == "lifespan":
+            # Django's handler rejects lifespan; answering it keeps servers from
+            # logging a spurious "lifespan unsupported" at every start.
+            await lifespan(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def get_asgi_application() -> MediaASGIHandler:
+    """Drop-in for ``django.core.asgi.get_asgi_application``."""
+    django_app: Any = django_asgi_application()  # its stub types scope as dict, ours as mapping
+    return MediaASGIHandler(django_app)

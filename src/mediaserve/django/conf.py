@@ -1,0 +1,147 @@
+"""The ``MEDIASERVE`` settings dict, validated and turned into a Mount.
+
+Settings are read when a request needs them, not at import: ``override_settings`` in
+tests and settings changed by a deployment tool both take effect. The result is cached
+and the cache is dropped on Django's ``setting_changed`` signal, so the per-request
+cost is one attribute lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from ..http.plan import ServeOptions
+from ..mount import Mount, normalise_prefix
+
+__all__ = ["DEFAULTS", "MediaConfig", "SettingsError", "get_config", "media_prefix"]
+
+DEFAULTS: dict[str, Any] = {
+    "CACHE_CONTROL": "public, max-age=3600",
+    "MAX_RANGES": 16,
+    "ALLOW_DOTFILES": False,
+    "FOLLOW_SYMLINKS": False,
+    "NEUTRALISE_ACTIVE": True,
+    "CHUNK_SIZE": 256 * 1024,
+    "CONTENT_TYPES": {},
+    "EXTRA_HEADERS": {},
+    # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
+    # the "nothing routes MEDIA_URL" check.
+    "SERVED_EXTERNALLY": False,
+}
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "CACHE_CONTROL": str,
+    "MAX_RANGES": int,
+    "ALLOW_DOTFILES": bool,
+    "FOLLOW_SYMLINKS": bool,
+    "NEUTRALISE_ACTIVE": bool,
+    "CHUNK_SIZE": int,
+    "CONTENT_TYPES": dict,
+    "EXTRA_HEADERS": dict,
+    "SERVED_EXTERNALLY": bool,
+}
+
+
+class SettingsError(ValueError):
+    """A MEDIASERVE value that cannot work; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """What requests need: the mount (``None`` when MEDIA_URL is not served here)."""
+
+    mount: Mount | None
+    values: dict[str, Any]
+
+
+def read_values() -> dict[str, Any]:
+    """``MEDIASERVE`` merged over the defaults; raises SettingsError naming a bad key."""
+    user = getattr(settings, "MEDIASERVE", None) or {}
+    if not isinstance(user, dict):
+        raise SettingsError("MEDIASERVE must be a dict, e.g. MEDIASERVE = {}")
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        raise SettingsError(
+            f"unknown MEDIASERVE key(s) {', '.join(unknown)}; known keys: {', '.join(DEFAULTS)}"
+        )
+    values = {**DEFAULTS, **user}
+    for key, expected in _TYPES.items():
+        value = values[key]
+        # bool is an int subclass: MAX_RANGES=True is a mistake, not 1.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            name = expected.__name__ if isinstance(expected, type) else str(expected)
+            raise SettingsError(f"MEDIASERVE[{key!r}] must be a {name}, not {value!r}")
+    return values
+
+
+def options_from(values: dict[str, Any]) -> ServeOptions:
+    try:
+        return ServeOptions(
+            cache_control=values["CACHE_CONTROL"],
+            max_ranges=values["MAX_RANGES"],
+            allow_dotfiles=values["ALLOW_DOTFILES"],
+            follow_symlinks=values["FOLLOW_SYMLINKS"],
+            neutralise_active=values["NEUTRALISE_ACTIVE"],
+            chunk_size=values["CHUNK_SIZE"],
+            content_types={
+                str(k).lower().lstrip("."): str(v) for k, v in values["CONTENT_TYPES"].items()
+            },
+            extra_headers=tuple((str(k), str(v)) for k, v in values["EXTRA_HEADERS"].items()),
+        )
+    except ValueError as exc:
+        raise SettingsError(f"MEDIASERVE: {exc}") from None
+
+
+def media_prefix() -> str | None:
+    """MEDIA_URL's path relative to the script prefix, as matched against PATH_INFO.
+
+    ``None`` when MEDIA_URL is empty or points at another host (a CDN or a bucket):
+    then there is nothing for this process to serve.
+    """
+    media_url = str(getattr(settings, "MEDIA_URL", "") or "")
+    if not media_url:
+        return None
+    parts = urlsplit(media_url)
+    if parts.netloc:
+        return None
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    script = str(getattr(settings, "FORCE_SCRIPT_NAME", None) or "").rstrip("/")
+    if script and path.startswith(script + "/"):
+        path = path[len(script) :]
+    return normalise_prefix(path)
+
+
+_lock = threading.Lock()
+_cached: MediaConfig | None = None
+
+
+def get_config() -> MediaConfig:
+    global _cached
+    config = _cached
+    if config is None:
+        with _lock:
+            config = _cached = _build()
+    return config
+
+
+def _build() -> MediaConfig:
+    values = read_values()
+    prefix = media_prefix()
+    root = str(getattr(settings, "MEDIA_ROOT", "") or "")
+    if prefix is None or not root:
+        return MediaConfig(None, values)
+    return MediaConfig(Mount.create(root, prefix, options_from(values)), values)
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: object) -> None:
+    global _cached
+    if setting in ("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME"):
+        _cached = None

@@ -1,0 +1,134 @@
+"""The Django view and the response it builds from a plan.
+
+Under WSGI the single-part body is handed to Django as ``file_to_stream`` so the
+server's ``wsgi.file_wrapper`` sends it (sendfile under gunicorn). Under ASGI the body
+is an async iterator: Django would otherwise buffer a sync iterator whole in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from ..delivery.asgi import executor
+from ..delivery.body import FileReader
+from ..delivery.wsgi import request_headers, wrapper_is_exact
+from ..http.plan import ResponsePlan
+from ..mount import Mount, decode_path
+from ..sources.base import OpenFile
+from .conf import get_config
+
+__all__ = ["response_for", "serve", "serve_with"]
+
+
+def _raw_path(request: HttpRequest) -> bytes | None:
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and scope.get("raw_path"):
+        return bytes(scope["raw_path"])
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    return raw.encode("latin-1", "replace") if isinstance(raw, str) else None
+
+
+def _is_asgi(request: HttpRequest) -> bool:
+    return isinstance(getattr(request, "scope", None), dict)
+
+
+class _SyncBody:
+    """Streaming content for WSGI; closes the file when Django closes the response.
+
+    ``closer`` is bound at creation: Django replaces ``file_to_stream.close`` with
+    ``response.close``, and looking the method up later would call back into it.
+    """
+
+    def __init__(self, opened: OpenFile, plan: ResponsePlan, chunk_size: int) -> None:
+        self.reader = FileReader(opened.fd, plan.body, chunk_size)
+        self.closer = opened.file.close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.reader.chunks()
+
+    def close(self) -> None:
+        self.closer()
+
+
+async def _async_chunks(
+    opened: OpenFile, plan: ResponsePlan, chunk_size: int
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    pool = executor()
+    try:
+        for segment in plan.body:
+            if isinstance(segment, bytes):
+                yield segment
+                continue
+            offset, remaining = segment.offset, segment.length
+            while remaining > 0:
+                data = await loop.run_in_executor(
+                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
+                )
+                if not data:
+                    return
+                offset += len(data)
+                remaining -= len(data)
+                yield data
+    finally:
+        opened.close()
+
+
+def response_for(
+    plan: ResponsePlan, opened: OpenFile | None, request: HttpRequest, chunk_size: int
+) -> HttpResponseBase:
+    """A Django response executing ``plan``; it owns ``opened`` from here on."""
+    response: HttpResponseBase
+    if opened is None:
+        response = HttpResponse(
+            b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
+        )
+        # HttpResponse invents a text/html Content-Type; the plan decides (a 304 has none).
+        del response["Content-Type"]
+    elif _is_asgi(request):
+        response = StreamingHttpResponse(
+            _async_chunks(opened, plan, chunk_size), status=plan.status
+        )
+        del response["Content-Type"]
+    else:
+        body = _SyncBody(opened, plan, chunk_size)
+        response = StreamingHttpResponse(body, status=plan.status)
+        del response["Content-Type"]
+        part = plan.single_part
+        if part is not None and wrapper_is_exact(request.META):
+            os.lseek(opened.fd, part.offset, os.SEEK_SET)
+            response.file_to_stream = opened.file  # type: ignore[attr-defined]
+            response.block_size = chunk_size  # type: ignore[attr-defined]
+    for name, value in plan.headers:
+        response[name] = value
+    return response
+
+
+def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
+    raw = _raw_path(request)
+
+    def decoded() -> str:
+        return decode_path(name.encode("utf-8", "surrogateescape"), raw)
+
+    plan, opened = mount.respond(
+        request.method or "GET",
+        decoded,
+        request_headers(request.META),
+        request.META.get("REMOTE_ADDR"),
+    )
+    return response_for(plan, opened, request, mount.options.chunk_size)
+
+
+def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:
+    """Serve ``MEDIA_URL`` from ``MEDIA_ROOT``; wired by ``media_urlpatterns()``."""
+    mount = get_config().mount
+    if mount is None:
+        raise Http404("MEDIA_URL is not served by this process")
+    name = path if path is not None else mount.match(request.path_info)
+    if name is None:
+        raise Http404("outside MEDIA_URL")
+    return serve_with(mount, request, name)

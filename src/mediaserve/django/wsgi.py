@@ -1,0 +1,42 @@
+"""``get_wsgi_application()``: Django's, with public media answered before Django runs.
+
+Media requests never build an HttpRequest, run middleware or touch the database
+connection handling, which is what makes in-process media as fast as the server
+allows (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.wsgi import get_wsgi_application as django_wsgi_application
+
+from ..delivery.wsgi import Environ, StartResponse, WSGIApp, serve
+from .conf import get_config
+
+__all__ = ["MediaWSGIHandler", "get_wsgi_application"]
+
+
+class MediaWSGIHandler:
+    """Wraps a WSGI app (normally Django's) and serves MEDIA_URL itself."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        mount = get_config().mount
+        if mount is not None:
+            name = mount.match(environ.get("PATH_INFO", "") or "/")
+            if name is not None:
+                return serve(mount, environ, start_response, name)
+        return self.app(environ, start_response)
+
+    def __getattr__(self, name: str) -> Any:
+        # Keep attributes of Django's handler (e.g. request_class) reachable.
+        return getattr(self.app, name)
+
+
+def get_wsgi_application() -> MediaWSGIHandler:
+    """Drop-in for ``django.core.wsgi.get_wsgi_application``."""
+    return MediaWSGIHandler(django_wsgi_application())
