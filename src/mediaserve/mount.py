@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
 from .http.plan import (
@@ -69,6 +69,12 @@ class Mount:
     prefix: str
     source: Source
     options: ServeOptions
+    # Plans for plain GET/HEAD (no conditional or Range header) keyed by file version:
+    # the common request then skips planning. Bounded; cleared wholesale when full.
+    _plans: dict[tuple[str, str, int, int, str], ResponsePlan] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    plan_cache_size = 4096
 
     @classmethod
     def create(
@@ -135,7 +141,7 @@ class Mount:
             logger.warning("mediaserve lookup failed for %r: %s", label, exc.reason)
             return not_found(method), None
         try:
-            result = plan(method, headers, opened.meta, self.options)
+            result = self._plan(method, headers, opened)
         except BaseException:
             opened.close()
             raise
@@ -143,3 +149,19 @@ class Mount:
             opened.close()
             return result, None
         return result, opened
+
+    def _plan(self, method: str, headers: RequestHeaders, opened: OpenFile) -> ResponsePlan:
+        if headers != _PLAIN:
+            return plan(method, headers, opened.meta, self.options)
+        meta = opened.meta
+        key = (method, meta.name, meta.size, meta.mtime_ns, meta.identity)
+        cached = self._plans.get(key)
+        if cached is None:
+            cached = plan(method, headers, meta, self.options)
+            if len(self._plans) >= self.plan_cache_size:
+                self._plans.clear()
+            self._plans[key] = cached
+        return cached
+
+
+_PLAIN = RequestHeaders()

@@ -9,6 +9,7 @@ office documents and the common image formats.
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 
 __all__ = ["ACTIVE_TYPES", "FALLBACK_TYPE", "guess_type", "is_active"]
 
@@ -133,12 +134,18 @@ _TEXT_EXTRA = frozenset({"application/json", "application/xml", "image/svg+xml"}
 def guess_type(name: str, overrides: dict[str, str] | None = None) -> str:
     """The Content-Type value for a file name, with ``; charset=utf-8`` for text types."""
     ext = posixpath.splitext(name)[1][1:].lower()
-    base = (overrides or {}).get(ext) or _TABLE.get(ext, FALLBACK_TYPE)
+    override = overrides.get(ext) if overrides else None
+    return _with_charset(override or _TABLE.get(ext, FALLBACK_TYPE))
+
+
+@lru_cache(maxsize=256)
+def _with_charset(base: str) -> str:
     if base.startswith(_TEXT_PREFIXES) or base in _TEXT_EXTRA:
         return f"{base}; charset=utf-8"
     return base
 
 
+@lru_cache(maxsize=256)
 def is_active(content_type: str) -> bool:
     """Whether a Content-Type (with or without parameters) must be neutralised."""
     return content_type.split(";", 1)[0].strip().lower() in ACTIVE_TYPES

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from functools import lru_cache
 
 __all__ = ["format_http_date", "parse_http_date"]
 
@@ -41,7 +42,13 @@ _MAX_LEN = 40
 
 def format_http_date(epoch_seconds: float) -> str:
     """IMF-fixdate for a POSIX timestamp; fractions are dropped (HTTP dates have 1 s resolution)."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(int(epoch_seconds)))
+    return _format(int(epoch_seconds))
+
+
+@lru_cache(maxsize=1024)
+def _format(seconds: int) -> str:
+    # Cached: a media server formats the same few mtimes over and over.
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(seconds))
 
 
 def parse_http_date(value: str | None) -> int | None:

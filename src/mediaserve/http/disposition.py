@@ -8,6 +8,7 @@ backslashes and control characters must never reach the header, or a name like
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from urllib.parse import quote
 
 __all__ = ["content_disposition"]
@@ -36,6 +37,7 @@ def _ascii_fallback(filename: str) -> str:
     return text[:_MAX_NAME] or _FALLBACK_NAME
 
 
+@lru_cache(maxsize=1024)
 def content_disposition(disposition: str, filename: str | None) -> str:
     """``attachment; filename="..."; filename*=UTF-8''...`` (or ``inline; ...``).
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from .content_types import guess_type, is_active
 from .dates import format_http_date, parse_http_date
@@ -67,9 +67,12 @@ class ServeOptions:
                 raise ValueError(f"header {name!r} contains a line break or NUL")
 
 
-@dataclass(frozen=True, slots=True)
-class FileMeta:
-    """What the plan needs to know about the file: taken from one ``fstat``."""
+class FileMeta(NamedTuple):
+    """What the plan needs to know about the file: taken from one ``fstat``.
+
+    NamedTuple rather than a frozen dataclass: it is built on every request, and
+    tuple construction is several times cheaper.
+    """
 
     name: str  # the path relative to the mount, used for the type and download name
     size: int
@@ -77,8 +80,7 @@ class FileMeta:
     identity: str  # device and inode, or a storage's version id
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHeaders:
+class RequestHeaders(NamedTuple):
     """The request fields that influence a file response (``None`` when absent)."""
 
     range: str | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..http.plan import FileMeta
@@ -33,32 +32,48 @@ class Refused(LookupError_):
     """Something there or asked for that must not be served: traversal, dotfile, symlink."""
 
 
-@dataclass(eq=False)
 class OpenFile:
     """An open file and the metadata read from the same descriptor.
 
-    Headers are planned from ``meta`` and the body is read from ``file``: both come
-    from one descriptor, so a file replaced by rename mid-request still yields the
-    old file's headers with the old file's bytes.
+    Headers are planned from ``meta`` and the body is read from ``fd``: both come from
+    one descriptor, so a file replaced by rename mid-request still yields the old
+    file's headers with the old file's bytes.
     """
 
-    file: io.FileIO
-    meta: FileMeta
-    path: str  # absolute path at open time, for pathsend and proxy offload
-    stat: os.stat_result = field(repr=False)
+    __slots__ = ("_file", "fd", "meta", "path", "stat")
+
+    def __init__(self, fd: int, meta: FileMeta, path: str, stat: os.stat_result) -> None:
+        self.fd = fd
+        self.meta = meta
+        self.path = path  # absolute path at open time, for pathsend and proxy offload
+        self.stat = stat
+        self._file: io.FileIO | None = None
 
     @property
-    def fd(self) -> int:
-        return self.file.fileno()
+    def file(self) -> io.FileIO:
+        """A file object owning the descriptor (for ``wsgi.file_wrapper`` and zerocopysend).
+
+        Made on first use: most requests only need the bare descriptor.
+        """
+        if self._file is None:
+            self._file = io.FileIO(self.fd, "rb", closefd=True)
+        return self._file
 
     def close(self) -> None:
-        self.file.close()
+        if self._file is not None:
+            self._file.close()
+        elif self.fd >= 0:
+            os.close(self.fd)
+        self.fd = -1
 
     def __enter__(self) -> OpenFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return f"OpenFile({self.path!r}, size={self.meta.size})"
 
 
 class Source(Protocol):

@@ -1,0 +1,41 @@
+"""Entry points for ``mediaserve serve``: the app is configured from the environment.
+
+Server processes import the app by name in each worker, so the CLI passes the
+directory and options through environment variables rather than objects.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .delivery.asgi import ASGIMedia
+from .delivery.wsgi import WSGIMedia
+from .http.plan import ServeOptions
+
+__all__ = ["asgi_app", "options_from_env", "wsgi_app"]
+
+ENV_ROOT = "MEDIASERVE_ROOT"
+ENV_PREFIX = "MEDIASERVE_PREFIX"
+ENV_CACHE_CONTROL = "MEDIASERVE_CACHE_CONTROL"
+
+
+def options_from_env() -> ServeOptions:
+    cache_control = os.environ.get(ENV_CACHE_CONTROL)
+    return ServeOptions(cache_control=cache_control) if cache_control else ServeOptions()
+
+
+def _root() -> str:
+    root = os.environ.get(ENV_ROOT)
+    if not root:
+        raise RuntimeError(f"{ENV_ROOT} is not set: start the server with `mediaserve serve DIR`")
+    return root
+
+
+def wsgi_app() -> WSGIMedia:
+    """Factory used by granian/gunicorn: ``mediaserve.standalone:wsgi_app()``."""
+    return WSGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
+
+
+def asgi_app() -> ASGIMedia:
+    """Factory used by granian/uvicorn: ``mediaserve.standalone:asgi_app()``."""
+    return ASGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
