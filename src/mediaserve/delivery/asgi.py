@@ -105,18 +105,49 @@ def _same_file(opened: OpenFile) -> bool:
     )
 
 
+class Prepared:
+    """Everything found in the one trip to the I/O pool: what to send and how."""
+
+    __slots__ = ("first_chunk", "opened", "pathsend", "plan")
+
+    def __init__(
+        self,
+        plan: ResponsePlan,
+        opened: OpenFile | None,
+        *,
+        first_chunk: bytes | None = None,
+        pathsend: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.opened = opened
+        self.first_chunk = first_chunk
+        self.pathsend = pathsend
+
+
+def prepare(scope: Scope, plan: ResponsePlan, opened: OpenFile | None, chunk_size: int) -> Prepared:
+    """Choose the delivery method and do its blocking part (runs on the I/O pool).
+
+    Small bodies are read here, so a small file costs one thread hop in all.
+    """
+    if opened is None:
+        return Prepared(plan, None)
+    extensions = scope.get("extensions") or {}
+    if "http.response.zerocopysend" in extensions:
+        return Prepared(plan, opened)
+    if "http.response.pathsend" in extensions and plan.whole_file and _same_file(opened):
+        return Prepared(plan, opened, pathsend=True)
+    part = next(s for s in plan.body if isinstance(s, FilePart))
+    first = None
+    if part.length <= chunk_size:
+        first = os.pread(opened.fd, part.length, part.offset)
+    return Prepared(plan, opened, first_chunk=first)
+
+
 async def deliver(
-    plan: ResponsePlan,
-    opened: OpenFile | None,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    chunk_size: int,
-    *,
-    first_chunk: bytes | None = None,
+    prepared: Prepared, scope: Scope, receive: Receive, send: Send, chunk_size: int
 ) -> None:
-    """Send ``plan``; ``first_chunk`` is the start of the first file part, when the caller
-    already read it in the same thread hop as the lookup (small files then cost one hop)."""
+    """Send a prepared response, then release its file."""
+    plan, opened = prepared.plan, prepared.opened
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
     await send({"type": "http.response.start", "status": plan.status, "headers": headers})
     if opened is None:
@@ -124,20 +155,15 @@ async def deliver(
         await send({"type": "http.response.body", "body": body, "more_body": False})
         return
     try:
-        extensions = scope.get("extensions") or {}
-        if "http.response.zerocopysend" in extensions:
-            await _zerocopy(plan, opened, send)
-        elif (
-            "http.response.pathsend" in extensions
-            and plan.whole_file
-            and await asyncio.get_running_loop().run_in_executor(executor(), _same_file, opened)
-        ):
-            # The server re-opens the path; _same_file just checked that the path still
-            # names the descriptor's file, which narrows the replace-by-rename window to
-            # the microseconds before the server's open().
+        if prepared.pathsend:
+            # The server re-opens the path; prepare() checked that the path still names
+            # the descriptor's file (device, inode, size, mtime), which narrows the
+            # replace-by-rename window to the microseconds before the server's open().
             await send({"type": "http.response.pathsend", "path": opened.path})
+        elif "http.response.zerocopysend" in (scope.get("extensions") or {}):
+            await _zerocopy(plan, opened, send)
         else:
-            await _stream(plan, opened, receive, send, chunk_size, first_chunk)
+            await _stream(plan, opened, receive, send, chunk_size, prepared.first_chunk)
     finally:
         opened.close()
 
@@ -203,10 +229,8 @@ async def _stream(
         disconnect.stop()
 
 
-def _lookup(
-    mount: Mount, scope: Scope, name: str, chunk_size: int
-) -> tuple[ResponsePlan, OpenFile | None, bytes | None]:
-    """Lookup, planning and the first read, in one trip to the I/O pool."""
+def _lookup(mount: Mount, scope: Scope, name: str) -> Prepared:
+    """Lookup, planning and the blocking part of delivery, in one trip to the I/O pool."""
     raw = scope.get("raw_path")
 
     def decoded() -> str:
@@ -219,28 +243,20 @@ def _lookup(
         request_headers(scope),
         str(client[0]) if client else None,
     )
-    first: bytes | None = None
-    if opened is not None and not _fast_path_possible(scope, plan):
-        part = next(s for s in plan.body if isinstance(s, FilePart))
-        if part.length <= chunk_size:
-            first = os.pread(opened.fd, part.length, part.offset)
-    return plan, opened, first
-
-
-def _fast_path_possible(scope: Scope, plan: ResponsePlan) -> bool:
-    extensions = scope.get("extensions") or {}
-    return "http.response.zerocopysend" in extensions or (
-        "http.response.pathsend" in extensions and plan.whole_file
-    )
+    try:
+        return prepare(scope, plan, opened, mount.options.chunk_size)
+    except BaseException:
+        if opened is not None:
+            opened.close()
+        raise
 
 
 async def serve(mount: Mount, scope: Scope, receive: Receive, send: Send, name: str) -> None:
     """Serve ``name`` (the decoded ``path`` relative to the mount) from ``mount``."""
-    chunk_size = mount.options.chunk_size
-    plan, opened, first = await asyncio.get_running_loop().run_in_executor(
-        executor(), _lookup, mount, scope, name, chunk_size
+    prepared = await asyncio.get_running_loop().run_in_executor(
+        executor(), _lookup, mount, scope, name
     )
-    await deliver(plan, opened, scope, receive, send, chunk_size, first_chunk=first)
+    await deliver(prepared, scope, receive, send, mount.options.chunk_size)
 
 
 class ASGIMedia:
@@ -269,7 +285,8 @@ class ASGIMedia:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
         elif scope["type"] == "http":
-            await deliver(not_found(str(scope.get("method", "GET"))), None, scope, receive, send, 0)
+            missing = Prepared(not_found(str(scope.get("method", "GET"))), None)
+            await deliver(missing, scope, receive, send, 0)
 
 
 def path_in_app(scope: Scope) -> str:
