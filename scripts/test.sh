@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The one test command: installs what the suite needs, then lint, type check and tests.
+#
+#   scripts/test.sh                  everything (slow tests stay opt-in)
+#   scripts/test.sh -k nginx -x      extra arguments go to pytest
+#   MEDIASERVE_SLOW=1 scripts/test.sh    include the slow tests (or: scripts/test.sh -m slow)
+#   MEDIASERVE_SKIP_LINT=1 scripts/test.sh   pytest only (quick local iterations)
+#   PYTHON=python3.12 scripts/test.sh        interpreter for a new .venv (>= 3.10)
+#
+# On a fresh Debian machine it installs the real programs the integration tests run (apt-get,
+# as root or through sudo), creates .venv and installs the package with its test extras.
+# A second run installs nothing and goes straight to the checks. Exits non-zero when any
+# step fails; ruff, mypy and pytest all run even when an earlier one failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT=$(pwd)
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. Debian packages: the real servers and clients the tests drive ---------------------------
+# command -> Debian package that provides it
+declare -A DEB_FOR=(
+    [curl]=curl
+    [nginx]=nginx-light
+    [chromium]=chromium
+    [aria2c]=aria2
+    [ffprobe]=ffmpeg
+    [ffmpeg]=ffmpeg
+    [wrk]=wrk
+    [redis-server]=redis-server
+)
+have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
+
+missing_debs=()
+for cmd in "${!DEB_FOR[@]}"; do
+    if ! have "$cmd"; then
+        pkg=${DEB_FOR[$cmd]}
+        [[ " ${missing_debs[*]-} " == *" $pkg "* ]] || missing_debs+=("$pkg")
+    fi
+done
+# setpriv (util-linux) lets servers die with the test process even when it is SIGKILLed.
+have setpriv || missing_debs+=(util-linux)
+
+if ((${#missing_debs[@]})); then
+    say "Installing Debian packages: ${missing_debs[*]}"
+    if [[ $(id -u) -eq 0 ]]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        die "missing ${missing_debs[*]}; run as root or install sudo"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "no apt-get: install ${missing_debs[*]} by hand"
+    # Don't start nginx/redis as system services on :80/:6379; the tests start their own.
+    # policy-rc.d answering 101 is Debian's switch for that; only ours is removed afterwards.
+    policy=/usr/sbin/policy-rc.d
+    added_policy=""
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+        "${SUDO[@]}" chmod 0755 "$policy"
+        added_policy=1
+    fi
+    status=0
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || status=$?
+    if ((status == 0)); then
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing_debs[@]}" || status=$?
+    fi
+    [[ -n $added_policy ]] && "${SUDO[@]}" rm -f "$policy"
+    ((status == 0)) || die "apt-get failed (exit $status) installing ${missing_debs[*]}"
+fi
+
+# --- 2. Python: .venv with the package and its test extras ---------------------------------------
+PYTHON=${PYTHON:-python3}
+VENV=$REPO_ROOT/.venv
+VPY=$VENV/bin/python
+
+if ! "$VPY" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; then
+    command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (need Python >= 3.10)"
+    "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null \
+        || die "$PYTHON is $("$PYTHON" -V 2>&1); need Python >= 3.10 (set PYTHON=...)"
+    say "Creating .venv with $("$PYTHON" -V 2>&1)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Reinstall only when pyproject.toml or the interpreter changed (src/ is installed editable).
+stamp_file=$VENV/.mediaserve-test-stamp
+stamp=$( { cat pyproject.toml; "$VPY" -V; } | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp_file || $(cat "$stamp_file") != "$stamp" ]] \
+    || ! "$VPY" -c 'import importlib.metadata as m; m.version("mediaserve"); import pytest, playwright' \
+        2>/dev/null; then
+    say "Installing mediaserve[test] into .venv"
+    # Playwright drives Debian's /usr/bin/chromium: never download a browser.
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VPY" -m pip install -q -e '.[test]'
+    echo "$stamp" >"$stamp_file"
+fi
+
+say "Versions"
+{
+    "$VPY" -V
+    for cmd in curl nginx chromium aria2c ffprobe wrk redis-server; do
+        case $cmd in
+            nginx) v=$(PATH="$PATH:/usr/sbin" nginx -v 2>&1) ;;
+            chromium) v=$(chromium --version 2>/dev/null) ;;  # its launcher script warns on stderr
+            ffprobe) v=$(ffprobe -version 2>/dev/null | head -n1) ;;
+            wrk) v=$(wrk --version 2>&1 | head -n1 || true) ;;
+            *) v=$("$cmd" --version 2>&1 | head -n1) ;;
+        esac
+        printf '%-13s %s\n' "$cmd" "$v"
+    done
+    "$VPY" - <<'EOF'
+from importlib.metadata import version
+for dist in ("django", "gunicorn", "uvicorn", "granian", "playwright", "pytest", "ruff", "mypy"):
+    print(f"{dist:<13} {version(dist)}")
+EOF
+} || true
+
+# --- 3. Checks ------------------------------------------------------------------------------------
+failed=()
+export PATH="$VENV/bin:$PATH"
+
+if [[ -z ${MEDIASERVE_SKIP_LINT:-} ]]; then
+    say "ruff check"
+    "$VPY" -m ruff check . || failed+=(ruff)
+
+    say "mypy (files from pyproject: src/mediaserve)"
+    "$VPY" -m mypy || failed+=(mypy)
+fi
+
+say "pytest $*"
+"$VPY" -m pytest "$@" || failed+=("pytest (exit $?)")
+
+if ((${#failed[@]})); then
+    printf '\nscripts/test.sh: FAILED: %s\n' "${failed[*]}" >&2
+    exit 1
+fi
+printf '\nscripts/test.sh: all checks passed\n'
