@@ -287,6 +287,11 @@ class ASGIMedia:
         elif scope["type"] == "http":
             missing = Prepared(not_found(str(scope.get("method", "GET"))), None)
             await deliver(missing, scope, receive, send, 0)
+        elif scope["type"] == "websocket":
+            # Nothing here accepts WebSockets: close before the handshake, which the server
+            # turns into a 403 (ASGI spec). Returning without a message makes servers log an
+            # error and answer 500 instead.
+            await send({"type": "websocket.close", "code": 1000})
 
 
 def path_in_app(scope: Scope) -> str:

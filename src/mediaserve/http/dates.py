@@ -80,7 +80,8 @@ def parse_http_date(value: str | None) -> int | None:
         int(match["second"]),
     )
     # Leap second 60 is tolerated by clamping; out-of-range fields make the date invalid.
-    if not (1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+    # Year 0000 matches the 4DIGIT grammar but has no calendar date (calendar raises).
+    if not (year >= 1 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
         return None
     if day > calendar.monthrange(year, month)[1]:
         return None

@@ -50,7 +50,9 @@ def content_disposition(disposition: str, filename: str | None) -> str:
         return disposition
     # Only the last path component is a file name; anything else is a leak of layout.
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf"))
+    # Cc/Cf: controls and invisible formatting; Cs: lone surrogates (a non-UTF-8 name read
+    # from the file system with surrogateescape), which cannot be encoded for filename*.
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
     if not name:
         return disposition
     fallback = _ascii_fallback(name)

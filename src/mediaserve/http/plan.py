@@ -246,6 +246,7 @@ def plan(
     ranges: list[ByteRange] | None = None
     if (
         request.range is not None
+        and not head  # §14.2: a server MUST ignore Range on methods other than GET
         and meta.size > 0  # §14.1.3: nothing in an empty file can be addressed by offset
         and (request.if_range is None or _if_range_passes(request.if_range, etag, last_modified))
     ):

@@ -150,6 +150,10 @@ class LocalSource:
 
     def _open_checked(self, parts: tuple[str, ...]) -> tuple[int, str]:
         """Open by full path and verify, through /proc, what was opened."""
+        # The root's real path is cached; re-check it like the walk re-checks its root
+        # descriptor, or a root re-pointed by a deploy (symlink swap) would keep serving
+        # the old release, which still exists and so never fails the /proc comparison.
+        self._root_fd()
         literal = self._real_root + "/" + "/".join(parts)
         flags = _FILE_FLAGS if not self.follow_symlinks else _FILE_FLAGS & ~_O_NOFOLLOW
         try:
