@@ -1,0 +1,8 @@
+"""Candidate: ``mediaserve.ASGIMedia(root, prefix="/media/")`` with default options."""
+
+from __future__ import annotations
+
+import mediaserve
+from benchapps._env import MEDIA_PREFIX, media_root
+
+app = mediaserve.ASGIMedia(media_root(), prefix=MEDIA_PREFIX)

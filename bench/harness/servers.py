@@ -1,0 +1,255 @@
+"""How each server is launched, started, checked for readiness and stopped.
+
+One launcher per server kind builds the command line; :func:`running` starts it pinned
+to the server core, waits until it answers HTTP, and always stops it afterwards.
+Every server gets one worker process: the server side owns exactly one core, where
+more workers would only add context switches (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import procs
+from harness.fixtures import MediaDir
+from harness.loadgen import fetch_head
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 45.0
+
+
+@dataclass(frozen=True)
+class ExampleConfig:
+    """Where the example Django project lives and how to start it (all configurable)."""
+
+    directory: Path
+    wsgi: str  # module:attribute, imported with ``directory`` as the working directory
+    media_subdir: str  # sub-folder of MEDIA_ROOT/MEDIA_URL holding public media
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str  # stdout on success, the reason on failure
+
+
+@dataclass
+class RunContext:
+    """Everything a run shares: paths, the media directory, tuning choices."""
+
+    repo: Path
+    venv_bin: Path
+    workdir: Path  # logs and generated configs
+    media: MediaDir
+    example: ExampleConfig
+    gunicorn_worker: str = "gthread"
+    gunicorn_threads: int = 16
+    server_core: int = 0
+    client_core: int = 1
+    download_rate: str | None = "50M"  # curl --limit-rate of each long download
+    probe_cache: dict[str, ProbeResult] = field(default_factory=dict)
+
+    @property
+    def bench(self) -> Path:
+        return self.repo / "bench"
+
+    @property
+    def src(self) -> Path:
+        return self.repo / "src"
+
+    @property
+    def python(self) -> Path:
+        return self.venv_bin / "python"
+
+    def tool(self, name: str) -> str:
+        """A console script from the virtualenv, else from PATH."""
+        candidate = self.venv_bin / name
+        return str(candidate) if candidate.exists() else name
+
+
+@dataclass
+class Deployment:
+    """What one server runs and where the benchmark files are under it."""
+
+    app: str | None  # module:attribute for Python servers
+    root: Path  # directory holding the benchmark files
+    url_prefix: str  # URL path of that directory, with slashes on both ends
+    cwd: Path
+    pythonpath: list[Path]
+    env: dict[str, str] = field(default_factory=dict)
+    cleanup: Callable[[], None] = lambda: None
+
+
+Launcher = Callable[[RunContext, Deployment, int], list[str]]
+
+
+def _nginx(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    prefix = ctx.workdir / f"nginx-{port}"
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    # worker_processes 1: the server side owns one core (taskset -c 0); more workers on
+    # that core would only add context switches. sendfile + tcp_nopush as in production.
+    conf.write_text(
+        f"""worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen {HOST}:{port};
+        location {dep.url_prefix} {{ alias {dep.root}/; }}
+    }}
+}}
+"""
+    )
+    return ["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
+
+
+def _gunicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    argv = [ctx.tool("gunicorn"), "--bind", f"{HOST}:{port}", "--workers", "1"]
+    argv += ["--worker-class", ctx.gunicorn_worker]
+    if ctx.gunicorn_worker == "gthread":
+        argv += ["--threads", str(ctx.gunicorn_threads)]
+    argv += ["--no-control-socket", "--log-level", "warning", "--chdir", str(dep.cwd)]
+    return [*argv, _app(dep)]
+
+
+def _granian(interface: str) -> Launcher:
+    def launch(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+        return [
+            ctx.tool("granian"), "--interface", interface, "--host", HOST, "--port", str(port),
+            "--workers", "1", "--no-access-log", "--log-level", "warning",
+            "--working-dir", str(dep.cwd), _app(dep),
+        ]  # fmt: skip
+
+    return launch
+
+
+def _uvicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    # No --workers: a single process (uvicorn then runs no supervisor). uvloop and
+    # httptools are used when installed (bench/requirements.txt), as in production.
+    return [
+        ctx.tool("uvicorn"), "--host", HOST, "--port", str(port), "--no-access-log",
+        "--log-level", "warning", "--app-dir", str(dep.cwd), _app(dep),
+    ]  # fmt: skip
+
+
+def mediaserve_cli(ctx: RunContext) -> list[str]:
+    """The ``mediaserve`` console script, or its entry point when the package isn't installed."""
+    script = ctx.venv_bin / "mediaserve"
+    if script.exists():
+        return [str(script)]
+    code = (
+        "import sys; from mediaserve.cli import main; sys.argv[0] = 'mediaserve'; sys.exit(main())"
+    )
+    return [str(ctx.python), "-c", code]
+
+
+def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    return [
+        *mediaserve_cli(ctx), "serve", str(dep.root), "--host", HOST, "--port", str(port),
+        "--workers", "1", "--prefix", dep.url_prefix,
+    ]  # fmt: skip
+
+
+def _app(dep: Deployment) -> str:
+    if not dep.app:
+        raise procs.HarnessError("this server needs an application (module:attribute)")
+    return dep.app
+
+
+LAUNCHERS: dict[str, Launcher] = {
+    "nginx": _nginx,
+    "gunicorn": _gunicorn,
+    "granian-wsgi": _granian("wsgi"),
+    "granian-asgi": _granian("asgi"),
+    "uvicorn": _uvicorn,
+    "mediaserve-cli": _mediaserve_serve,
+}
+
+
+@dataclass
+class RunningServer:
+    key: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    command: str
+    log_path: Path
+    deployment: Deployment
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.port}{self.deployment.url_prefix}{name}"
+
+
+def server_env(ctx: RunContext, dep: Deployment) -> dict[str, str]:
+    env = dict(os.environ)
+    path = [str(p) for p in dep.pythonpath]
+    if env.get("PYTHONPATH"):
+        path.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["BENCH_MEDIA_ROOT"] = str(dep.root)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(dep.env)
+    return env
+
+
+@contextmanager
+def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator[RunningServer]:
+    """Start ``server`` for ``dep``, wait until it answers, yield it, then stop it."""
+    port = procs.free_port()
+    log_path = ctx.workdir / f"{key}-{port}.log"
+    try:
+        argv = LAUNCHERS[server](ctx, dep, port)
+        proc = procs.spawn(
+            argv, log_path=log_path, cwd=dep.cwd, env=server_env(ctx, dep), core=ctx.server_core
+        )
+        try:
+            srv = RunningServer(
+                key, proc, port, shlex.join(procs.pinned(argv, ctx.server_core)), log_path, dep
+            )
+            _wait_ready(srv)
+            yield srv
+        finally:
+            procs.stop(proc)
+    finally:
+        dep.cleanup()
+
+
+def _wait_ready(srv: RunningServer) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    url = srv.url("small.bin")
+    while time.monotonic() < deadline:
+        if srv.proc.poll() is not None:
+            raise procs.HarnessError(
+                f"{srv.key} exited with status {srv.proc.returncode} during start-up "
+                f"({srv.command}):\n{procs.log_tail(srv.log_path)}"
+            )
+        if fetch_head(url, timeout=1.0) is not None:
+            return
+        time.sleep(0.1)
+    raise procs.HarnessError(
+        f"{srv.key} did not answer on port {srv.port} within {READY_TIMEOUT:.0f}s "
+        f"({srv.command}):\n{procs.log_tail(srv.log_path)}"
+    )
