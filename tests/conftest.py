@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 import pytest
 
@@ -146,3 +147,47 @@ def chromium() -> Iterator[Chromium]:
 def curl_bin() -> str:
     """Path of the curl binary (fails in CI, skips locally, when missing)."""
     return require("curl")
+
+
+# --- Django: one configuration per process -------------------------------------------------
+# Django can be set up only once per interpreter, and both tests/example and tests/django need
+# it: they share the example project's settings (DEBUG off, a temporary var directory) and the
+# Django tests override what they depend on with override_settings.
+
+_EXAMPLE_DIR = Path(__file__).resolve().parents[1] / "example"
+_EXAMPLE_TESTS = Path(__file__).resolve().parent / "example"
+for _directory in (_EXAMPLE_DIR, _EXAMPLE_TESTS):
+    if str(_directory) not in sys.path:
+        sys.path.insert(0, str(_directory))
+
+
+@pytest.fixture(scope="session")
+def example_django(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Django configured with the example's settings (DEBUG off) and a migrated database."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import (
+        override_settings,
+        setup_test_environment,
+        teardown_test_environment,
+    )
+    from example_support import EXAMPLE_ENV_VARS, PUBLIC_BASE_URL, SETTINGS_MODULE
+
+    var_dir = tmp_path_factory.mktemp("example-var")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in EXAMPLE_ENV_VARS:
+            mp.delenv(name, raising=False)
+        mp.setenv("EXAMPLE_VAR_DIR", str(var_dir))
+        mp.setenv("PUBLIC_BASE_URL", PUBLIC_BASE_URL)
+        mp.setenv("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
+        django.setup()
+        # Kept for the rest of the session, so later imports of django.conf agree.
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    setup_test_environment()  # locmem e-mail, and "testserver" added to ALLOWED_HOSTS
+    # Production hashing costs a second per password; tests only need it to round-trip.
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    yield settings
+    teardown_test_environment()
