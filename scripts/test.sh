@@ -6,6 +6,7 @@
 #   MEDIASERVE_SLOW=1 scripts/test.sh    include the slow tests (or: scripts/test.sh -m slow)
 #   MEDIASERVE_SKIP_LINT=1 scripts/test.sh   pytest only (quick local iterations)
 #   PYTHON=python3.12 scripts/test.sh        interpreter for a new .venv (>= 3.10)
+#   MEDIASERVE_SETUP_ONLY=1 scripts/test.sh  install what is missing, then stop (scripts/bench.sh)
 #
 # On a fresh Debian machine it installs the real programs the integration tests run (apt-get,
 # as root or through sudo), creates .venv and installs the package with its test extras.
@@ -117,6 +118,10 @@ for dist in ("django", "gunicorn", "uvicorn", "granian", "playwright", "pytest",
     print(f"{dist:<13} {version(dist)}")
 EOF
 } || true
+
+if [[ -n ${MEDIASERVE_SETUP_ONLY:-} ]]; then
+    exit 0
+fi
 
 # --- 3. Checks ------------------------------------------------------------------------------------
 failed=()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one benchmark command: the same set-up as the tests (Debian packages, .venv), then
+# bench/run.py with whatever arguments you pass. Not part of the test suite; see bench/README.md.
+#
+#   scripts/bench.sh                       every scenario, full durations (~25 minutes)
+#   scripts/bench.sh --quick --only small  a smoke run of one scenario
+#   scripts/bench.sh --json results.json   also keep the numbers as JSON
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MEDIASERVE_SETUP_ONLY=1 scripts/test.sh >&2
+exec .venv/bin/python bench/run.py "$@"
