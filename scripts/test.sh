@@ -31,6 +31,7 @@ declare -A DEB_FOR=(
     [ffmpeg]=ffmpeg
     [wrk]=wrk
     [redis-server]=redis-server
+    [strace]=strace
 )
 have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
 
@@ -102,7 +103,7 @@ fi
 say "Versions"
 {
     "$VPY" -V
-    for cmd in curl nginx chromium aria2c ffprobe wrk redis-server; do
+    for cmd in curl nginx chromium aria2c ffprobe wrk redis-server strace; do
         case $cmd in
             nginx) v=$(PATH="$PATH:/usr/sbin" nginx -v 2>&1) ;;
             chromium) v=$(chromium --version 2>/dev/null) ;;  # its launcher script warns on stderr

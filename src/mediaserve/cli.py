@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="serve a directory over HTTP with a production server (granian)",
+        help="serve a directory over HTTP with a production server (granian or gunicorn)",
         description="Serve DIR over HTTP (GET/HEAD, ranges, ETags), without Django.",
     )
     serve.add_argument("directory", metavar="DIR", help="the directory to serve")
@@ -59,10 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--prefix", default="/", help="URL prefix to serve under (default /)")
     serve.add_argument(
+        "--server",
+        choices=("granian", "gunicorn"),
+        default="granian",
+        help="granian (default: most requests per second for small files) or gunicorn "
+        "(sendfile: least CPU per GB for large files); see docs/serve.md",
+    )
+    serve.add_argument(
         "--interface",
         choices=("wsgi", "asgi"),
         default="wsgi",
         help="granian interface (default wsgi: fastest here, see docs/serve.md)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=16,
+        help="gunicorn threads per worker (default 16; each slow client holds one)",
     )
     serve.add_argument(
         "--cache-control",
@@ -83,6 +96,30 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.server == "gunicorn" and args.interface != "wsgi":
+        print("mediaserve serve: --server gunicorn serves WSGI only; drop --interface asgi",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    os.environ[ENV_ROOT] = directory
+    os.environ[ENV_PREFIX] = args.prefix
+    if args.cache_control:
+        os.environ[ENV_CACHE_CONTROL] = args.cache_control
+    if args.server == "gunicorn":
+        return _serve_gunicorn(args, directory)
+    return _serve_granian(args, directory)
+
+
+def _announce(args: argparse.Namespace, directory: str, how: str) -> None:
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"mediaserve {__version__}: serving {directory} at http://{host}:{args.port}{args.prefix}"
+        f" ({how}, {args.workers} worker(s))",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _serve_granian(args: argparse.Namespace, directory: str) -> int:
     try:
         from granian import Granian
         from granian.constants import Interfaces
@@ -92,22 +129,13 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    os.environ[ENV_ROOT] = directory
-    os.environ[ENV_PREFIX] = args.prefix
-    if args.cache_control:
-        os.environ[ENV_CACHE_CONTROL] = args.cache_control
     interface = Interfaces.WSGI if args.interface == "wsgi" else Interfaces.ASGI
     target = (
         "mediaserve.standalone:wsgi_app"
         if args.interface == "wsgi"
         else "mediaserve.standalone:asgi_app"
     )
-    print(
-        f"mediaserve {__version__}: serving {directory} at http://{args.host}:{args.port}{args.prefix}"
-        f" (granian {args.interface}, {args.workers} worker(s))",
-        file=sys.stderr,
-        flush=True,
-    )
+    _announce(args, directory, f"granian {args.interface}")
     server = Granian(
         target,
         address=args.host,
@@ -123,6 +151,23 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mediaserve serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve_gunicorn(args: argparse.Namespace, directory: str) -> int:
+    from .standalone import run_gunicorn
+
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        print(
+            "mediaserve serve --server gunicorn needs gunicorn: "
+            "pip install 'mediaserve[serve-gunicorn]'",
+            file=sys.stderr,
+        )
+        return 2
+    _announce(args, directory, f"gunicorn gthread, {args.threads} threads")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    return run_gunicorn(f"{host}:{args.port}", workers=args.workers, threads=args.threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

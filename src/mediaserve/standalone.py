@@ -12,7 +12,7 @@ from .delivery.asgi import ASGIMedia
 from .delivery.wsgi import WSGIMedia
 from .http.plan import ServeOptions
 
-__all__ = ["asgi_app", "options_from_env", "wsgi_app"]
+__all__ = ["asgi_app", "options_from_env", "run_gunicorn", "wsgi_app"]
 
 ENV_ROOT = "MEDIASERVE_ROOT"
 ENV_PREFIX = "MEDIASERVE_PREFIX"
@@ -39,3 +39,35 @@ def wsgi_app() -> WSGIMedia:
 def asgi_app() -> ASGIMedia:
     """Factory used by granian/uvicorn: ``mediaserve.standalone:asgi_app()``."""
     return ASGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
+
+
+def run_gunicorn(bind: str, *, workers: int, threads: int) -> int:
+    """Run :func:`wsgi_app` under gunicorn's gthread workers until stopped.
+
+    gunicorn is the server whose ``wsgi.file_wrapper`` sends exactly Content-Length bytes
+    from the file's offset with sendfile(2), so large files and single ranges never pass
+    through Python. Raises ImportError when gunicorn is not installed.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    settings: dict[str, object] = {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        # Newer gunicorn opens a control socket under ~/.gunicorn by default; not needed.
+        "control_socket_disable": True,
+        "accesslog": None,
+    }
+
+    class _Standalone(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> WSGIMedia:
+            return wsgi_app()
+
+    _Standalone().run()
+    return 0

@@ -38,6 +38,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("chromium", "apt-get install chromium"),
     Requirement("aria2c", "apt-get install aria2"),
     Requirement("ffprobe", "apt-get install ffmpeg"),
+    Requirement("strace", "apt-get install strace"),
     Requirement("gunicorn", "pip install -e '.[test]'  (gunicorn)", kind="python"),
     Requirement("uvicorn", "pip install -e '.[test]'  (uvicorn)", kind="python"),
     Requirement("granian", "pip install -e '.[test]'  (granian)", kind="python"),
