@@ -170,6 +170,13 @@ def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _mediaserve_serve_gunicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    return [
+        *_mediaserve_serve(ctx, dep, port), "--server", "gunicorn",
+        "--threads", str(ctx.gunicorn_threads),
+    ]  # fmt: skip
+
+
 def _app(dep: Deployment) -> str:
     if not dep.app:
         raise procs.HarnessError("this server needs an application (module:attribute)")
@@ -183,6 +190,7 @@ LAUNCHERS: dict[str, Launcher] = {
     "granian-asgi": _granian("asgi"),
     "uvicorn": _uvicorn,
     "mediaserve-cli": _mediaserve_serve,
+    "mediaserve-cli-gunicorn": _mediaserve_serve_gunicorn,
 }
 
 

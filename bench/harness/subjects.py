@@ -197,6 +197,8 @@ SUBJECTS: tuple[Subject, ...] = (
     # Candidates ------------------------------------------------------------------------
     Subject("ms-serve", "mediaserve serve (CLI)", "candidate", "mediaserve-cli",
             tags=ASYNC_FILES, requires=(HAS_MEDIASERVE_CLI, HAS_GRANIAN)),
+    Subject("ms-serve-gunicorn", "mediaserve serve --server gunicorn", "candidate",
+            "mediaserve-cli-gunicorn", requires=(HAS_MEDIASERVE_CLI, HAS_GUNICORN)),
     Subject("ms-wsgi-gunicorn", "WSGIMedia @gunicorn", "candidate", "gunicorn",
             "benchapps.mediaserve_wsgi:app", requires=(HAS_GUNICORN, HAS_MEDIASERVE_WSGI)),
     Subject("ms-wsgi-granian", "WSGIMedia @granian", "candidate", "granian-wsgi",
