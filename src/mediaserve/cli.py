@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -100,6 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
         print("mediaserve serve: --server gunicorn serves WSGI only; drop --interface asgi",
               file=sys.stderr)  # fmt: skip
         return 2
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"mediaserve serve: cannot listen on {args.host}:{args.port}: {problem}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     os.environ[ENV_ROOT] = directory
     os.environ[ENV_PREFIX] = args.prefix
     if args.cache_control:
@@ -107,6 +113,27 @@ def _serve(args: argparse.Namespace) -> int:
     if args.server == "gunicorn":
         return _serve_gunicorn(args, directory)
     return _serve_granian(args, directory)
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why binding ``host:port`` fails, or None.
+
+    Both servers report a taken port badly (granian with a Rust backtrace, gunicorn after
+    retrying for five seconds), so the CLI tries the bind itself first. The socket is closed
+    again at once; SO_REUSEADDR matches what the servers set, so a port in TIME_WAIT passes.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"{exc.strerror or exc} (another server running? choose --port)"
+    return None
 
 
 def _announce(args: argparse.Namespace, directory: str, how: str) -> None:
@@ -147,7 +174,7 @@ def _serve_granian(args: argparse.Namespace, directory: str) -> int:
     )
     try:
         server.serve()
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # granian raises RuntimeError for bind failures
         print(f"mediaserve serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ the bytes are exact.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -107,3 +108,22 @@ def test_gunicorn_refuses_the_asgi_interface(tree: MediaTree) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--server gunicorn serves WSGI only" in done.stderr
+
+
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_a_taken_port_is_one_clear_line(tree: MediaTree, server: str) -> None:
+    """Neither a Rust backtrace (granian) nor five seconds of retries (gunicorn)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mediaserve.cli", "serve", str(tree.root),
+             "--server", server, "--port", str(port)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"mediaserve serve: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another server running? choose --port)"
+    )
