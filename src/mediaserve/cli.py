@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .standalone import ENV_CACHE_CONTROL, ENV_PREFIX, ENV_ROOT
+from .standalone import (
+    ENV_CACHE_CONTROL,
+    ENV_CHUNK_SIZE,
+    ENV_PREFIX,
+    ENV_ROOT,
+    GRANIAN_CHUNK_SIZE,
+)
 
 __all__ = ["main"]
 
@@ -156,6 +162,7 @@ def _serve_granian(args: argparse.Namespace, directory: str) -> int:
             file=sys.stderr,
         )
         return 2
+    os.environ.setdefault(ENV_CHUNK_SIZE, str(GRANIAN_CHUNK_SIZE))
     interface = Interfaces.WSGI if args.interface == "wsgi" else Interfaces.ASGI
     target = (
         "mediaserve.standalone:wsgi_app"
