@@ -1,0 +1,242 @@
+"""RFC 9110 behaviour over real sockets, on every server mediaserve runs under.
+
+Every test runs once per server in ``conftest.SERVERS``; bodies are compared byte for byte with
+the files on disk, using real clients: curl (ranges, validators, ``-C -`` resume), aria2c
+(segmented download) and ffprobe (a media player's access pattern).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from matrix_support import SIZED_FILES, VIDEO, Served
+
+from harness import curl, require
+
+ALL_FILES = ("hello.txt", "random.bin", "image.png", "nested/deeper/doc.txt", *SIZED_FILES)
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """(Content-Range, bytes) of each part of a multipart/byteranges body (RFC 9110 §14.6)."""
+    match = re.fullmatch(r"multipart/byteranges; boundary=(\S+)", content_type)
+    assert match, content_type
+    delimiter = b"--" + match[1].encode()
+    assert body.startswith(delimiter), body[:80]
+    parts = []
+    for chunk in body.split(b"\r\n" + delimiter)[:-1]:
+        chunk = chunk.removeprefix(delimiter)
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        fields = dict(
+            line.split(b": ", 1)
+            for line in head.split(b"\r\n")
+            if line  # type: ignore[misc]
+        )
+        parts.append((fields[b"Content-Range"].decode(), data))
+    assert body.endswith(b"\r\n" + delimiter + b"--\r\n"), body[-80:]
+    return parts
+
+
+@pytest.mark.parametrize("name", ALL_FILES)
+def test_get_is_byte_exact(served: Served, name: str) -> None:
+    result = curl(served.url(name))
+    assert result.status == 200
+    assert result.body == served.tree.files[name]
+    assert result.headers["content-length"] == str(len(served.tree.files[name]))
+
+
+def test_unicode_name_with_spaces_is_served(served: Served) -> None:
+    name = served.tree.unicode_name
+    result = curl(served.url(name))
+    assert result.status == 200
+    assert result.body == served.tree.files[name]
+
+
+def test_file_response_headers(served: Served) -> None:
+    """§8.8.3 strong ETag, §8.8.2 Last-Modified, §14.3 Accept-Ranges, nosniff, Cache-Control."""
+    headers = curl(served.url("image.png")).headers
+    assert headers["content-type"] == "image/png"
+    assert re.fullmatch(r'"[^"W/]+"', headers["etag"]), headers["etag"]
+    assert headers["last-modified"].endswith(" GMT")
+    assert headers["accept-ranges"] == "bytes"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "public, max-age=3600"
+
+
+def test_head_has_get_headers_and_no_body(served: Served) -> None:
+    """§9.3.2: HEAD answers GET's header fields without content. Read to the server's close:
+    nothing may follow the header block (curl -I would stop reading at the blank line)."""
+    get = curl(served.url("random.bin"))
+    request = b"HEAD /media/random.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((served.server.host, served.server.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    fields = {
+        k.strip().lower(): v.strip()
+        for k, v in (line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+    }
+    assert fields[b"content-length"] == str(len(served.tree.files["random.bin"])).encode()
+    assert fields[b"etag"].decode() == get.headers["etag"]
+    assert fields[b"accept-ranges"] == b"bytes"
+    assert rest == b""
+
+
+@pytest.mark.parametrize(
+    ("spec", "start", "end"),
+    [
+        ("bytes=0-0", 0, 0),  # the first byte
+        ("bytes=100-299", 100, 299),
+        ("bytes=-500", 1048576 - 500, 1048575),  # §14.1.2 suffix
+        ("bytes=1048000-", 1048000, 1048575),  # open-ended
+        ("bytes=1048000-99999999", 1048000, 1048575),  # last-pos past the end is clamped
+    ],
+)
+def test_single_range_is_206_with_exact_bytes(
+    served: Served, spec: str, start: int, end: int
+) -> None:
+    data = served.tree.files["random.bin"]
+    result = curl(served.url("random.bin"), "-H", f"Range: {spec}")
+    assert result.status == 206
+    assert result.headers["content-range"] == f"bytes {start}-{end}/{len(data)}"
+    assert result.headers["content-length"] == str(end - start + 1)
+    assert result.body == data[start : end + 1]
+
+
+def test_range_in_a_large_file_crosses_chunks(served: Served) -> None:
+    data = served.tree.files["sizes/three-m.bin"]
+    result = curl(served.url("sizes/three-m.bin"), "-H", "Range: bytes=1000-2999999")
+    assert result.status == 206
+    assert result.body == data[1000:3000000]
+
+
+def test_multiple_ranges_are_multipart_byteranges(served: Served) -> None:
+    """§14.6: each part carries its Content-Range; overlapping specs are merged."""
+    data = served.tree.files["random.bin"]
+    result = curl(served.url("random.bin"), "-H", "Range: bytes=0-9,20-29,25-39,-5")
+    assert result.status == 206
+    parts = parse_multipart(result.headers["content-type"], result.body)
+    total = len(data)
+    assert parts == [
+        (f"bytes 0-9/{total}", data[0:10]),
+        (f"bytes 20-39/{total}", data[20:40]),
+        (f"bytes {total - 5}-{total - 1}/{total}", data[-5:]),
+    ]
+    assert result.headers["content-length"] == str(len(result.body))
+
+
+def test_unsatisfiable_range_is_416(served: Served) -> None:
+    """§15.5.17: 416 with Content-Range: bytes */SIZE."""
+    size = len(served.tree.files["random.bin"])
+    result = curl(served.url("random.bin"), "-H", f"Range: bytes={size}-")
+    assert result.status == 416
+    assert result.headers["content-range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize(
+    "spec", ["bytes=abc", "bytes=5-1", "items=0-5", "bytes=--1", "bytes 0-5", "bytes=0-1,,x"]
+)
+def test_malformed_range_is_ignored(served: Served, spec: str) -> None:
+    """§14.2: a server MAY ignore Range; a malformed one must not be an error."""
+    result = curl(served.url("hello.txt"), "-H", f"Range: {spec}")
+    assert result.status == 200
+    assert result.body == served.tree.files["hello.txt"]
+
+
+def test_if_none_match_is_304_with_validators(served: Served) -> None:
+    """§13.1.2 and §15.4.5: 304 carries the ETag and no content."""
+    etag = curl(served.url("image.png")).headers["etag"]
+    result = curl(served.url("image.png"), "-H", f'If-None-Match: W/{etag}, "other"')
+    assert result.status == 304
+    assert result.headers["etag"] == etag
+    assert result.body == b""
+
+
+def test_if_modified_since_is_304(served: Served) -> None:
+    last_modified = curl(served.url("image.png")).headers["last-modified"]
+    result = curl(served.url("image.png"), "-H", f"If-Modified-Since: {last_modified}")
+    assert result.status == 304
+
+
+def test_if_match_mismatch_is_412(served: Served) -> None:
+    """§13.1.1: If-Match with no current representation matching fails."""
+    result = curl(served.url("image.png"), "-H", 'If-Match: "not-the-etag"')
+    assert result.status == 412
+    assert result.body == b""
+
+
+def test_if_range_with_the_current_etag_is_206_and_with_an_old_one_200(served: Served) -> None:
+    """§13.1.5: a stale validator means the whole, current representation."""
+    data = served.tree.files["random.bin"]
+    etag = curl(served.url("random.bin")).headers["etag"]
+    fresh = curl(served.url("random.bin"), "-H", "Range: bytes=10-19", "-H", f"If-Range: {etag}")
+    assert (fresh.status, fresh.body) == (206, data[10:20])
+    stale = curl(served.url("random.bin"), "-H", "Range: bytes=10-19", "-H", 'If-Range: "old"')
+    assert (stale.status, stale.body) == (200, data)
+
+
+def test_post_is_405_with_allow(served: Served) -> None:
+    result = curl(served.url("hello.txt"), "-X", "POST", "-d", "x=1")
+    assert result.status == 405
+    assert set(result.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
+def test_other_paths_go_to_the_app(served: Served) -> None:
+    result = curl(served.server.url("/"))
+    if served.has_fallback_app:
+        assert (result.status, result.body) == (200, b"the app behind the media mount\n")
+    else:
+        assert result.status == 404  # the CLI serves only its prefix
+
+
+def test_curl_resumes_a_partial_download(served: Served, tmp_path: Path) -> None:
+    """`curl -C -` asks for the rest with Range: bytes=N- and appends it."""
+    data = served.tree.files["sizes/three-m.bin"]
+    target = tmp_path / "three-m.bin"
+    target.write_bytes(data[:1234567])
+    done = subprocess.run(
+        ["curl", "-sS", "--noproxy", "*", "-C", "-", "-o", str(target),
+         "-w", "%{http_code}", served.url("sizes/three-m.bin")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "206"
+    assert target.read_bytes() == data
+
+
+def test_aria2c_segmented_download_is_byte_exact(served: Served, tmp_path: Path) -> None:
+    """Four connections, each asking for its own 1 MiB ranges, reassembled by aria2c."""
+    aria2c = require("aria2c")
+    done = subprocess.run(
+        [aria2c, "-q", "-x4", "-s4", "-k1M", "--min-split-size=1M", "--allow-overwrite=true",
+         "--auto-file-renaming=false", "--no-conf", "--all-proxy=", "-d", str(tmp_path),
+         "-o", "got.bin", served.url("sizes/three-m.bin")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "got.bin").read_bytes() == served.tree.files["sizes/three-m.bin"]
+
+
+def test_ffprobe_reads_the_video_over_http(served: Served) -> None:
+    """A player's access pattern: ranged reads and seeks over HTTP."""
+    ffprobe = require("ffprobe")
+    done = subprocess.run(
+        [ffprobe, "-v", "error", "-seekable", "1", "-show_entries", "format=duration,format_name",
+         "-of", "default=nw=1", served.url(VIDEO)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "format_name=matroska,webm" in done.stdout
+    duration = float(re.search(r"duration=([\d.]+)", done.stdout)[1])  # type: ignore[index]
+    assert 2.5 < duration < 3.5
+
+
+def test_curl_is_on_path() -> None:
+    assert shutil.which("curl"), "curl is needed by these tests"
