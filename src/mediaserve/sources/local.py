@@ -236,6 +236,10 @@ class LocalSource:
         try:
             return os.open(part, flags, dir_fd=dir_fd)
         except OSError as exc:
+            if exc.errno == errno.ENOTDIR and flags & _O_DIRECTORY and _is_symlink(part, dir_fd):
+                # Linux answers O_DIRECTORY|O_NOFOLLOW on a symlink with ENOTDIR, not
+                # ELOOP: still a symlink refusal, to be logged as one.
+                raise Refused("symlink") from None
             raise _classify(exc) from None
 
     def _resolve_inside(self, parts: tuple[str, ...]) -> tuple[str, ...]:
@@ -256,6 +260,13 @@ class LocalSource:
         # Opening self.root follows the root's own symlinks, so these parts, relative to
         # the real root, line up with the walk.
         return safe_parts(rel, allow_dotfiles=self.allow_dotfiles)
+
+
+def _is_symlink(part: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(part, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _classify(exc: OSError) -> NotFound | Refused:
