@@ -134,9 +134,14 @@ nginx = pytest.fixture(_factory(start_nginx, ("nginx",)), name="nginx")
 # -- clients -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Chromium]:
-    """One headless Debian Chromium for the session (open a new page per test)."""
+    """One headless Debian Chromium per module (open a new page per test).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread
+    while it is started, and Django then refuses database access from "an async context"
+    in every later test (SynchronousOnlyOperation).
+    """
     require("chromium")
     require("playwright")
     with Chromium() as browser:
