@@ -12,8 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 find_python() {  # $1: minor version wanted, e.g. 3.12
     local want=$1 candidate
+    # Run each candidate: a pyenv shim exists on PATH even when it cannot run that version.
     for candidate in "python$want" "$HOME/.pyenv/versions/$want"*/bin/python; do
-        if command -v "$candidate" >/dev/null 2>&1 || [[ -x $candidate ]]; then
+        if "$candidate" -c 'import sys' >/dev/null 2>&1; then
             echo "$candidate"
             return 0
         fi
