@@ -20,7 +20,8 @@ ENV_CACHE_CONTROL = "MEDIASERVE_CACHE_CONTROL"
 ENV_CHUNK_SIZE = "MEDIASERVE_CHUNK_SIZE"
 # granian's WSGI mode queues several chunks of each response ahead of a slow client: with
 # 256 KiB chunks, 16 rate-limited downloads grew a worker by ~40 MB, with 64 KiB by ~17 MB,
-# at ~8 % more CPU per GB (bench/, memory and large scenarios). The CLI uses this for granian.
+# at ~8 % more CPU per GB (bench/, memory and large scenarios). It is also the library
+# default (ServeOptions.chunk_size); the CLI pins it so a default change cannot undo this.
 GRANIAN_CHUNK_SIZE = 64 * 1024
 
 

@@ -14,6 +14,11 @@ from .body import FileReader, status_line
 __all__ = ["WSGIMedia", "request_headers", "serve"]
 
 Environ = dict[str, Any]
+
+# Bodies up to this size are read with one pread and sent from a list even where sendfile is
+# available: for a 10 KiB file gunicorn's file_wrapper path (fstat, lseek, a separate header
+# write, sendfile) costs more CPU than copying the bytes once (bench/, small scenario).
+SENDFILE_MIN = 64 * 1024
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
@@ -79,11 +84,16 @@ def deliver(
         return [s for s in plan.body if isinstance(s, bytes)]
     part = plan.single_part
     file_wrapper = environ.get("wsgi.file_wrapper")
-    if part is not None and file_wrapper is not None and wrapper_is_exact(environ):
+    if (
+        part is not None
+        and part.length > SENDFILE_MIN
+        and file_wrapper is not None
+        and wrapper_is_exact(environ)
+    ):
         os.lseek(opened.fd, part.offset, os.SEEK_SET)
         wrapped: Iterable[bytes] = file_wrapper(opened.file, chunk_size)
         return wrapped
-    if part is not None and part.length <= chunk_size:
+    if part is not None and part.length <= max(chunk_size, SENDFILE_MIN):
         # Small file: one read now and a list, which servers send without iterating
         # Python objects (and the descriptor is released before the send).
         try:

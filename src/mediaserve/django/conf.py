@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_DOTFILES": False,
     "FOLLOW_SYMLINKS": False,
     "NEUTRALISE_ACTIVE": True,
-    "CHUNK_SIZE": 256 * 1024,
+    "CHUNK_SIZE": 64 * 1024,
     "CONTENT_TYPES": {},
     "EXTRA_HEADERS": {},
     # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
