@@ -2,7 +2,7 @@
 # The one benchmark command: the same set-up as the tests (Debian packages, .venv), then
 # bench/run.py with whatever arguments you pass. Not part of the test suite; see bench/README.md.
 #
-#   scripts/bench.sh                       every scenario, full durations (~25 minutes)
+#   scripts/bench.sh                       every scenario, full durations (~20 minutes)
 #   scripts/bench.sh --quick --only small  a smoke run of one scenario
 #   scripts/bench.sh --json results.json   also keep the numbers as JSON
 set -euo pipefail
