@@ -14,9 +14,18 @@ from mediaserve import ASGIMedia, WSGIMedia
 
 ROOT = os.environ["MEDIA_TEST_ROOT"]
 FALLBACK_BODY = b"the app behind the media mount\n"
+#: Requests for this path make the fallback app raise, so tests can prove that their
+#: "no traceback in the log" check would see one from this server.
+CRASH_PATH = "/__crash__"
+
+
+class DeliberateCrash(RuntimeError):
+    """Raised by the fallback app on ``CRASH_PATH``."""
 
 
 def _fallback_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == CRASH_PATH:
+        raise DeliberateCrash("the log detector's control")
     start_response(
         "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(FALLBACK_BODY)))]
     )
@@ -30,6 +39,8 @@ async def _fallback_asgi(
 ) -> None:
     if scope["type"] != "http":
         return
+    if scope["path"] == CRASH_PATH:
+        raise DeliberateCrash("the log detector's control")
     await send(
         {
             "type": "http.response.start",

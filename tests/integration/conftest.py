@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from matrix_support import SERVERS, SIZED_FILES, VIDEO, Served, start_server
+from matrix_support import BIG, BIG_SIZE, SERVERS, SIZED_FILES, VIDEO, Served, start_server
 
 from harness import MediaTree, make_video, media_tree
 
 
 @pytest.fixture(scope="module")
 def served_tree() -> Iterator[MediaTree]:
-    """The harness's sample tree plus sized files and a short WebM video."""
+    """The harness's sample tree plus sized files, a short WebM video and a big sparse file."""
     with media_tree() as tree:
         for index, (name, size) in enumerate(SIZED_FILES.items()):
             path = tree.root / name
@@ -30,6 +30,12 @@ def served_tree() -> Iterator[MediaTree]:
         video = make_video(tree.root / VIDEO, seconds=3)
         video.parent.chmod(0o755)
         tree.files[VIDEO] = video.read_bytes()
+        big = tree.root / BIG
+        big.parent.mkdir(mode=0o755)
+        big.parent.chmod(0o755)
+        with big.open("wb") as f:
+            f.truncate(BIG_SIZE)  # sparse: no disk blocks, zeros at memory speed
+        big.chmod(0o644)
         yield tree
 
 

@@ -9,7 +9,10 @@ tests so each server starts once.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from harness import (
     MediaTree,
     ServerProcess,
     free_port,
+    process_group_members,
     require,
     start_granian,
     start_gunicorn,
@@ -33,6 +37,10 @@ SIZED_FILES = {
     "sizes/three-m.bin": 3 * 1024 * 1024 + 17,
 }
 VIDEO = "video/clip.webm"
+#: A sparse file (no disk blocks, reads at memory speed) for memory and disconnect checks;
+#: not in ``MediaTree.files`` (the tests never hold it in memory).
+BIG = "big/sparse.bin"
+BIG_SIZE = 200 * 1024 * 1024
 
 SERVERS = ("gunicorn-sync", "gunicorn-gthread", "uvicorn", "granian-wsgi", "granian-asgi", "cli")
 
@@ -82,3 +90,67 @@ def start_server(kind: str, root: Path) -> ServerProcess:
     return ServerProcess(
         argv, port=port, ready_url="/media/hello.txt", name="mediaserve-serve", env=dict(os.environ)
     ).start()
+
+
+# What each server prints when the application raises: gunicorn "[ERROR] Error handling
+# request", uvicorn "ERROR:    Exception in ASGI application", granian "[ERROR] Application
+# callable raised an exception", each followed by a traceback. test_attacks proves this
+# pattern sees a real crash in every server's log (its control request, CRASH_PATH).
+ERROR_PATTERN = re.compile(r"Traceback \(most recent call last\)|\[ERROR\]|^ERROR:", re.M)
+CRASH_PATH = "/__crash__"
+
+
+def settled_logs(server: ServerProcess, quiet: float = 0.3, limit: float = 5.0) -> str:
+    """The server's output once it has stopped growing for ``quiet`` seconds (granian
+    prints a traceback after the access line, so a log read at once can miss it)."""
+    deadline = time.monotonic() + limit
+    text = server.logs()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        again = server.logs()
+        if again == text:
+            break
+        text = again
+    return text
+
+
+def error_count(server: ServerProcess) -> int:
+    """How many error lines and tracebacks the server has logged so far."""
+    return len(ERROR_PATTERN.findall(settled_logs(server)))
+
+
+def _proc_field(server: ServerProcess, name: str, key: str) -> int:
+    total = 0
+    assert server.pid is not None
+    for pid in process_group_members(server.pid):
+        try:
+            lines = open(f"/proc/{pid}/{name}").read().splitlines()  # noqa: SIM115
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(key):
+                total += int(line.split()[1])
+    return total
+
+
+def rchar(server: ServerProcess) -> int:
+    """Bytes the server's processes passed through read/pread/sendfile so far
+    (``rchar`` in /proc/PID/io counts page-cache reads too, unlike ``read_bytes``)."""
+    return _proc_field(server, "io", "rchar:")
+
+
+def rss_kib(server: ServerProcess) -> int:
+    """Resident memory of the server's process group, in KiB."""
+    return _proc_field(server, "status", "VmRSS:")
+
+
+def request_bytes(target: str, *headers: str, method: str = "GET") -> bytes:
+    lines = "".join(f"{h}\r\n" for h in headers)
+    return f"{method} {target} HTTP/1.1\r\nHost: t\r\n{lines}\r\n".encode("latin-1")
+
+
+def open_download(server: ServerProcess, target: str, *headers: str) -> socket.socket:
+    """A socket with a request sent and nothing read yet."""
+    sock = socket.create_connection((server.host, server.port), timeout=30)
+    sock.sendall(request_bytes(target, *headers, "Connection: close"))
+    return sock
