@@ -1,4 +1,5 @@
-"""How ASGIMedia moves bytes, observed from outside: pathsend, streaming, disconnects, memory.
+"""How ASGIMedia moves bytes, observed from outside: pathsend, streaming, disconnects.
+(Memory under every server is test_memory.py's.)
 
 The app under test is ``apps/spy_app.py``: ASGIMedia behind a recorder of the messages it hands
 to the real server, readable at ``/spy``. Bodies are still checked byte for byte with curl.
@@ -7,7 +8,6 @@ to the real server, readable at ``/spy``. Bodies are still checked byte for byte
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -114,41 +114,3 @@ def test_reading_stops_when_the_client_disconnects(uvicorn_spy: ServerProcess) -
         time.sleep(0.3)
     assert record["done"] is False
     assert record["body_bytes"] < 64 * 1024 * 1024, record
-
-
-def _rss_kib(server: ServerProcess) -> int:
-    """Resident memory of the server's process group (the worker and its parent)."""
-    from harness import process_group_members
-
-    total = 0
-    assert server.pid is not None
-    for pid in process_group_members(server.pid):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
-
-
-@pytest.mark.parametrize("kind", ["uvicorn", "granian-range"])
-def test_a_large_download_is_never_buffered(
-    kind: str, uvicorn_spy: ServerProcess, granian_spy: ServerProcess, tmp_path: Path
-) -> None:
-    """256 MiB through the streaming path leaves RSS within a few MB of where it was."""
-    server = uvicorn_spy if kind == "uvicorn" else granian_spy
-    headers = ["-H", "Range: bytes=0-268435454"] if kind == "granian-range" else []
-    curl(server.url(f"/media/{BIG}"), *headers)  # warm up imports and pools
-    before = _rss_kib(server)
-    result = curl(server.url(f"/media/{BIG}"), *headers, timeout=120)
-    after = _rss_kib(server)
-    assert result.status in (200, 206)
-    assert len(result.body) >= BIG_SIZE - 1
-    assert after - before < 32 * 1024, (before, after)
-
-
-def test_sparse_file_is_sparse(tree: MediaTree) -> None:
-    """The big file costs no disk (so the test stays cheap on CI)."""
-    assert os.stat(tree.root / BIG).st_blocks * 512 < 1024 * 1024
