@@ -154,3 +154,23 @@ def open_download(server: ServerProcess, target: str, *headers: str) -> socket.s
     sock = socket.create_connection((server.host, server.port), timeout=30)
     sock.sendall(request_bytes(target, *headers, "Connection: close"))
     return sock
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """(Content-Range, bytes) of each part of a multipart/byteranges body (RFC 9110 §14.6)."""
+    match = re.fullmatch(r"multipart/byteranges; boundary=(\S+)", content_type)
+    assert match, content_type
+    delimiter = b"--" + match[1].encode()
+    assert body.startswith(delimiter), body[:80]
+    parts = []
+    for chunk in body.split(b"\r\n" + delimiter)[:-1]:
+        chunk = chunk.removeprefix(delimiter)
+        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        fields = dict(
+            line.split(b": ", 1)
+            for line in head.split(b"\r\n")
+            if line  # type: ignore[misc]
+        )
+        parts.append((fields[b"Content-Range"].decode(), data))
+    assert body.endswith(b"\r\n" + delimiter + b"--\r\n"), body[-80:]
+    return parts

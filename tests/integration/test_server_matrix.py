@@ -14,31 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from matrix_support import SIZED_FILES, VIDEO, Served
+from matrix_support import SIZED_FILES, VIDEO, Served, parse_multipart
 
 from harness import curl, require
 
 ALL_FILES = ("hello.txt", "random.bin", "image.png", "nested/deeper/doc.txt", *SIZED_FILES)
-
-
-def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
-    """(Content-Range, bytes) of each part of a multipart/byteranges body (RFC 9110 §14.6)."""
-    match = re.fullmatch(r"multipart/byteranges; boundary=(\S+)", content_type)
-    assert match, content_type
-    delimiter = b"--" + match[1].encode()
-    assert body.startswith(delimiter), body[:80]
-    parts = []
-    for chunk in body.split(b"\r\n" + delimiter)[:-1]:
-        chunk = chunk.removeprefix(delimiter)
-        head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        fields = dict(
-            line.split(b": ", 1)
-            for line in head.split(b"\r\n")
-            if line  # type: ignore[misc]
-        )
-        parts.append((fields[b"Content-Range"].decode(), data))
-    assert body.endswith(b"\r\n" + delimiter + b"--\r\n"), body[-80:]
-    return parts
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
