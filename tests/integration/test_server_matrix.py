@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
 
 import pytest
 from matrix_support import SIZED_FILES, VIDEO, Served, parse_multipart
@@ -47,26 +49,94 @@ def test_file_response_headers(served: Served) -> None:
     assert headers["cache-control"] == "public, max-age=3600"
 
 
-def test_head_has_get_headers_and_no_body(served: Served) -> None:
-    """§9.3.2: HEAD answers GET's header fields without content. Read to the server's close:
-    nothing may follow the header block (curl -I would stop reading at the blank line)."""
-    get = curl(served.url("random.bin"))
-    request = b"HEAD /media/random.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+def _raw_head_block(served: Served, method: str, name: str) -> tuple[bytes, bytes]:
+    """(header block, everything after it) of one request, read until the server closes."""
+    target = "/media/" + quote(name)
+    request = f"{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     with socket.create_connection((served.server.host, served.server.port), timeout=10) as sock:
-        sock.sendall(request)
+        sock.sendall(request.encode())
         data = b""
-        while chunk := sock.recv(65536):
+        while chunk := sock.recv(1 << 20):
             data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200")
-    fields = {
-        k.strip().lower(): v.strip()
-        for k, v in (line.split(b":", 1) for line in head.split(b"\r\n")[1:])
-    }
-    assert fields[b"content-length"] == str(len(served.tree.files["random.bin"])).encode()
-    assert fields[b"etag"].decode() == get.headers["etag"]
-    assert fields[b"accept-ranges"] == b"bytes"
-    assert rest == b""
+    return head, rest
+
+
+def _fields(head: bytes) -> list[tuple[str, str]]:
+    """The header fields, lower-cased names, Date dropped (it may tick between requests)."""
+    fields = []
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() != "date":
+            fields.append((name.strip().lower(), value.strip()))
+    return sorted(fields)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sizes/empty.bin", "sizes/one.bin", "sizes/ten-k.bin", "sizes/three-m.bin", "image.png"],
+)
+def test_head_has_get_headers_and_no_body(served: Served, name: str) -> None:
+    """§9.3.2: HEAD answers exactly GET's header fields (Content-Length included), without
+    content. Read to the server's close: nothing may follow the header block (curl -I would
+    stop reading at the blank line)."""
+    get_head, get_body = _raw_head_block(served, "GET", name)
+    head_head, head_body = _raw_head_block(served, "HEAD", name)
+    assert head_head.startswith(b"HTTP/1.1 200")
+    assert _fields(head_head) == _fields(get_head)
+    assert ("content-length", str(len(served.tree.files[name]))) in _fields(head_head)
+    assert get_body == served.tree.files[name]
+    assert head_body == b""
+
+
+def test_head_ignores_range(served: Served) -> None:
+    """§14.2: GET is the only method with range handling; a Range on HEAD is ignored, so
+    the answer is the 200's header section (full Content-Length, no Content-Range)."""
+    result = curl(served.url("random.bin"), "-I", "-H", "Range: bytes=0-9")
+    assert result.status == 200
+    assert result.headers["content-length"] == str(len(served.tree.files["random.bin"]))
+    assert "content-range" not in result.headers
+
+
+def test_keep_alive_framing_survives_bodiless_answers(served: Served) -> None:
+    """HEAD, 304 and 416 on one persistent connection, then a GET: if any of them wrote a
+    byte beyond its framing, the next response would be misparsed (RFC 9112 §6.3)."""
+    data = served.tree.files["random.bin"]
+    etag = curl(served.url("random.bin")).headers["etag"]
+    exchanges = [
+        ("HEAD", ""),
+        ("GET", f"If-None-Match: {etag}\r\n"),
+        ("GET", f"Range: bytes={len(data)}-\r\n"),
+        ("GET", "Range: bytes=5-9\r\n"),
+        ("GET", ""),
+    ]
+    with socket.create_connection((served.server.host, served.server.port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        answers = []
+        for method, extra in exchanges:
+            sock.sendall(f"{method} /media/random.bin HTTP/1.1\r\nHost: t\r\n{extra}\r\n".encode())
+            status, fields, body = _read_response(stream, head=method == "HEAD")
+            answers.append((status, body))
+            if fields.get("connection", "").lower() == "close":
+                break  # a server may close after each response (gunicorn's sync worker)
+    expected = [(200, b""), (304, b""), (416, None), (206, data[5:10]), (200, data)]
+    assert len(answers) == len(expected) or served.kind == "gunicorn-sync", answers
+    for (status, body), (want_status, want_body) in zip(answers, expected, strict=False):
+        assert status == want_status
+        if want_body is not None:
+            assert body == want_body
+
+
+def _read_response(stream: BinaryIO, *, head: bool) -> tuple[int, dict[str, str], bytes]:
+    """One response framed by Content-Length (none for HEAD and 304, RFC 9112 §6.3)."""
+    status = int(stream.readline().split()[1])
+    fields: dict[str, str] = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if head or status == 304:
+        return status, fields, b""
+    return status, fields, stream.read(int(fields["content-length"]))
 
 
 @pytest.mark.parametrize(
@@ -120,6 +190,16 @@ def test_unsatisfiable_range_is_416(served: Served) -> None:
     assert result.headers["content-range"] == f"bytes */{size}"
 
 
+def test_a_range_on_an_empty_file_is_ignored(served: Served) -> None:
+    """§14.2 lets a server ignore Range, and no byte of a zero-length file has an offset to
+    name in a Content-Range: mediaserve answers the (empty) 200 on every server."""
+    for spec in ("bytes=0-0", "bytes=-5", "bytes=0-"):
+        result = curl(served.url("sizes/empty.bin"), "-H", f"Range: {spec}")
+        assert (result.status, result.body) == (200, b""), spec
+        assert result.headers["content-length"] == "0"
+        assert "content-range" not in result.headers
+
+
 @pytest.mark.parametrize(
     "spec", ["bytes=abc", "bytes=5-1", "items=0-5", "bytes=--1", "bytes 0-5", "bytes=0-1,,x"]
 )
@@ -137,6 +217,26 @@ def test_if_none_match_is_304_with_validators(served: Served) -> None:
     assert result.status == 304
     assert result.headers["etag"] == etag
     assert result.body == b""
+
+
+def test_if_none_match_star_is_304(served: Served) -> None:
+    """§13.1.2: "*" matches any current representation."""
+    result = curl(served.url("image.png"), "-H", "If-None-Match: *")
+    assert (result.status, result.body) == (304, b"")
+
+
+def test_if_unmodified_since_before_the_change_is_412(served: Served) -> None:
+    """§13.1.4: the file changed after the given date, so the precondition fails."""
+    result = curl(
+        served.url("image.png"), "-H", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT"
+    )
+    assert result.status == 412
+
+
+def test_if_unmodified_since_the_last_change_is_200(served: Served) -> None:
+    last_modified = curl(served.url("image.png")).headers["last-modified"]
+    result = curl(served.url("image.png"), "-H", f"If-Unmodified-Since: {last_modified}")
+    assert (result.status, result.body) == (200, served.tree.files["image.png"])
 
 
 def test_if_modified_since_is_304(served: Served) -> None:
