@@ -13,12 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .mount import normalise_prefix
 from .standalone import (
     ENV_CACHE_CONTROL,
     ENV_CHUNK_SIZE,
     ENV_PREFIX,
     ENV_ROOT,
     GRANIAN_CHUNK_SIZE,
+    options_from_env,
 )
 
 __all__ = ["main"]
@@ -112,10 +114,20 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mediaserve serve: cannot listen on {args.host}:{args.port}: {problem}",
               file=sys.stderr)  # fmt: skip
         return 1
+    args.prefix = normalise_prefix(args.prefix)
     os.environ[ENV_ROOT] = directory
     os.environ[ENV_PREFIX] = args.prefix
     if args.cache_control:
         os.environ[ENV_CACHE_CONTROL] = args.cache_control
+    if args.server == "granian":
+        os.environ.setdefault(ENV_CHUNK_SIZE, str(GRANIAN_CHUNK_SIZE))
+    try:
+        # Each worker reads these again; a bad value is one line here, not a traceback
+        # per worker after the server has started.
+        options_from_env()
+    except (RuntimeError, ValueError) as exc:
+        print(f"mediaserve serve: {exc}", file=sys.stderr)
+        return 2
     if args.server == "gunicorn":
         return _serve_gunicorn(args, directory)
     return _serve_granian(args, directory)
@@ -162,7 +174,6 @@ def _serve_granian(args: argparse.Namespace, directory: str) -> int:
             file=sys.stderr,
         )
         return 2
-    os.environ.setdefault(ENV_CHUNK_SIZE, str(GRANIAN_CHUNK_SIZE))
     interface = Interfaces.WSGI if args.interface == "wsgi" else Interfaces.ASGI
     target = (
         "mediaserve.standalone:wsgi_app"

@@ -64,7 +64,7 @@ class ServeOptions:
             raise ValueError("max_ranges must be at least 1")
         if self.chunk_size < 4096:
             raise ValueError("chunk_size must be at least 4096 bytes")
-        for name, value in self.extra_headers:
+        for name, value in (("Cache-Control", self.cache_control), *self.extra_headers):
             if any(ch in name + value for ch in "\r\n\0"):
                 raise ValueError(f"header {name!r} contains a line break or NUL")
 
