@@ -60,6 +60,9 @@ TRAVERSALS = [
     "/media/%",
     "/media/%zz",
     "/media/%c3",
+    "http://t/media/../outside/secret.txt",  # absolute-form (RFC 9112 §3.2.2)
+    "http://t/media/%2e%2e/outside/secret.txt",
+    "/media/hello.txt;/../../outside/secret.txt",  # path parameters are not special
 ]
 
 FORBIDDEN_CONTENT = (b"outside the media root", b"SECRET_KEY=dotfiles", b"root:x:0:0")
@@ -67,6 +70,8 @@ FORBIDDEN_CONTENT = (b"outside the media root", b"SECRET_KEY=dotfiles", b"root:x
 
 #: mediaserve refuses with 404; a server refuses a request line it cannot parse with 400.
 REFUSALS = {400, 404}
+#: The file the range and header probes ask for (1 MiB).
+FILE = "random.bin"
 
 
 def _get(served: Served, target: str, *headers: str) -> RawResponse:
@@ -160,6 +165,39 @@ def test_active_content_is_a_sandboxed_attachment(
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+# -- amplification ---------------------------------------------------------------------------
+
+
+def test_thousands_of_tiny_ranges_get_the_plain_200(served: Served) -> None:
+    """RFC 9110 §14.2 lets a server ignore a Range it finds abusive: 900 one-byte ranges
+    (far past the cap of 16) are answered with the file once, not 900 multipart parts."""
+    data = served.tree.files[FILE]
+    many = ",".join(f"{i * 2}-{i * 2}" for i in range(900))
+    response = _get(served, f"/media/{FILE}", f"Range: bytes={many}")
+    assert (response.status, response.body) == (200, data)
+
+
+def test_overlapping_ranges_are_merged_not_repeated(served: Served) -> None:
+    """Sixteen "0-" specs name the same bytes: one part of the file, not sixteen copies
+    (§14.2: a server SHOULD NOT answer overlapping ranges with repeated data)."""
+    data = served.tree.files[FILE]
+    response = _get(served, f"/media/{FILE}", "Range: bytes=" + ",".join(["0-"] * 16))
+    assert response.status == 206
+    assert response.headers["content-range"] == f"bytes 0-{len(data) - 1}/{len(data)}"
+    assert response.body == data
+
+
+def test_one_range_past_the_cap_gets_the_plain_200(served: Served) -> None:
+    """16 disjoint ranges are a multipart 206; the 17th turns the answer into the 200."""
+    data = served.tree.files[FILE]
+    specs = [f"{i * 1000}-{i * 1000 + 1}" for i in range(17)]
+    at_cap = _get(served, f"/media/{FILE}", "Range: bytes=" + ",".join(specs[:16]))
+    assert at_cap.status == 206
+    assert len(parse_multipart(at_cap.headers["content-type"], at_cap.body)) == 16
+    past_cap = _get(served, f"/media/{FILE}", "Range: bytes=" + ",".join(specs))
+    assert (past_cap.status, past_cap.body) == (200, data)
+
+
 # -- fuzzing a running server ------------------------------------------------------------------
 
 # Header values a client could send: printable ASCII and Latin-1 without CR/LF (which would
@@ -182,7 +220,6 @@ _name = st.one_of(
     ),
     st.from_regex(r"X-[A-Za-z0-9!#$&'*+.^_`|~-]{1,20}", fullmatch=True),
 )  # fmt: skip
-FILE = "random.bin"
 SIZE = 1024 * 1024
 # Well-formed values, so the fuzz reaches 206, 304, 412 and 416 and not only the parsers'
 # refusals. "{ETAG}" and "{LM}" become the file's current ETag and Last-Modified.

@@ -262,10 +262,19 @@ def test_if_range_with_the_current_etag_is_206_and_with_an_old_one_200(served: S
     assert (stale.status, stale.body) == (200, data)
 
 
-def test_post_is_405_with_allow(served: Served) -> None:
-    result = curl(served.url("hello.txt"), "-X", "POST", "-d", "x=1")
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+def test_other_methods_are_405_with_allow(served: Served, method: str) -> None:
+    """§15.5.6: 405 carries Allow with the methods the resource supports."""
+    result = curl(served.url("hello.txt"), "-X", method, "-d", "x=1")
     assert result.status == 405
+    assert result.body != served.tree.files["hello.txt"]
     assert set(result.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
+
+
+def test_head_of_a_missing_file_is_404_without_a_body(served: Served) -> None:
+    head, rest = _raw_head_block(served, "HEAD", "no-such-file.bin")
+    assert head.startswith(b"HTTP/1.1 404")
+    assert rest == b""
 
 
 def test_other_paths_go_to_the_app(served: Served) -> None:
