@@ -25,16 +25,18 @@ class FileReader:
 
     ``pread`` reads at an explicit offset, so nothing depends on the descriptor's
     position (which ``wsgi.file_wrapper`` users may have moved). A file truncated
-    after the headers were planned ends the body early; the server then sees fewer
-    bytes than Content-Length and drops the connection instead of sending other data.
+    after the headers were planned ends the body early and sets ``short``: the
+    connection must then be closed (most servers do so when fewer bytes than
+    Content-Length were sent; the WSGI adapter tells gunicorn explicitly).
     """
 
-    __slots__ = ("chunk_size", "fd", "segments")
+    __slots__ = ("chunk_size", "fd", "segments", "short")
 
     def __init__(self, fd: int, segments: tuple[Segment, ...], chunk_size: int) -> None:
         self.fd = fd
         self.segments = segments
         self.chunk_size = chunk_size
+        self.short = False
 
     def chunks(self) -> Iterator[bytes]:
         for segment in self.segments:
@@ -48,6 +50,7 @@ class FileReader:
         while remaining > 0:
             data = os.pread(self.fd, min(self.chunk_size, remaining), offset)
             if not data:
+                self.short = True
                 return
             offset += len(data)
             remaining -= len(data)

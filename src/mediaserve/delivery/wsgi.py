@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -55,20 +56,69 @@ def wrapper_is_exact(environ: Environ) -> bool:
     return software.startswith("gunicorn") or "mod_wsgi.version" in environ
 
 
+def _close_connection_after(start_response: StartResponse) -> None:
+    """Ask the server to close the connection once this response is done.
+
+    Needed when a body came up short (the file was truncated under the download): the
+    client must see the connection end, or a proxy reusing it would read the next
+    response as the rest of this body (RFC 9112 §6.3). granian and uvicorn close on a
+    short body by themselves; gunicorn keeps the connection alive unless told, and its
+    ``start_response`` is a method of the response object that has ``force_close()``.
+    """
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if callable(force_close):
+        force_close()
+
+
 class _Body:
     """The response iterable for the fallback path; ``close()`` releases the file."""
 
-    __slots__ = ("opened", "reader")
+    __slots__ = ("opened", "reader", "start_response")
 
-    def __init__(self, opened: OpenFile, reader: FileReader) -> None:
+    def __init__(self, opened: OpenFile, reader: FileReader, start_response: StartResponse) -> None:
         self.opened = opened
         self.reader = reader
+        self.start_response = start_response
 
     def __iter__(self) -> Iterator[bytes]:
         return self.reader.chunks()
 
     def close(self) -> None:
+        if self.reader.short:
+            _close_connection_after(self.start_response)
         self.opened.close()
+
+
+@functools.cache
+def _size_checked(wrapper_class: type) -> type:
+    """A subclass of the server's file wrapper whose ``close()`` checks, after the server
+    sent the body with sendfile, that the file still held all of it.
+
+    sendfile stops quietly at end of file, so a file truncated under the download gives
+    a short body the server cannot notice. The server still sees an instance of its
+    own wrapper class (gunicorn tests ``isinstance`` before using sendfile).
+    """
+
+    class SizeChecked(wrapper_class):  # type: ignore[misc]
+        def __init__(
+            self, opened: OpenFile, end: int, start_response: StartResponse, blksize: int
+        ) -> None:
+            super().__init__(opened.file, blksize)
+            self._mediaserve = (opened, end, start_response)
+            # gunicorn's wrapper binds close to the file's close on the instance.
+            self.close = self._checked_close
+
+        def _checked_close(self) -> None:
+            opened, end, start_response = self._mediaserve
+            try:
+                short = os.fstat(opened.fd).st_size < end
+            except OSError:
+                short = True
+            if short:
+                _close_connection_after(start_response)
+            opened.close()
+
+    return SizeChecked
 
 
 def deliver(
@@ -91,6 +141,12 @@ def deliver(
         and wrapper_is_exact(environ)
     ):
         os.lseek(opened.fd, part.offset, os.SEEK_SET)
+        end = part.offset + part.length
+        if isinstance(file_wrapper, type):
+            checked: Iterable[bytes] = _size_checked(file_wrapper)(
+                opened, end, start_response, chunk_size
+            )
+            return checked
         wrapped: Iterable[bytes] = file_wrapper(opened.file, chunk_size)
         return wrapped
     if part is not None and part.length <= max(chunk_size, SENDFILE_MIN):
@@ -100,7 +156,7 @@ def deliver(
             return [os.pread(opened.fd, part.length, part.offset)]
         finally:
             opened.close()
-    return _Body(opened, FileReader(opened.fd, plan.body, chunk_size))
+    return _Body(opened, FileReader(opened.fd, plan.body, chunk_size), start_response)
 
 
 def serve(
