@@ -33,6 +33,13 @@ TRAVERSALS = [
     "/media/%e0%80%ae%e0%80%ae/outside/secret.txt",
     "/media/\uff0e\uff0e/outside/secret.txt".encode().decode("latin-1"),  # fullwidth dots
     "/media/%ef%bc%8e%ef%bc%8e/outside/secret.txt",
+    "/media/%e2%80%a4%e2%80%a4/outside/secret.txt",  # U+2024 one dot leader
+    "/media/%e2%80%a5/outside/secret.txt",  # U+2025 two dot leader, one character
+    "/media/%ef%b9%92%ef%b9%92/outside/secret.txt",  # U+FE52 small full stop
+    "/media/%u002e%u002e/outside/secret.txt",  # IIS-style %u escapes
+    "/media/.%2e/outside/secret.txt",
+    "/media/%2e./outside/secret.txt",
+    "/media/...//outside/secret.txt",
     "/media/nested/../../outside/secret.txt",
     "/media/nested/%2e%2e/%2e%2e/outside/secret.txt",
     "/media/./../outside/secret.txt",

@@ -76,13 +76,17 @@ def traced(
     tracer = subprocess.Popen(
         [strace, "-f", "-qq", "-e", "trace=sendfile,read,pread64,recvfrom",
          "-o", str(trace), "-p", str(workers[0])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         # Attached once requests show up in the trace (recvfrom reads the request line).
         deadline = time.monotonic() + 15
         while not (trace.exists() and "recvfrom" in trace.read_text(errors="replace")):
-            assert time.monotonic() < deadline, "strace never saw a request"
+            if tracer.poll() is not None or time.monotonic() > deadline:
+                tracer.kill()
+                # Attaching needs ptrace rights over a non-child (root, CAP_SYS_PTRACE, or
+                # kernel.yama.ptrace_scope=0).
+                pytest.fail(f"strace could not trace the worker: {tracer.communicate()[1]}")
             curl(server.url("/media/hello.txt"))
             time.sleep(0.1)
         yield Traced(server, trace, served_tree)
