@@ -9,7 +9,9 @@ error output by a control request that makes the app behind the mount raise.
 
 from __future__ import annotations
 
+import os
 import re
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given, settings
@@ -169,6 +171,41 @@ def test_active_content_is_a_sandboxed_attachment(
     csp = [d.strip() for d in response.headers["content-security-policy"].split(";")]
     assert "sandbox" in csp
     assert "default-src 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# Names an uploader controls, as they end up on disk, and as a URL names them.
+HOSTILE_NAMES = [
+    (b'quote".svg', "/media/names/quote%22.svg"),
+    (b"cr\r.html", "/media/names/cr%0D.html"),
+    (b"lf\nSet-Cookie: a=b.html", "/media/names/lf%0ASet-Cookie:%20a=b.html"),
+    (b"semi;name=x.html", "/media/names/semi%3Bname=x.html"),
+    ("emoji-\U0001f600.html".encode(), "/media/names/emoji-%F0%9F%98%80.html"),
+]
+
+
+@pytest.mark.parametrize(("name", "target"), HOSTILE_NAMES, ids=lambda v: repr(v)[:20])
+def test_hostile_file_names_stay_inside_one_header_field(
+    served: Served, name: bytes, target: str
+) -> None:
+    """RFC 6266/8187: the download name is a quoted ASCII fallback plus ``filename*``; no
+    CR/LF or bare quote from the name reaches the header section (header injection)."""
+    folder = served.tree.root / "names"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    folder.chmod(0o755)
+    path = os.path.join(os.fsencode(folder), name)
+    with open(path, "wb") as f:
+        f.write(b"<svg/>")
+    os.chmod(path, 0o644)
+    response = _get(served, target)
+    assert (response.status, response.body) == (200, b"<svg/>")
+    assert "set-cookie" not in response.headers
+    disposition = response.headers["content-disposition"]
+    match = re.fullmatch(r'attachment; filename="([^"\\\r\n]*)"(; filename\*=(.*))?', disposition)
+    assert match, disposition
+    if match[3] is not None:
+        assert match[3].startswith("UTF-8''")
+        assert unquote(match[3][len("UTF-8''") :]).encode() == name
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
