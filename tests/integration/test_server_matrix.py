@@ -262,6 +262,24 @@ def test_if_range_with_the_current_etag_is_206_and_with_an_old_one_200(served: S
     assert (stale.status, stale.body) == (200, data)
 
 
+def test_if_range_with_the_last_modified_date_is_206(served: Served) -> None:
+    """§13.1.5: an HTTP-date validator matches when it equals Last-Modified exactly."""
+    data = served.tree.files["random.bin"]
+    last_modified = curl(served.url("random.bin")).headers["last-modified"]
+    result = curl(
+        served.url("random.bin"), "-H", "Range: bytes=10-19", "-H", f"If-Range: {last_modified}"
+    )
+    assert (result.status, result.body) == (206, data[10:20])
+
+
+def test_if_range_with_a_weak_etag_is_200(served: Served) -> None:
+    """§13.1.5: If-Range uses the strong comparison, and a weak tag never matches it."""
+    data = served.tree.files["random.bin"]
+    etag = curl(served.url("random.bin")).headers["etag"]
+    result = curl(served.url("random.bin"), "-H", "Range: bytes=10-19", "-H", f"If-Range: W/{etag}")
+    assert (result.status, result.body) == (200, data)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
 def test_other_methods_are_405_with_allow(served: Served, method: str) -> None:
     """§15.5.6: 405 carries Allow with the methods the resource supports."""
