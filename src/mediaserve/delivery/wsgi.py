@@ -90,34 +90,38 @@ class _Body:
 
 
 @functools.cache
-def _size_checked(wrapper_class: type) -> type:
+def _size_checked(wrapper_class: type) -> type | None:
     """A subclass of the server's file wrapper whose ``close()`` checks, after the server
-    sent the body with sendfile, that the file still held all of it.
+    sent the body with sendfile, that the file still held all of it (None when the
+    server's class cannot be subclassed, e.g. a C type without Py_TPFLAGS_BASETYPE).
 
     sendfile stops quietly at end of file, so a file truncated under the download gives
     a short body the server cannot notice. The server still sees an instance of its
     own wrapper class (gunicorn tests ``isinstance`` before using sendfile).
     """
+    try:
 
-    class SizeChecked(wrapper_class):  # type: ignore[misc]
-        def __init__(
-            self, opened: OpenFile, end: int, start_response: StartResponse, blksize: int
-        ) -> None:
-            super().__init__(opened.file, blksize)
-            self._mediaserve = (opened, end, start_response)
-            # gunicorn's wrapper binds close to the file's close on the instance.
-            self.close = self._checked_close
+        class SizeChecked(wrapper_class):  # type: ignore[misc]
+            def __init__(
+                self, opened: OpenFile, end: int, start_response: StartResponse, blksize: int
+            ) -> None:
+                super().__init__(opened.file, blksize)
+                self._mediaserve = (opened, end, start_response)
+                # gunicorn's wrapper binds close to the file's close on the instance.
+                self.close = self._checked_close
 
-        def _checked_close(self) -> None:
-            opened, end, start_response = self._mediaserve
-            try:
-                short = os.fstat(opened.fd).st_size < end
-            except OSError:
-                short = True
-            if short:
-                _close_connection_after(start_response)
-            opened.close()
+            def _checked_close(self) -> None:
+                opened, end, start_response = self._mediaserve
+                try:
+                    short = os.fstat(opened.fd).st_size < end
+                except OSError:
+                    short = True
+                if short:
+                    _close_connection_after(start_response)
+                opened.close()
 
+    except TypeError:
+        return None
     return SizeChecked
 
 
@@ -142,10 +146,9 @@ def deliver(
     ):
         os.lseek(opened.fd, part.offset, os.SEEK_SET)
         end = part.offset + part.length
-        if isinstance(file_wrapper, type):
-            checked: Iterable[bytes] = _size_checked(file_wrapper)(
-                opened, end, start_response, chunk_size
-            )
+        checked_class = _size_checked(file_wrapper) if isinstance(file_wrapper, type) else None
+        if checked_class is not None:
+            checked: Iterable[bytes] = checked_class(opened, end, start_response, chunk_size)
             return checked
         wrapped: Iterable[bytes] = file_wrapper(opened.file, chunk_size)
         return wrapped
