@@ -155,6 +155,12 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o755
 # mediaserve reads this at request time; the value shown is its default, spelled out.
 MEDIASERVE = {
     "CACHE_CONTROL": "public, max-age=3600",
+    # Behind nginx/NPM/Caddy/Apache configured by `mediaserve config`: the app checks, the
+    # proxy sends the bytes ("x-accel-redirect", or "x-sendfile" for Apache). See
+    # docs/deploy/. Requests that did not come through such a proxy are served in-process.
+    "OFFLOAD": os.environ.get("MEDIASERVE_OFFLOAD") or None,
+    # MEDIA_ROOT as the proxy sees it (X-Sendfile only), when it differs from the app's.
+    "OFFLOAD_ROOT": os.environ.get("MEDIASERVE_OFFLOAD_ROOT") or None,
 }
 
 # The currency new products get unless the admin picks another (ISO 4217).

@@ -1,7 +1,8 @@
 """``mediaserve``: the command line.
 
-``mediaserve serve DIR`` runs a production server for a directory, without Django.
-Later commands (config, doctor, sync) join here as subcommands.
+``mediaserve serve DIR`` runs a production server for a directory, without Django;
+``mediaserve config KIND`` prints proxy config (proxyconf/cli.py). Each subcommand sets
+its handler with ``set_defaults(handler=...)``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
 from .mount import normalise_prefix
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Cache-Control for files (default 'public, max-age=3600')",
     )
+    serve.set_defaults(handler=_serve)
+
+    from .proxyconf.cli import add_parser as add_config
+
+    add_config(commands)
     return parser
 
 
@@ -215,11 +221,12 @@ def _serve_gunicorn(args: argparse.Namespace, directory: str) -> int:
     return run_gunicorn(f"{host}:{args.port}", workers=args.workers, threads=args.threads)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, django_configured: bool = False) -> int:
+    """Run one subcommand; ``django_configured`` when called by ``manage.py mediaserve``."""
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    return 2  # argparse already rejected anything else
+    args.django_configured = django_configured
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
+from .delivery.offload import Offload, loop_detected, offload_plan
 from .http.plan import (
     ALLOWED_METHODS,
     RequestHeaders,
@@ -71,11 +72,15 @@ class Mount:
     prefix: str
     source: Source
     options: ServeOptions
+    # Set when a proxy moves the bytes (X-Accel-Redirect / X-Sendfile): see delivery/offload.py.
+    offload: Offload | None = None
     # Plans for plain GET/HEAD (no conditional or Range header) keyed by file version:
     # the common request then skips planning. Bounded; cleared wholesale when full.
     _plans: dict[tuple[str, str, int, int, str], ResponsePlan] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # Offload mismatches already logged (each is logged once per process, not per request).
+    _warned: set[str] = field(default_factory=set, repr=False, compare=False)
     plan_cache_size = 4096
 
     @classmethod
@@ -84,6 +89,7 @@ class Mount:
         root_or_source: str | os.PathLike[str] | Source,
         prefix: str = "/",
         options: ServeOptions | None = None,
+        offload: Offload | None = None,
     ) -> Mount:
         opts = options or ServeOptions()
         if isinstance(root_or_source, (str, os.PathLike)):
@@ -94,7 +100,7 @@ class Mount:
             )
         else:
             source = root_or_source
-        return cls(normalise_prefix(prefix), source, opts)
+        return cls(normalise_prefix(prefix), source, opts, offload)
 
     def match(self, path: str) -> str | None:
         """The mount-relative name for ``path``, or ``None`` when outside the mount.
@@ -114,12 +120,15 @@ class Mount:
         name: str | Callable[[], str],
         headers: RequestHeaders,
         client: str | None = None,
+        via: str | None = None,
     ) -> tuple[ResponsePlan, OpenFile | None]:
         """Look up ``name`` and plan the response; the open file is returned when the
         plan has a body to read, and the caller must close it.
 
         ``name`` may be a callable that decodes the name (raising ``Refused``), so that
-        decoding failures are logged like any other refusal.
+        decoding failures are logged like any other refusal. ``via`` is the value of the
+        ``X-Mediaserve-Offload`` request header: the offload method the proxy in front
+        handles (only then is the file offloaded).
         """
         if method not in ALLOWED_METHODS:
             return method_not_allowed(), None
@@ -142,6 +151,14 @@ class Mount:
         except LookupError_ as exc:  # any other source-specific failure: still a 404
             logger.warning("mediaserve lookup failed for %r: %s", label, exc.reason)
             return not_found(method), None
+        if self.offload is not None and self._offloads(via):
+            offloaded = offload_plan(method, opened, self.options, self.offload)
+            if offloaded is not None:
+                opened.close()
+                return offloaded, None
+            logger.warning(
+                "mediaserve: %r cannot be offloaded (control character); served here", label
+            )
         try:
             result = self._plan(method, headers, opened)
         except BaseException:
@@ -151,6 +168,46 @@ class Mount:
             opened.close()
             return result, None
         return result, opened
+
+    def _offloads(self, via: str | None) -> bool:
+        """Whether the proxy in front announced the configured offload method.
+
+        A mismatch is served in-process (correct, only slower) and logged once: an
+        offload header the proxy does not act on would reach the client as an empty 200.
+        """
+        assert self.offload is not None
+        method = self.offload.method
+        if via is not None and via.strip().lower() == method:
+            return True
+        problem = "absent" if via is None else f"different ({via[:40]!r})"
+        if problem not in self._warned:
+            self._warned.add(problem)
+            logger.warning(
+                "mediaserve: OFFLOAD is %r but this request's X-Mediaserve-Offload header is %s,"
+                " so files are served by the app instead. Reach the app through the proxy"
+                " configured by `mediaserve config`, which sets that header.",
+                method,
+                problem,
+            )
+        return False
+
+    def internal(self, path: str, via: str | None, method: str) -> ResponsePlan | None:
+        """The 502 for an offload URI the proxy sent back to the app (see ``loop_detected``).
+
+        Only requests that carry the proxy's header count: a client asking the app for
+        ``/_mediaserve/x`` directly gets the ordinary answer for that path.
+        """
+        if self.offload is None or via is None or self.offload.method == "x-sendfile":
+            return None
+        if not path.startswith(self.offload.internal_prefix):
+            return None
+        logger.error(
+            "mediaserve: %s came back to the app through the proxy: the proxy has no internal"
+            " location for %s (regenerate it with `mediaserve config`)",
+            path[:200],
+            self.offload.internal_prefix,
+        )
+        return loop_detected(method)
 
     def _plan(self, method: str, headers: RequestHeaders, opened: OpenFile) -> ResponsePlan:
         if headers != _PLAIN:

@@ -16,8 +16,9 @@ from typing import Any
 from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile, Source
+from .offload import Offload
 
-__all__ = ["ASGIMedia", "deliver", "executor", "serve"]
+__all__ = ["ASGIMedia", "deliver", "executor", "internal_redirect_loop", "offload_via", "serve"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,6 +51,25 @@ _HEADER_FIELDS = {
     b"if-modified-since": "if_modified_since",
     b"if-unmodified-since": "if_unmodified_since",
 }
+
+
+def offload_via(scope: Scope) -> str | None:
+    """The proxy's ``X-Mediaserve-Offload`` request header (see delivery/offload.py)."""
+    for key, value in scope.get("headers", ()):
+        if bytes(key).lower() == b"x-mediaserve-offload":
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def internal_redirect_loop(mount: Mount, scope: Scope, receive: Receive, send: Send) -> bool:
+    """Answer an offload URI that the proxy sent back to the app (502); False if it is not one."""
+    if mount.offload is None:
+        return False
+    looped = mount.internal(path_in_app(scope), offload_via(scope), str(scope.get("method", "GET")))
+    if looped is None:
+        return False
+    await deliver(Prepared(looped, None), scope, receive, send, 0)
+    return True
 
 
 def request_headers(scope: Scope) -> RequestHeaders:
@@ -242,6 +262,7 @@ def _lookup(mount: Mount, scope: Scope, name: str) -> Prepared:
         decoded,
         request_headers(scope),
         str(client[0]) if client else None,
+        offload_via(scope),
     )
     try:
         return prepare(scope, plan, opened, mount.options.chunk_size)
@@ -269,8 +290,9 @@ class ASGIMedia:
         prefix: str = "/",
         app: ASGIApp | None = None,
         options: ServeOptions | None = None,
+        offload: Offload | None = None,
     ) -> None:
-        self.mount = Mount.create(root_or_source, prefix, options)
+        self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -278,6 +300,8 @@ class ASGIMedia:
             name = self.mount.match(path_in_app(scope))
             if name is not None:
                 await serve(self.mount, scope, receive, send, name)
+                return
+            if await internal_redirect_loop(self.mount, scope, receive, send):
                 return
         if self.app is not None:
             await self.app(scope, receive, send)

@@ -11,8 +11,9 @@ from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile, Source
 from .body import FileReader, status_line
+from .offload import PROXY_HEADER_WSGI, Offload
 
-__all__ = ["WSGIMedia", "request_headers", "serve"]
+__all__ = ["WSGIMedia", "internal_redirect_loop", "request_headers", "serve"]
 
 Environ = dict[str, Any]
 
@@ -162,6 +163,17 @@ def deliver(
     return _Body(opened, FileReader(opened.fd, plan.body, chunk_size), start_response)
 
 
+def internal_redirect_loop(mount: Mount, environ: Environ) -> ResponsePlan | None:
+    """The 502 for an offload URI the proxy sent back to the app, else None."""
+    if mount.offload is None:
+        return None
+    return mount.internal(
+        environ.get("PATH_INFO", "") or "/",
+        environ.get(PROXY_HEADER_WSGI),
+        str(environ.get("REQUEST_METHOD", "GET")),
+    )
+
+
 def serve(
     mount: Mount, environ: Environ, start_response: StartResponse, name: str
 ) -> Iterable[bytes]:
@@ -176,6 +188,7 @@ def serve(
         decoded,
         request_headers(environ),
         environ.get("REMOTE_ADDR"),
+        environ.get(PROXY_HEADER_WSGI),
     )
     return deliver(plan, opened, environ, start_response, mount.options.chunk_size)
 
@@ -190,13 +203,17 @@ class WSGIMedia:
         prefix: str = "/",
         app: WSGIApp | None = None,
         options: ServeOptions | None = None,
+        offload: Offload | None = None,
     ) -> None:
-        self.mount = Mount.create(root_or_source, prefix, options)
+        self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         name = self.mount.match(environ.get("PATH_INFO", "") or "/")
         if name is None:
+            looped = internal_redirect_loop(self.mount, environ)
+            if looped is not None:
+                return deliver(looped, None, environ, start_response, 0)
             if self.app is not None:
                 return self.app(environ, start_response)
             method = str(environ.get("REQUEST_METHOD", "GET"))

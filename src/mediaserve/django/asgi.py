@@ -6,7 +6,16 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application as django_asgi_application
 
-from ..delivery.asgi import ASGIApp, Receive, Scope, Send, lifespan, path_in_app, serve
+from ..delivery.asgi import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    internal_redirect_loop,
+    lifespan,
+    path_in_app,
+    serve,
+)
 from .conf import get_config
 
 __all__ = ["MediaASGIHandler", "get_asgi_application"]
@@ -25,6 +34,8 @@ class MediaASGIHandler:
                 name = mount.match(path_in_app(scope))
                 if name is not None:
                     await serve(mount, scope, receive, send, name)
+                    return
+                if await internal_redirect_loop(mount, scope, receive, send):
                     return
         elif scope["type"] == "lifespan":
             # Django's handler rejects lifespan; answering it keeps servers from

@@ -8,6 +8,7 @@ cost is one attribute lookup.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from ..delivery.offload import Offload, OffloadError
 from ..http.plan import ServeOptions
 from ..mount import Mount, normalise_prefix
 
@@ -34,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
     # the "nothing routes MEDIA_URL" check.
     "SERVED_EXTERNALLY": False,
+    # Proxy offload (delivery/offload.py): "x-accel-redirect", "x-sendfile",
+    # "x-litespeed-location" or None (the app sends the bytes itself).
+    "OFFLOAD": None,
+    "OFFLOAD_PREFIX": "/_mediaserve/",
+    # MEDIA_ROOT as the proxy sees it (X-Sendfile); None means the same path as the app's.
+    "OFFLOAD_ROOT": None,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -46,6 +54,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "CONTENT_TYPES": dict,
     "EXTRA_HEADERS": dict,
     "SERVED_EXTERNALLY": bool,
+    "OFFLOAD": (str, type(None)),
+    "OFFLOAD_PREFIX": str,
+    "OFFLOAD_ROOT": (str, type(None)),
 }
 
 
@@ -76,9 +87,27 @@ def read_values() -> dict[str, Any]:
         value = values[key]
         # bool is an int subclass: MAX_RANGES=True is a mistake, not 1.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            name = expected.__name__ if isinstance(expected, type) else str(expected)
+            name = (
+                expected.__name__
+                if isinstance(expected, type)
+                else " or ".join("None" if t is type(None) else t.__name__ for t in expected)
+            )
             raise SettingsError(f"MEDIASERVE[{key!r}] must be a {name}, not {value!r}")
+    if values["OFFLOAD"] is not None:
+        values["OFFLOAD"] = values["OFFLOAD"].strip().lower()
     return values
+
+
+def offload_from(values: dict[str, Any], media_root: str) -> Offload | None:
+    """The Offload for the settings, or None; SettingsError names the key and the fix."""
+    if values["OFFLOAD"] is None:
+        return None
+    try:
+        return Offload(
+            values["OFFLOAD"], values["OFFLOAD_PREFIX"], values["OFFLOAD_ROOT"] or media_root
+        )
+    except OffloadError as exc:
+        raise SettingsError(f"MEDIASERVE offload settings: {exc}") from None
 
 
 def options_from(values: dict[str, Any]) -> ServeOptions:
@@ -137,7 +166,8 @@ def _build() -> MediaConfig:
     root = str(getattr(settings, "MEDIA_ROOT", "") or "")
     if prefix is None or not root:
         return MediaConfig(None, values)
-    return MediaConfig(Mount.create(root, prefix, options_from(values)), values)
+    offload = offload_from(values, os.path.abspath(root))
+    return MediaConfig(Mount.create(root, prefix, options_from(values), offload), values)
 
 
 @receiver(setting_changed)

@@ -14,8 +14,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from ..delivery.asgi import executor
+from ..delivery.offload import PROXY_HEADER_WSGI
 from .conf import get_config
-from .views import serve_with
+from .views import response_for, serve_with
 
 __all__ = ["MediaMiddleware"]
 
@@ -36,7 +37,12 @@ class MediaMiddleware:
             return None
         name = mount.match(request.path_info)
         if name is None:
-            return None
+            if mount.offload is None:
+                return None
+            looped = mount.internal(
+                request.path_info, request.META.get(PROXY_HEADER_WSGI), request.method or "GET"
+            )
+            return None if looped is None else response_for(looped, None, request, 0)
         return serve_with(mount, request, name)
 
     def __call__(self, request: HttpRequest) -> Any:

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 
 from ..delivery.asgi import executor
 from ..delivery.body import FileReader
+from ..delivery.offload import PROXY_HEADER_WSGI
 from ..delivery.wsgi import request_headers, wrapper_is_exact
 from ..http.plan import ResponsePlan
 from ..mount import Mount, decode_path
@@ -119,6 +120,7 @@ def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBas
         decoded,
         request_headers(request.META),
         request.META.get("REMOTE_ADDR"),
+        request.META.get(PROXY_HEADER_WSGI),
     )
     return response_for(plan, opened, request, mount.options.chunk_size)
 

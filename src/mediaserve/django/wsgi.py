@@ -12,7 +12,14 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
-from ..delivery.wsgi import Environ, StartResponse, WSGIApp, serve
+from ..delivery.wsgi import (
+    Environ,
+    StartResponse,
+    WSGIApp,
+    deliver,
+    internal_redirect_loop,
+    serve,
+)
 from .conf import get_config
 
 __all__ = ["MediaWSGIHandler", "get_wsgi_application"]
@@ -30,6 +37,9 @@ class MediaWSGIHandler:
             name = mount.match(environ.get("PATH_INFO", "") or "/")
             if name is not None:
                 return serve(mount, environ, start_response, name)
+            looped = internal_redirect_loop(mount, environ)
+            if looped is not None:
+                return deliver(looped, None, environ, start_response, 0)
         return self.app(environ, start_response)
 
     def __getattr__(self, name: str) -> Any:

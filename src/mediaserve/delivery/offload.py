@@ -1,0 +1,181 @@
+"""Proxy offload: the app decides, the proxy moves the bytes.
+
+The app still does everything that needs judgement -- the traversal-safe lookup, access
+control, Content-Type, Content-Disposition, Cache-Control and the nosniff / sandbox headers
+-- and then answers with an empty body and one header naming the file for the proxy:
+
+* ``X-Accel-Redirect: /_mediaserve/products/a%20b.jpg`` (nginx, Nginx Proxy Manager, Caddy's
+  ``handle_response``): an internal URI the proxy maps to the media directory;
+* ``X-Sendfile: /srv/media/products/a b.jpg`` (Apache mod_xsendfile): a file system path as
+  the proxy sees it, sent as its raw bytes (mod_xsendfile 0.12 does not percent-decode:
+  ``a%20b.jpg`` would be looked up literally);
+* ``X-LiteSpeed-Location: /_mediaserve/...`` (LiteSpeed / OpenLiteSpeed): like nginx.
+
+The proxy then answers Range, If-Range and the conditional headers itself, from the file, so
+the app's response carries no validators and no Content-Length of the file: the proxy's own
+ETag and Last-Modified describe what it sends.
+
+Offload happens only for requests that say they came through a proxy able to do it: the
+proxy sets the request header ``X-Mediaserve-Offload: <method>`` (``mediaserve config``
+writes that line). Without it the app serves the file itself and logs one WARNING -- an
+app reached directly, or through a proxy without the offload set-up, would otherwise answer
+every file with an empty 200, which is the failure this package exists to prevent.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, plan
+from ..sources.base import OpenFile
+
+__all__ = [
+    "HEADER_FOR",
+    "METHODS",
+    "PROXY_HEADER",
+    "PROXY_HEADER_WSGI",
+    "Offload",
+    "OffloadError",
+    "loop_detected",
+    "offload_plan",
+    "quote_uri",
+]
+
+#: The request header a proxy sets to announce that it handles the offload header.
+PROXY_HEADER = "X-Mediaserve-Offload"
+PROXY_HEADER_WSGI = "HTTP_X_MEDIASERVE_OFFLOAD"
+
+#: Offload method -> the response header the proxy acts on.
+HEADER_FOR = {
+    "x-accel-redirect": "X-Accel-Redirect",
+    "x-sendfile": "X-Sendfile",
+    "x-litespeed-location": "X-LiteSpeed-Location",
+}
+METHODS = tuple(HEADER_FOR)
+
+# The proxy computes these from the file it sends; the app's values would describe the
+# app's view of the file (its inode-based ETag) and contradict the proxy's.
+_PROXY_OWNED = frozenset(
+    {"content-length", "etag", "last-modified", "accept-ranges", "content-range"}
+)
+
+
+class OffloadError(ValueError):
+    """An offload set-up that cannot work; the message names the setting and the fix."""
+
+
+def quote_uri(name: str) -> str:
+    """Percent-encode ``name`` for a URI path: everything but unreserved characters and ``/``.
+
+    nginx splits an X-Accel-Redirect value at the first ``?`` (the rest becomes the query)
+    and decodes ``%XX`` once before mapping it, so ``?``, ``#``, ``%``, spaces and non-ASCII
+    must all be escaped for a file name to arrive intact (RFC 3986 §2.3: only ALPHA, DIGIT,
+    ``-._~`` are left as they are).
+    """
+    return quote(name, safe="/", encoding="utf-8", errors="surrogateescape")
+
+
+@dataclass(frozen=True)
+class Offload:
+    """How this mount hands files to the proxy.
+
+    ``internal_prefix`` is the URI prefix of the proxy's internal location (X-Accel-Redirect,
+    X-LiteSpeed-Location); ``root`` is the media directory as the *proxy* sees it, for
+    X-Sendfile (the app may see it elsewhere, e.g. in another container).
+    """
+
+    method: str
+    internal_prefix: str = "/_mediaserve/"
+    root: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in HEADER_FOR:
+            raise OffloadError(
+                f"unknown offload method {self.method!r}; use one of {', '.join(METHODS)}"
+            )
+        prefix = self.internal_prefix
+        if not (prefix.startswith("/") and prefix.endswith("/") and len(prefix) > 1):
+            # Without the trailing slash "/_mediaserve" + "a.jpg" would be "/_mediaservea.jpg":
+            # the proxy's "location /_mediaserve/" would never match.
+            raise OffloadError(
+                f"offload prefix {prefix!r} must start and end with '/', e.g. '/_mediaserve/'"
+            )
+        if any(ch in prefix for ch in "\r\n\0?#%\\ ") or "/../" in prefix or "/./" in prefix:
+            raise OffloadError(
+                f"offload prefix {prefix!r} must be a plain path (no spaces, '?', '#', '%', "
+                "'\\', '..', line breaks)"
+            )
+        if self.method == "x-sendfile":
+            root = self.root
+            if not root or not os.path.isabs(root):
+                raise OffloadError(
+                    f"X-Sendfile needs the media directory as the proxy sees it (an absolute "
+                    f"path), not {root!r}"
+                )
+            if any(ch in root for ch in "\r\n\0"):
+                raise OffloadError("the offload root contains a line break or NUL")
+
+    @property
+    def header(self) -> str:
+        return HEADER_FOR[self.method]
+
+    def target(self, name: str) -> str | None:
+        """The header value that makes the proxy send mount-relative ``name``.
+
+        None when the name cannot travel in a header (a control character in an X-Sendfile
+        path): the app then serves that file itself.
+        """
+        if self.method == "x-sendfile":
+            path = posixpath.join(posixpath.normpath(self.root or "/"), name)
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+                return None
+            # Header values are latin-1 text in WSGI: this spelling puts the path's UTF-8
+            # bytes on the wire unchanged, which is what the proxy opens.
+            return path.encode("utf-8", "surrogateescape").decode("latin-1")
+        return self.internal_prefix + quote_uri(name)
+
+
+def offload_plan(
+    method: str, opened: OpenFile, options: ServeOptions, offload: Offload
+) -> ResponsePlan | None:
+    """The app's half of an offloaded response: decided headers, no body, the offload header.
+
+    Built from the plan of a plain GET so Content-Type, Content-Disposition, Cache-Control
+    and the security headers are the very ones in-process serving sends. None when the
+    name cannot be offloaded (see ``Offload.target``).
+    """
+    target = offload.target(opened.meta.name)
+    if target is None:
+        return None
+    whole = plan(method, RequestHeaders(), opened.meta, options)
+    headers = tuple((k, v) for k, v in whole.headers if k.lower() not in _PROXY_OWNED)
+    return ResponsePlan(
+        200,
+        (*headers, ("Content-Length", "0"), (offload.header, target)),
+    )
+
+
+_LOOP_BODY = (
+    b"mediaserve: the proxy sent an offload URI back to the app.\n"
+    b"Its internal location for this prefix is missing or does not match OFFLOAD_PREFIX;\n"
+    b"regenerate it with `mediaserve config nginx` (or npm/caddy) and reload the proxy.\n"
+)
+
+
+def loop_detected(method: str) -> ResponsePlan:
+    """502 for an offload URI that came back to the app instead of being served by the proxy.
+
+    nginx follows an X-Accel-Redirect to whatever location matches it; without an
+    ``internal`` location for the prefix that is ``location /`` and the request returns to
+    the app. A 502 names the proxy as the broken hop; an empty 200 would hide it.
+    """
+    headers = (
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(_LOOP_BODY))),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    )
+    return ResponsePlan(502, headers, () if method == "HEAD" else (_LOOP_BODY,))

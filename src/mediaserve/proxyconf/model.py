@@ -1,0 +1,180 @@
+"""What every generated proxy config is made from, and the checks that keep it valid.
+
+The same :class:`ProxySetup` renders nginx, Nginx Proxy Manager, Caddy, Apache and Traefik
+output, so the five agree on the prefix, the directory, the private prefixes and the
+security headers -- and agree with what in-process serving sends.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ..delivery.offload import METHODS
+from ..http.plan import SANDBOX_CSP
+
+__all__ = ["ACTIVE_EXTENSIONS", "SANDBOX_CSP", "ConfigError", "ProxySetup", "Upstream"]
+
+
+class ConfigError(ValueError):
+    """Input that no config can be generated from; the message names the option and the fix."""
+
+
+# Extensions whose types in-process serving neutralises (http/content_types.ACTIVE_TYPES).
+# Proxies choose headers by extension, so the list is spelled out; a test checks that each
+# maps to an active type, so the two lists cannot drift apart.
+ACTIVE_EXTENSIONS = (
+    "htm", "html", "shtml", "xhtml", "xht", "svg", "svgz", "xml", "xsl", "xslt",
+    "js", "mjs", "css", "wasm", "swf",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The app server: ``http://host:port``."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Upstream:
+        value = text.strip()
+        if "://" not in value:
+            value = "http://" + value
+        try:
+            parts = urlsplit(value)
+            port = parts.port or 80
+        except ValueError:
+            raise ConfigError(f"--upstream {text!r} is not host:port (e.g. web:8000)") from None
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(
+                f"--upstream {text!r} must be http://HOST:PORT of the app server "
+                "(e.g. http://web:8000 or 127.0.0.1:8000)"
+            )
+        return cls(parts.hostname, port)
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
+_PREFIX_RE = re.compile(r"^/(?:[^\x00-\x20\x7f?#]+/)*$")
+
+
+def _clean_prefix(value: str, what: str) -> str:
+    text = "/" + value.strip().strip("/") + "/" if value.strip().strip("/") else "/"
+    if not _PREFIX_RE.match(text) or "/../" in text or "/./" in text:
+        raise ConfigError(
+            f"{what} {value!r} must be a URL path such as /media/ (no spaces, '?', '#' or '..')"
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class ProxySetup:
+    """One site: where the media is, where the app is, and which media is private."""
+
+    media_url: str = "/media/"
+    media_root: str = "/srv/media"
+    upstream: Upstream = field(default_factory=lambda: Upstream("127.0.0.1", 8000))
+    server_name: str = "_"
+    listen: str = "80"
+    # The offload method the app uses for private media (its MEDIASERVE['OFFLOAD']).
+    offload: str | None = "x-accel-redirect"
+    internal_prefix: str = "/_mediaserve/"
+    # Name prefixes under media_url that go to the app (checked there, then offloaded).
+    # "" means all of MEDIA_URL goes to the app.
+    private: tuple[str, ...] = ()
+    cache_control: str = "public, max-age=3600"
+    # nginx limit_req rate for public media, e.g. "20r/s"; None for no limit.
+    limit_req: str | None = None
+    # The largest upload the proxy lets through to the app (WhatsApp documents: 100 MB).
+    max_body: str = "100m"
+    # The docker-compose volume that holds MEDIA_ROOT (NPM and Traefik output).
+    volume: str = "media"
+    # Where the app's container mounts that volume (its MEDIA_ROOT), for compose output.
+    app_media_root: str = "/app/media"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "media_url", _clean_prefix(self.media_url, "MEDIA_URL"))
+        if self.media_url == "/":
+            raise ConfigError("MEDIA_URL must not be '/': the proxy would serve the whole site")
+        object.__setattr__(
+            self, "internal_prefix", _clean_prefix(self.internal_prefix, "--internal-prefix")
+        )
+        root = self.media_root
+        if not root.startswith("/") or any(ch in root for ch in "\r\n\0"):
+            raise ConfigError(
+                f"--media-root {root!r} must be an absolute path (the directory as the proxy "
+                "sees it, e.g. /srv/media)"
+            )
+        object.__setattr__(self, "media_root", posixpath.normpath(root))
+        if self.offload is not None and self.offload not in METHODS:
+            raise ConfigError(f"--offload {self.offload!r}: use one of {', '.join(METHODS)}")
+        if (
+            self.offload is not None
+            and self.offload != "x-sendfile"
+            and (
+                self.internal_prefix.startswith(self.media_url)
+                or self.media_url.startswith(self.internal_prefix)
+            )
+        ):
+            raise ConfigError(
+                f"--internal-prefix {self.internal_prefix!r} overlaps MEDIA_URL "
+                f"{self.media_url!r}: give it a prefix of its own, e.g. /_mediaserve/"
+            )
+        cleaned = []
+        for name in self.private:
+            text = name.strip().strip("/")
+            cleaned.append("" if not text else _clean_prefix(text, "--private")[1:])
+        object.__setattr__(self, "private", tuple(dict.fromkeys(cleaned)))
+        for label, text in (
+            ("--cache-control", self.cache_control),
+            ("--server-name", self.server_name),
+            ("--listen", self.listen),
+        ):
+            if not text or any(ch in text for ch in "\r\n\0\"';{}"):
+                raise ConfigError(
+                    f"{label} {text!r} must be one line without quotes, ';' or braces"
+                )
+        if self.limit_req is not None and not re.fullmatch(r"\d+r/[sm]", self.limit_req):
+            raise ConfigError(f"--limit-req {self.limit_req!r} must look like 20r/s or 600r/m")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.volume):
+            raise ConfigError(
+                f"--volume {self.volume!r} must be a compose volume name (a-z, 0-9, _.-)"
+            )
+        if not self.app_media_root.startswith("/") or any(
+            ch in self.app_media_root for ch in "\r\n\0:"
+        ):
+            raise ConfigError(
+                f"--app-media-root {self.app_media_root!r} must be an absolute path without ':'"
+            )
+        if not re.fullmatch(r"\d+[kmg]?", self.max_body):
+            raise ConfigError(f"--max-body {self.max_body!r} must look like 100m")
+
+    @property
+    def all_private(self) -> bool:
+        return "" in self.private
+
+    @property
+    def private_urls(self) -> tuple[str, ...]:
+        """The URL prefixes that go to the app (empty when everything is public)."""
+        if self.all_private:
+            return (self.media_url,)
+        return tuple(self.media_url + p for p in self.private)
+
+    @property
+    def root_slash(self) -> str:
+        return self.media_root.rstrip("/") + "/"
+
+    @property
+    def needs_internal(self) -> bool:
+        """Whether the proxy needs an internal location for offloaded files."""
+        return self.offload in ("x-accel-redirect", "x-litespeed-location")
