@@ -32,6 +32,9 @@ declare -A DEB_FOR=(
     [wrk]=wrk
     [redis-server]=redis-server
     [strace]=strace
+    [caddy]=caddy
+    [apache2]=apache2
+    [docker-compose]=docker-compose
 )
 have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
 
@@ -44,6 +47,8 @@ for cmd in "${!DEB_FOR[@]}"; do
 done
 # setpriv (util-linux) lets servers die with the test process even when it is SIGKILLed.
 have setpriv || missing_debs+=(util-linux)
+# Apache offloads with X-Sendfile: mod_xsendfile is a module file, not a command.
+[[ -e /usr/lib/apache2/modules/mod_xsendfile.so ]] || missing_debs+=(libapache2-mod-xsendfile)
 
 if ((${#missing_debs[@]})); then
     say "Installing Debian packages: ${missing_debs[*]}"
@@ -103,9 +108,11 @@ fi
 say "Versions"
 {
     "$VPY" -V
-    for cmd in curl nginx chromium aria2c ffprobe wrk redis-server strace; do
+    for cmd in curl nginx chromium aria2c ffprobe wrk redis-server strace caddy apache2 docker-compose; do
         case $cmd in
             nginx) v=$(PATH="$PATH:/usr/sbin" nginx -v 2>&1) ;;
+            apache2) v=$(PATH="$PATH:/usr/sbin" apache2 -v 2>&1 | head -n1) ;;
+            caddy) v=$(caddy version 2>&1 | head -n1) ;;
             chromium) v=$(chromium --version 2>/dev/null) ;;  # its launcher script warns on stderr
             ffprobe) v=$(ffprobe -version 2>/dev/null | head -n1) ;;
             wrk) v=$(wrk --version 2>&1 | head -n1 || true) ;;
