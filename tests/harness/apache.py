@@ -40,9 +40,7 @@ def apache_binary() -> str:
 
 
 def render_httpd_conf(root: Path, port: int, site: str) -> str:
-    modules = "\n".join(
-        f"LoadModule {name}_module {MODULE_DIR}/mod_{name}.so" for name in MODULES
-    )
+    modules = "\n".join(f"LoadModule {name}_module {MODULE_DIR}/mod_{name}.so" for name in MODULES)
     return f"""# Written by tests/harness/apache.py for one test run.
 ServerRoot "{root}"
 PidFile "{root}/httpd.pid"

@@ -39,8 +39,15 @@ def caddy(tree: MediaTree) -> Iterator[ServerProcess]:
     with example_app(tree.root, "x-accel-redirect") as app:
         proxy = start_caddy(
             lambda port: config_text(
-                "caddy", "--listen", f"127.0.0.1:{port}", "--media-root", str(tree.root),
-                "--upstream", f"127.0.0.1:{app.port}", "--private", "private",
+                "caddy",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--media-root",
+                str(tree.root),
+                "--upstream",
+                f"127.0.0.1:{app.port}",
+                "--private",
+                "private",
             )  # fmt: skip
         )
         yield proxy
@@ -53,8 +60,15 @@ def apache(tree: MediaTree) -> Iterator[ServerProcess]:
     with example_app(tree.root, "x-sendfile") as app:
         proxy = start_apache(
             lambda port: config_text(
-                "apache", "--listen", str(port), "--media-root", str(tree.root),
-                "--upstream", f"127.0.0.1:{app.port}", "--private", "private",
+                "apache",
+                "--listen",
+                str(port),
+                "--media-root",
+                str(tree.root),
+                "--upstream",
+                f"127.0.0.1:{app.port}",
+                "--private",
+                "private",
             )  # fmt: skip
         )
         yield proxy
