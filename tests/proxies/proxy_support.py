@@ -39,7 +39,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 def add_proxy_files(tree: MediaTree) -> None:
     extra = {
-        ODD_NAME: "odd name\n".encode(),
+        ODD_NAME: b"odd name\n",
         PRIVATE_PDF: b"%PDF-1.4\n" + bytes((i * 31) % 256 for i in range(300_000)),
         PRIVATE_SVG: SVG,
         PUBLIC_BIG: bytes((i * 7) % 251 for i in range(3 * 1024 * 1024 + 17)),

@@ -48,7 +48,7 @@ def caddy(tree: MediaTree) -> Iterator[ServerProcess]:
                 f"127.0.0.1:{app.port}",
                 "--private",
                 "private",
-            )  # fmt: skip
+            )
         )
         yield proxy
         proxy.stop()
@@ -69,7 +69,7 @@ def apache(tree: MediaTree) -> Iterator[ServerProcess]:
                 f"127.0.0.1:{app.port}",
                 "--private",
                 "private",
-            )  # fmt: skip
+            )
         )
         yield proxy
         proxy.stop()

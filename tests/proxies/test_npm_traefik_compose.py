@@ -11,11 +11,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from proxy_support import PRIVATE_PDF, PUBLIC_BIG, add_proxy_files, check_file_semantics
-from proxy_support import config_text, example_app, is_app_etag, mediaserve_config
+from proxy_support import (
+    PRIVATE_PDF,
+    PUBLIC_BIG,
+    add_proxy_files,
+    check_file_semantics,
+    config_text,
+    example_app,
+    is_app_etag,
+    mediaserve_config,
+)
 
-from harness import REPO_ROOT, MediaTree, NginxSite, ServerProcess, curl, media_tree, require
-from harness import start_nginx
+from harness import (
+    REPO_ROOT,
+    MediaTree,
+    NginxSite,
+    ServerProcess,
+    curl,
+    media_tree,
+    require,
+    start_nginx,
+)
 
 
 @pytest.fixture(scope="module")
