@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Proxy offload benchmark: what moving the bytes to nginx buys, measured in one run.
+
+    python bench/offload.py [--duration 8] [--connections 16]
+
+Starts the example app (gunicorn gthread, 1 worker, pinned to core 0) and real nginx (1
+worker, core 0) configured by ``mediaserve config nginx``, on the same 10 KiB and 1 MiB files;
+wrk runs on core 1. Rows:
+
+* ``nginx-direct``: public media served by nginx from the directory (the anchor);
+* ``offload``: a private file: nginx -> app (lookup, headers, X-Accel-Redirect) -> nginx sends;
+* ``in-process``: the same private file with offload off: the app sends the bytes;
+
+plus the latency of unaligned ranges (``bytes=1000-66535``) over one keep-alive connection with
+``tcp_nopush`` on and off. Prints requests/s, server CPU per request (both processes' trees)
+and ratios against nginx-direct and in-process. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# The test harness starts the servers (the same way the tests do); bench/harness/metrics.py
+# reads CPU time. Both folders are called "harness", so metrics is loaded by path.
+sys.path.insert(0, str(REPO / "tests"))
+
+from harness import ServerProcess, start_gunicorn, start_nginx  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_metrics", Path(__file__).resolve().parent / "harness" / "metrics.py"
+)
+if _spec is None or _spec.loader is None:
+    raise SystemExit("bench/harness/metrics.py is missing")
+metrics = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(metrics)
+
+
+def cpu_of(servers: list[ServerProcess]) -> float:
+    return sum(metrics.tree_cpu_seconds(s.pid) for s in servers if s.pid)
+
+
+def wrk(url: str, duration: int, connections: int) -> float:
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not match or errors:
+        raise SystemExit(f"wrk failed or saw errors for {url}:\n{out}")
+    return float(match.group(1))
+
+
+def measure(
+    url: str, servers: list[ServerProcess], args: argparse.Namespace
+) -> tuple[float, float]:
+    wrk(url, 1, args.connections)  # warm-up
+    before = cpu_of(servers)
+    rate = wrk(url, args.duration, args.connections)
+    used = cpu_of(servers) - before
+    return rate, used / (rate * args.duration) * 1e6  # req/s, CPU us per request
+
+
+def range_latency(url: str, count: int = 40) -> float:
+    argv = ["curl", "-s", "--http1.1"]
+    for _ in range(count):
+        argv += ["-H", "Range: bytes=1000-66535", "-o", "/dev/null", "-w", "%{time_total}\n", url]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+    times = [float(t) for t in out[1:]]  # the first opens the connection
+    return sum(times) / len(times) * 1000
+
+
+def pin(server: ServerProcess) -> None:
+    for pid in metrics.process_tree(server.pid):
+        subprocess.run(["taskset", "-pc", "0", str(pid)], capture_output=True, check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset", "curl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: run scripts/bench.sh (it installs it)")
+    base = Path(tempfile.mkdtemp(prefix="mediaserve-bench-offload-"))
+    base.chmod(0o755)
+    media = base / "media"
+    (media / "private").mkdir(parents=True)
+    for folder in (media, media / "private"):
+        folder.chmod(0o755)
+    files = {"small.bin": 10 * 1024, "slice.bin": 1024 * 1024}
+    for name, size in files.items():
+        for where in (media, media / "private"):
+            (where / name).write_bytes(os.urandom(size))
+            (where / name).chmod(0o644)
+    started: list[ServerProcess] = []
+    try:
+        rows: dict[str, dict[str, tuple[float, float]]] = {}
+        for offload in ("x-accel-redirect", None):
+            env = {
+                "EXAMPLE_VAR_DIR": str(base / "var"), "MEDIA_ROOT": str(media),
+                "DJANGO_SETTINGS_MODULE": "shop.settings", "MEDIASERVE_OFFLOAD": offload or "",
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            }  # fmt: skip
+            app = start_gunicorn(
+                "shop.wsgi:application", env=env, cwd=REPO / "example",
+                pythonpath=[REPO / "example"], worker_class="gthread", threads=8,
+                ready_path="/healthz",
+            )  # fmt: skip
+            started.append(app)
+            conf_args = ["--media-root", str(media), "--upstream", f"127.0.0.1:{app.port}",
+                         "--private", "private",
+                         "--offload", offload or "none"]  # fmt: skip
+
+            def conf(site: object, extra: list[str] = conf_args) -> str:
+                port = getattr(site, "port")  # noqa: B009
+                out = subprocess.run(
+                    [sys.executable, "-m", "mediaserve.cli", "config", "nginx",
+                     "--listen", f"127.0.0.1:{port}", *extra],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
+                return out.replace("access_log", "#access_log")
+
+            nginx = start_nginx(conf, http_extra="access_log off;")
+            started.append(nginx)
+            pin(app)
+            pin(nginx)
+            label = "offload" if offload else "in-process"
+            for name in files:
+                rows.setdefault(name, {})[label] = measure(
+                    nginx.url(f"/media/private/{name}"), [app, nginx], args
+                )
+                if offload:
+                    rows[name]["nginx-direct"] = measure(
+                        nginx.url(f"/media/{name}"), [app, nginx], args
+                    )
+            if offload:
+                latency_off = range_latency(nginx.url("/media/slice.bin"))
+                nopush = start_nginx(lambda s: conf(s).replace("tcp_nopush off;", "tcp_nopush on;"),
+                                     http_extra="access_log off;")  # fmt: skip
+                started.append(nopush)
+                latency_on = range_latency(nopush.url("/media/slice.bin"))
+                nopush.stop()
+            nginx.stop()
+            app.stop()
+        print(
+            f"# mediaserve offload benchmark: wrk -t1 -c{args.connections} -d{args.duration}s "
+            "on core 1; app (gunicorn gthread 1 worker) and nginx (1 worker) on core 0"
+        )
+        print(f"{'file':<10} {'path':<13} {'req/s':>9} {'CPU us/req':>11} "
+              f"{'vs nginx':>9} {'vs in-proc':>10}")  # fmt: skip
+        for name, by in rows.items():
+            for label in ("nginx-direct", "offload", "in-process"):
+                rate, cpu = by[label]
+                print(
+                    f"{name:<10} {label:<13} {rate:>9.0f} {cpu:>11.1f} "
+                    f"{rate / by['nginx-direct'][0]:>9.2f} {rate / by['in-process'][0]:>10.2f}"
+                )
+        print("\nunaligned range bytes=1000-66535, 40 requests on one keep-alive connection:")
+        print(f"  tcp_nopush off (generated): {latency_off:.2f} ms/request")
+        print(f"  tcp_nopush on:              {latency_on:.2f} ms/request")
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
