@@ -176,7 +176,9 @@ def _one(
     address = options.connect_to.get((host, port), host)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     sent = {"User-Agent": USER_AGENT, "Accept": "*/*", **headers}
-    conn = _Connection(host, port, address, options.timeout, tls_context(options) if https else None)
+    conn = _Connection(
+        host, port, address, options.timeout, tls_context(options) if https else None
+    )
     started = time.monotonic()
     deadline = started + options.timeout * 3  # a server trickling bytes forever is bounded too
     try:
@@ -273,6 +275,8 @@ class TLSInfo:
     ok: bool
     error: str | None = None
     verify_code: int | None = None
+    #: The TCP connection itself failed (nothing to say about TLS).
+    unreachable: bool = False
     version: str | None = None
     subject: str = ""
     issuer: str = ""
@@ -306,7 +310,8 @@ def probe_tls(host: str, port: int, options: FetchOptions) -> TLSInfo:
         info.verify_code = exc.verify_code
         return info
     except Exception as exc:
-        _, info.error = _describe_error(exc, host, port, options.timeout)
+        kind, info.error = _describe_error(exc, host, port, options.timeout)
+        info.unreachable = kind != "tls"
         return info
     info.subject = _name(cert.get("subject"))
     info.issuer = _name(cert.get("issuer"))

@@ -9,7 +9,6 @@ what later hops compare the served bodies with.
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,9 +76,14 @@ def inspect_file(root: Path, name: str) -> tuple[FileFacts | None, list[Finding]
     resolved = resolve_name(root, name)
     if isinstance(resolved, str):
         return None, [
-            Finding(HOP, "fail", resolved, [f"MEDIA_ROOT: {root}"],
-                    "Use the name as stored in the FileField (relative to MEDIA_ROOT).")
-        ]  # fmt: skip
+            Finding(
+                HOP,
+                "fail",
+                resolved,
+                [f"MEDIA_ROOT: {root}"],
+                "Use the name as stored in the FileField (relative to MEDIA_ROOT).",
+            )
+        ]
     path = resolved
     try:
         st = path.stat()
@@ -113,9 +117,14 @@ def inspect_file(root: Path, name: str) -> tuple[FileFacts | None, list[Finding]
                     digest.update(block)
     except OSError as exc:
         findings.append(
-            Finding(HOP, "fail", f"this user cannot read {path}: {exc.strerror}",
-                    [f"mode {mode:04o}, owner uid {st.st_uid}"], f"chmod 644 {path}")
-        )  # fmt: skip
+            Finding(
+                HOP,
+                "fail",
+                f"this user cannot read {path}: {exc.strerror}",
+                [f"mode {mode:04o}, owner uid {st.st_uid}"],
+                f"chmod 644 {path}",
+            )
+        )
     expected = base_type(guess_type(name))
     sniffed = sniff(head) if head else None
     facts = FileFacts(
@@ -132,10 +141,15 @@ def inspect_file(root: Path, name: str) -> tuple[FileFacts | None, list[Finding]
     evidence = [f"{path}: {st.st_size} bytes, mode {mode:04o}, uid {st.st_uid}"]
     if st.st_size == 0:
         findings.append(
-            Finding(HOP, "fail", "the file is empty (0 bytes)", evidence,
-                    "Upload it again; look for a failed or interrupted upload that left an "
-                    "empty file behind.")
-        )  # fmt: skip
+            Finding(
+                HOP,
+                "fail",
+                "the file is empty (0 bytes)",
+                evidence,
+                "Upload it again; look for a failed or interrupted upload that left an "
+                "empty file behind.",
+            )
+        )
     if not mode & stat.S_IROTH:
         findings.append(
             Finding(

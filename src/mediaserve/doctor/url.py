@@ -141,5 +141,12 @@ def check_url(url: str, *, profile: str | None = None) -> list[Finding]:
             )
         )
     if not findings:
-        findings.append(Finding(HOP, "pass", "absolute, https, public host, encoded, has an extension", [f"url: {url}"]))
+        findings.append(
+            Finding(
+                HOP,
+                "pass",
+                "absolute, https, public host, encoded, has an extension",
+                [f"url: {url}"],
+            )
+        )
     return findings
