@@ -126,18 +126,21 @@ def check_routing(name: str) -> tuple[Routing, list[Finding]]:
     if match is None:
         evidence = [f"resolve({path!r}) -> Resolver404", f"DEBUG = {settings.DEBUG}"]
         summary = f"nothing routes {path}: Django answers 404"
+        if (getattr(settings, "MEDIASERVE", None) or {}).get("SERVED_EXTERNALLY"):
+            return Routing("none"), [
+                Finding(
+                    HOP,
+                    "skip",
+                    "MEDIASERVE['SERVED_EXTERNALLY']: the proxy serves media, not Django",
+                    evidence,
+                )
+            ]
         if _urlconf_uses_static() and not settings.DEBUG:
             summary = (
                 f"nothing routes {path}: static() in {settings.ROOT_URLCONF} adds no "
                 "pattern when DEBUG = False"
             )
             evidence.append(f"{settings.ROOT_URLCONF} calls static(...), a DEBUG-only helper")
-        elif getattr(settings, "MEDIASERVE", {}).get("SERVED_EXTERNALLY"):
-            return Routing("none"), [
-                Finding(
-                    HOP, "skip", "MEDIASERVE['SERVED_EXTERNALLY']: the proxy serves media", evidence
-                )
-            ]
         return Routing("none"), [Finding(HOP, "fail", summary, evidence, FIX_PATTERN)]
     if match.func.__module__.startswith("mediaserve."):
         return Routing("mediaserve", view or ""), [

@@ -326,11 +326,13 @@ def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = N
     """Promote a warning to the failure it explains, so the first failing hop is the cause.
 
     A 0600 file is only a warning until a proxy answers 403; SECURE_SSL_REDIRECT without
-    SECURE_PROXY_SSL_HEADER only until a redirect loop shows up.
+    SECURE_PROXY_SSL_HEADER only until a redirect loop shows up; a proxy that does not pass
+    the Host header only until Django answers 400.
     """
     summaries = " ".join(f.summary for f in report.findings if f.verdict == "fail")
     proxy_403 = "403 from" in summaries or "cannot read" in summaries
     looped = "redirect loop" in summaries
+    disallowed = "DisallowedHost" in summaries
     for finding in report.findings:
         if finding.verdict != "warn":
             continue
@@ -341,5 +343,7 @@ def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = N
         ):
             finding.verdict = "fail"
         if finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in finding.summary:
+            finding.verdict = "fail"
+        if finding.hop == "proxy" and disallowed and "proxy_set_header Host" in finding.summary:
             finding.verdict = "fail"
     return report

@@ -35,22 +35,20 @@ class Exchanges:
 
 
 def origin_of(response: Response) -> str:
-    """Who produced this answer, from its Server header and body signature."""
+    """Who produced this answer: the body's signature first (a proxy replaces the Server
+    header of what it passes on, so Django's 404 page through nginx says "Server: nginx"),
+    then the Server header."""
     server = (response.header("server") or "").lower()
     body = response.head[:2048].lower()
-    if server.startswith("nginx") or b"<center>nginx" in body or "openresty" in server:
-        return "nginx"
-    if server.startswith(("cloudflare",)):
-        return "cloudflare"
-    if server.startswith(("caddy",)):
-        return "caddy"
-    if server.startswith("apache"):
-        return "apache"
-    if (
-        b"<h1>bad request (400)</h1>" in body
-        or b"the requested resource was not found on this server" in body
-    ):
+    if b"<h1>bad request (400)</h1>" in body or b"not found on this server" in body:
         return "django"
+    if b"<center>nginx" in body:
+        return "nginx"
+    if server.startswith(("nginx", "openresty")):
+        return "nginx"
+    for name in ("cloudflare", "caddy", "apache"):
+        if server.startswith(name):
+            return name
     if server.startswith(("gunicorn", "uvicorn", "granian", "wsgiserver", "daphne")):
         return "app"
     return server or "unknown"
@@ -301,7 +299,7 @@ def check_served(
         )
     elif response.status in (301, 302, 303, 307, 308):
         location = response.location or ""
-        same = urlsplit(location)._replace(scheme="") == urlsplit(label)._replace(scheme="")
+        same = urlsplit(location)._replace(scheme="") == urlsplit(response.url)._replace(scheme="")
         if location.startswith("https://") and same:
             return [
                 Finding(
