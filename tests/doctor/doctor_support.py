@@ -248,12 +248,38 @@ def doctor(
         argv += ["--resolve", f"{HOST}:{proxy.port}:{LOOPBACK}"]
     if pki is not None:
         argv += ["--cafile", pki.ca]
+    if env is None:  # no Django: earlier tests may have set DJANGO_SETTINGS_MODULE here
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DOCTOR_"))}
     done = subprocess.run(
-        argv, capture_output=True, text=True, env=env or dict(os.environ), timeout=timeout,
+        argv, capture_output=True, text=True, env=env, timeout=timeout,
         check=False,
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
-    return Run(done.returncode, done.stdout, done.stderr)
+    run = Run(done.returncode, done.stdout, done.stderr)
+    _keep_sample(run)
+    return run
+
+
+def _keep_sample(run: Run) -> None:
+    """With MEDIASERVE_DOCTOR_SAMPLES=DIR, save the text report of each run (docs/doctor.md
+    quotes them: scripts/doctor_samples.sh)."""
+    folder = os.environ.get("MEDIASERVE_DOCTOR_SAMPLES")
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")
+    if not folder or not test:
+        return
+    from mediaserve.doctor.report import Finding, Report, render_text
+
+    try:
+        data = run.data
+    except ValueError:
+        return
+    if "findings" not in data:
+        return
+    report = Report(target=data["target"], url=data["url"], name=data["name"])
+    report.add(Finding(**f) for f in data["findings"])
+    name = test.split("::")[-1].split(" ")[0]
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"{name}.txt").write_text(render_text(report))
 
 
 def public_url(proxy: ServerProcess, name: str = SHOE) -> str:

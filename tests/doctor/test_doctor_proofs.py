@@ -269,6 +269,27 @@ def test_npm_cache_assets_regex_hijacks_images(
     assert run.verdict("public") == "fail"
 
 
+def test_stale_copy_in_the_proxy_differs_from_the_app_without_django(
+    app: ServerProcess, pki: PKI, proxy: list[ServerProcess], workdir: Path
+) -> None:
+    """No settings and no MEDIA_ROOT here: the app server's answer is the reference, and the
+    proxy's own (older) copy of the file is caught by size and checksum."""
+    from PIL import Image
+
+    stale = workdir / "stale"
+    (stale / "products").mkdir(parents=True, exist_ok=True)
+    for folder in (stale, stale / "products"):
+        folder.chmod(0o755)
+    Image.new("RGB", (640, 640), (1, 2, 3)).save(stale / SHOE, "JPEG")
+    (stale / SHOE).chmod(0o644)
+    nginx = _nginx(proxy, pki, _alias(stale) + proxy_all(app.port))
+    run = doctor(public_url(nginx), "--upstream", app.base_url, proxy=nginx, pki=pki)
+    assert run.verdict("settings") == "skip"
+    assert run.verdict("upstream") == "pass", run.stdout
+    assert run.first["hop"] == "public", run.stdout
+    assert run.first["summary"] == "the public body differs from the app server's"
+
+
 def test_file_readable_only_by_its_owner_is_403_from_nginx(
     pki: PKI, media_root: Path, proxy: list[ServerProcess]
 ) -> None:

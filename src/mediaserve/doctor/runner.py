@@ -252,6 +252,7 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
 
     parts = urlsplit(url)
     # upstream
+    upstream: Fetch | None = None
     if options.upstream:
         problem = parse_url_or_none(options.upstream)
         if problem:
@@ -284,6 +285,7 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
             if parts.scheme == "https":
                 headers["X-Forwarded-Proto"] = "https"
             exchanges = _http_exchanges(upstream_url, headers, options.fetch, follow=False)
+            upstream = exchanges.get
             found = check_served(
                 "upstream", exchanges, facts, label=f"GET {upstream_url} (Host: {parts.netloc})"
             )
@@ -305,11 +307,47 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
     report.add(check_tls(url, options.fetch))
     public = _http_exchanges(url, {}, options.fetch, follow=True)
     report.add(check_served("public", public, facts, label=f"GET {url}"))
+    if facts is None and upstream is not None:
+        report.add(compare_hops(upstream, public.get))
 
     # consumer
     if options.profile:
         report.add(check_consumer(url, options.profile, options.fetch, public.get, facts))
     return _correlate(report, facts, public.get)
+
+
+def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
+    """Without the file to compare with, the app server's answer is the reference: a proxy
+    that changes the bytes or the type between the two is the broken hop."""
+    up, out = upstream.final, public.final
+    if up is None or out is None or up.status != 200 or out.status != 200:
+        return []
+    evidence = [
+        f"upstream: {up.describe()} sha256 {up.sha256[:16]}",
+        f"public:   {out.describe()} sha256 {out.sha256[:16]}",
+    ]
+    if (up.length, up.sha256) != (out.length, out.sha256) and not (up.truncated or out.truncated):
+        return [
+            Finding(
+                "public",
+                "fail",
+                "the public body differs from the app server's",
+                evidence,
+                "The proxy serves another copy (its own root/alias, a cache) "
+                "or alters the body (gzip, sub_filter): pass media through unchanged.",
+            )
+        ]
+    if up.content_type != out.content_type:
+        return [
+            Finding(
+                "public",
+                "fail",
+                f"the proxy changes Content-Type from {up.content_type} to {out.content_type}",
+                evidence,
+                "Remove the proxy's types/default_type override for media.",
+            )
+        ]
+    return []
 
 
 def _fallback_host() -> str:
