@@ -256,11 +256,11 @@ def doctor(
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     run = Run(done.returncode, done.stdout, done.stderr)
-    _keep_sample(run)
+    _keep_sample(run, args)
     return run
 
 
-def _keep_sample(run: Run) -> None:
+def _keep_sample(run: Run, args: tuple[str, ...]) -> None:
     """With MEDIASERVE_DOCTOR_SAMPLES=DIR, save the text report of each run (docs/doctor.md
     quotes them: scripts/doctor_samples.sh)."""
     folder = os.environ.get("MEDIASERVE_DOCTOR_SAMPLES")
@@ -268,18 +268,27 @@ def _keep_sample(run: Run) -> None:
     if not folder or not test:
         return
     from mediaserve.doctor.report import Finding, Report, render_text
+    from mediaserve.doctor.scan import render_table
+
+    def rebuild(data: dict[str, Any]) -> Report:
+        report = Report(target=data["target"], url=data["url"], name=data["name"])
+        report.add(Finding(**f) for f in data["findings"])
+        return report
 
     try:
         data = run.data
     except ValueError:
         return
-    if "findings" not in data:
-        return
-    report = Report(target=data["target"], url=data["url"], name=data["name"])
-    report.add(Finding(**f) for f in data["findings"])
-    name = test.split("::")[-1].split(" ")[0]
+    if "reports" in data:
+        text = render_table([rebuild(r) for r in data["reports"]])
+    else:
+        text = render_text(rebuild(data))
+    name = test.split("::")[-1].split(" ")[0].replace("/", "_")
     Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / f"{name}.txt").write_text(render_text(report))
+    shown = [a for a in args if a != "--json"]
+    (Path(folder) / f"{name}.txt").write_text(
+        "$ mediaserve doctor " + " ".join(shown) + "\n" + text
+    )
 
 
 def public_url(proxy: ServerProcess, name: str = SHOE) -> str:
