@@ -94,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    from .doctor.cli import add_parser as add_doctor
     from .proxyconf.cli import add_parser as add_config
 
     add_config(commands)
+    add_doctor(commands)
     return parser
 
 
@@ -226,7 +228,7 @@ def main(argv: Sequence[str] | None = None, *, django_configured: bool = False) 
     args = build_parser().parse_args(argv)
     args.django_configured = django_configured
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    return int(handler(args))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,37 @@
-"""``manage.py mediaserve COMMAND ...``: the ``mediaserve`` CLI with the project's settings.
+"""``manage.py mediaserve <subcommand>``: the ``mediaserve`` command line, inside Django.
 
-Every subcommand of the command line works here (``manage.py mediaserve config nginx``);
-settings-aware ones read MEDIA_URL, MEDIA_ROOT and MEDIASERVE from the running project.
+Django is already set up with the project's settings here, so ``manage.py mediaserve
+doctor products/a.jpg`` checks the project's own MEDIA_ROOT, URLconf and settings and
+``manage.py mediaserve config nginx`` reads MEDIA_URL, MEDIA_ROOT and MEDIASERVE. The
+arguments go to the same parser as the ``mediaserve`` command; its exit code is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ....cli import main
-
 
 class Command(BaseCommand):
-    help = "mediaserve's command line (config, ...) with this project's settings."
+    help = "The mediaserve command line (config, doctor, ...) with this project's settings."
 
-    def add_arguments(self, parser: CommandParser) -> None:
+    def run_from_argv(self, argv: list[str]) -> None:
+        # Django's own parser would claim options such as --settings; every argument after
+        # the command name belongs to mediaserve's parser.
+        from ....cli import main
+
+        sys.exit(main(argv[2:], django_configured=True))
+
+    def add_arguments(self, parser: CommandParser) -> None:  # for call_command()
         parser.add_argument("argv", nargs=argparse.REMAINDER, help="mediaserve arguments")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        argv = list(options["argv"])
+    def handle(self, *args: Any, **options: Any) -> None:  # call_command() path
+        from ....cli import main
+
+        argv = [*args, *options.get("argv", [])]
         try:
             code = main(argv, django_configured=True)
         except SystemExit as exc:  # argparse's --help and usage errors

@@ -1,0 +1,285 @@
+"""Hop ``consumer``: the URL fetched the way Meta fetches it, judged by Meta's rules.
+
+Meta's catalog crawler identifies as ``facebookexternalhit/1.1`` and ``facebookcatalog/1.0``
+and asks for ``Range: bytes=0-524288``. Bot protection (a WAF rule, Cloudflare's bot fight
+mode, an nginx ``if ($http_user_agent ...)``) often answers those agents 403/429 or a
+challenge page while a browser gets the file: the catalog then says "image not fetched"
+with no reason. The fetch as the crawler is compared with a plain one.
+
+Limits (Meta's documentation): catalog images JPEG or PNG, at least 500x500 px, at most
+8 MB; WhatsApp Cloud API media by kind: image JPEG/PNG <= 5 MB, video MP4/3GPP <= 16 MB,
+audio AAC/AMR/MP3/MP4/OGG <= 16 MB, sticker WebP <= 500 KB, documents <= 100 MB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .fetch import Fetch, FetchOptions, Response, fetch
+from .file import FileFacts
+from .magic import base_type, image_size, sniff
+from .report import Finding
+from .served import _is_login, origin_of
+
+__all__ = ["CRAWLER_AGENTS", "PROFILES", "check_consumer"]
+
+HOP = "consumer"
+CRAWLER_AGENTS = (
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "facebookcatalog/1.0",
+)
+META_RANGE = "bytes=0-524288"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    types: frozenset[str]
+    max_bytes: int
+
+
+WHATSAPP_KINDS = (
+    Kind("image", frozenset({"image/jpeg", "image/png"}), 5 * MB),
+    Kind("video", frozenset({"video/mp4", "video/3gpp"}), 16 * MB),
+    Kind(
+        "audio",
+        frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
+        16 * MB,
+    ),
+    Kind("sticker", frozenset({"image/webp"}), 500 * 1024),
+    Kind(
+        "document",
+        frozenset(
+            {
+                "text/plain",
+                "application/pdf",
+                "application/msword",
+                "application/vnd.ms-excel",
+                "application/vnd.ms-powerpoint",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            }
+        ),
+        100 * MB,
+    ),
+)
+CATALOG = Kind("catalog image", frozenset({"image/jpeg", "image/png"}), 8 * MB)
+CATALOG_MIN_SIDE = 500
+PROFILES = ("meta-catalog", "whatsapp")
+
+
+def _total_size(response: Response, facts: FileFacts | None) -> int | None:
+    content_range = response.header("content-range") or ""
+    if "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        if total.isdigit():
+            return int(total)
+    if response.status == 200 and not response.truncated:
+        return response.length
+    return facts.size if facts else None
+
+
+def _crawler_fetches(url: str, options: FetchOptions) -> list[tuple[str, Fetch]]:
+    return [
+        (agent, fetch(url, headers={"User-Agent": agent, "Range": META_RANGE}, options=options))
+        for agent in CRAWLER_AGENTS
+    ]
+
+
+def check_consumer(
+    url: str, profile: str, options: FetchOptions, plain: Fetch | None, facts: FileFacts | None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    plain_final = plain.final if plain else None
+    crawled = _crawler_fetches(url, options)
+    answer: Response | None = None
+    for agent, result in crawled:
+        short = agent.split(" ", 1)[0]
+        final = result.final
+        if final is None:
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"as {short}: {result.error}",
+                    [url],
+                    "See the 'public' and 'tls' hops.",
+                )
+            )
+            continue
+        evidence = [f"as {short} with Range: {META_RANGE}:"] + [r.describe() for r in result.chain]
+        if plain_final is not None:
+            evidence.append(f"plain fetch: {plain_final.status}, {plain_final.length} bytes")
+        if result.redirected and _is_login(final.url):
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"as {short}: redirected to a login page",
+                    evidence,
+                    "Exempt MEDIA_URL from authentication for crawlers.",
+                )
+            )
+            continue
+        body_type = sniff(final.head) if final.head else None
+        challenge = (
+            final.status in (200, 206)
+            and body_type == "text/html"
+            and (plain_final is None or sniff(plain_final.head) != "text/html")
+        )
+        plain_ok = plain_final is not None and plain_final.status == 200
+        if (final.status not in (200, 206) or challenge) and plain_ok:
+            what = "a challenge page" if challenge else f"{final.status} from {origin_of(final)}"
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"blocked for Meta's crawler: {short} gets {what}, a plain fetch gets 200",
+                    evidence,
+                    "Let Meta's agents through the bot protection for media:\n"
+                    "  user agents facebookexternalhit and facebookcatalog (Cloudflare: a WAF "
+                    "skip rule or 'Verified bots'; nginx: remove the $http_user_agent block or "
+                    "exempt /media/)",
+                )
+            )
+            continue
+        if final.status not in (200, 206):
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"as {short}: {final.status} {final.reason}",
+                    evidence,
+                    "See the 'public' hop: the plain fetch fails too.",
+                )
+            )
+            continue
+        if (
+            final.status == 206
+            and plain_final is not None
+            and plain_final.head
+            and not plain_final.head.startswith(final.head[:4096])
+        ):
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"as {short}: the partial body differs from the file's start",
+                    evidence,
+                    "A proxy alters ranged answers: don't filter media.",
+                )
+            )
+            continue
+        answer = answer or final
+    if answer is None:
+        return findings or [Finding(HOP, "fail", "no usable answer for the crawler", [url], "")]
+    findings.extend(_rules(profile, answer, plain_final, facts))
+    if not any(f.verdict in ("warn", "fail") for f in findings):
+        detail = sniff(answer.head) or answer.content_type
+        size = image_size(answer.head)
+        px = f", {size[0]}x{size[1]} px" if size else ""
+        findings.append(
+            Finding(
+                HOP,
+                "pass",
+                f"{profile}: crawler agents get {answer.status}, {detail}{px}, "
+                "within the limits, validators present",
+                [answer.describe()],
+            )
+        )
+    return findings
+
+
+def _rules(
+    profile: str, answer: Response, plain: Response | None, facts: FileFacts | None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    sniffed = sniff(answer.head) or (facts.sniffed if facts else None)
+    declared = base_type(answer.header("content-type") or "")
+    total = _total_size(answer, facts)
+    evidence = [
+        answer.describe(),
+        f"bytes: {sniffed or 'unknown'}, Content-Type: {declared or 'none'}, "
+        f"size: {total if total is not None else 'unknown'}",
+    ]
+    if profile == "meta-catalog":
+        kind = CATALOG
+    else:
+        found = next((k for k in WHATSAPP_KINDS if declared in k.types or sniffed in k.types), None)
+        if found is None:
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"WhatsApp does not accept {declared or sniffed or 'this type'}",
+                    evidence,
+                    "Convert it: images to JPEG/PNG, video to MP4 (H.264+AAC), "
+                    "voice notes to OGG/Opus, documents to PDF.",
+                )
+            ]
+        kind = found
+    if sniffed not in kind.types:
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"{kind.name}: the bytes are {sniffed or 'unknown'}, "
+                f"accepted: {', '.join(sorted(kind.types))}",
+                evidence,
+                "Convert the image to JPEG or PNG (e.g. Pillow: "
+                "Image.open(f).convert('RGB').save(out, 'JPEG', quality=90)).",
+            )
+        )
+    if declared and declared not in kind.types:
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"Content-Type {declared} is not one WhatsApp/Meta accepts for a {kind.name}",
+                evidence,
+                "Serve the file's real type (nginx: include mime.types;).",
+            )
+        )
+    if total is not None and total > kind.max_bytes:
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"{total / MB:.1f} MB is over the {kind.max_bytes / MB:g} MB "
+                f"limit for a {kind.name}",
+                evidence,
+                "Re-encode it smaller (images: resize to <= 2048 px, JPEG quality "
+                "85; video: lower bitrate) before sending.",
+            )
+        )
+    if profile == "meta-catalog":
+        size = image_size(answer.head) or (facts.image_size if facts else None)
+        if size is None:
+            findings.append(
+                Finding(HOP, "warn", "image size not found in the first 512 KiB", evidence, "")
+            )
+        elif min(size) < CATALOG_MIN_SIDE:
+            findings.append(
+                Finding(
+                    HOP,
+                    "fail",
+                    f"{size[0]}x{size[1]} px is under Meta's minimum of "
+                    f"{CATALOG_MIN_SIDE}x{CATALOG_MIN_SIDE}",
+                    evidence,
+                    "Upload a larger image (at least 500x500, 1024x1024 "
+                    "recommended); don't upscale thumbnails.",
+                )
+            )
+    if not (answer.header("etag") or answer.header("last-modified")):
+        findings.append(
+            Finding(
+                HOP,
+                "warn",
+                "no ETag/Last-Modified: Meta re-downloads the image on every crawl",
+                evidence,
+                "Serve with validators (mediaserve sends both).",
+            )
+        )
+    return findings

@@ -1,0 +1,416 @@
+"""Hop ``proxy``: which nginx ``location`` answers the media URL, and what it does with it.
+
+Given the proxy's configuration (``--proxy-config /etc/nginx/nginx.conf``, or the file
+``nginx -T`` prints), this replays nginx's location choice for the URL's path -- exact
+``=`` match, else the longest prefix, which wins outright with ``^~``, else the first regex
+in file order, else that longest prefix -- and then follows the winner: ``proxy_pass`` to
+the app, ``alias``/``root`` to a path on disk (checked here: present? readable by the
+worker user?), ``return``, ``try_files`` with an HTML fallback. The usual breakages each
+have a signature: a regex location for images (Nginx Proxy Manager's "Cache Assets") that
+beats ``location /media/``; ``alias`` without the trailing slash (``/srv/mediafile.jpg``); a
+root or alias whose folder is not mounted in the proxy's container.
+
+The parser is small on purpose: it understands blocks, directives, quotes, comments and
+``include`` (with globs); variables are not expanded.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .report import Finding
+
+__all__ = ["Directive", "check_proxy", "choose_location", "parse_nginx"]
+
+HOP = "proxy"
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    block: list[Directive] | None = None
+    source: str = ""
+
+    def find(self, name: str) -> list[Directive]:
+        return [d for d in self.block or [] if d.name == name]
+
+    def first(self, name: str) -> Directive | None:
+        found = self.find(name)
+        return found[0] if found else None
+
+    def text(self) -> str:
+        return " ".join([self.name, *self.args])
+
+
+class NginxParseError(ValueError):
+    pass
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:(\#[^\n]*)|("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')|([{};])|([^\s{};"'#]+))"""
+)
+
+
+def _tokens(text: str) -> list[str]:
+    tokens: list[str] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            if text[position:].strip():
+                raise NginxParseError(
+                    f"cannot read the config near {text[position : position + 30]!r}"
+                )
+            break
+        position = match.end()
+        comment, quoted, punct, word = match.groups()
+        if comment is not None:
+            continue
+        if quoted is not None:
+            tokens.append(quoted[1:-1])
+        elif punct is not None:
+            tokens.append(punct)
+        elif word is not None:
+            tokens.append(word)
+    return tokens
+
+
+def parse_nginx(path: Path, *, _depth: int = 0) -> list[Directive]:
+    """The directives of an nginx config file, ``include``s expanded."""
+    text = path.read_text(errors="replace")
+    tokens = _tokens(text)
+    position = 0
+
+    def block() -> list[Directive]:
+        nonlocal position
+        items: list[Directive] = []
+        words: list[str] = []
+        while position < len(tokens):
+            token = tokens[position]
+            position += 1
+            if token == ";":  # noqa: S105 (a token, not a password)
+                if words:
+                    directive = Directive(words[0], words[1:], source=str(path))
+                    if directive.name == "include" and directive.args and _depth < 8:
+                        items.extend(_include(path, directive.args[0], _depth))
+                    else:
+                        items.append(directive)
+                words = []
+            elif token == "{":  # noqa: S105
+                if not words:
+                    raise NginxParseError(f"{path}: a block without a name")
+                items.append(Directive(words[0], words[1:], block(), source=str(path)))
+                words = []
+            elif token == "}":  # noqa: S105
+                return items
+            else:
+                words.append(token)
+        return items
+
+    return block()
+
+
+def _include(base: Path, pattern: str, depth: int) -> list[Directive]:
+    full = pattern if os.path.isabs(pattern) else str(base.parent / pattern)
+    found: list[Directive] = []
+    for name in sorted(glob.glob(full)):
+        try:
+            found.extend(parse_nginx(Path(name), _depth=depth + 1))
+        except (OSError, NginxParseError):
+            continue
+    return found
+
+
+def _servers(directives: list[Directive]) -> list[Directive]:
+    servers: list[Directive] = []
+    for directive in directives:
+        if directive.name == "server" and directive.block is not None:
+            servers.append(directive)
+        elif directive.name == "http" and directive.block is not None:
+            servers.extend(_servers(directive.block))
+    return servers
+
+
+def _listen_port(directive: Directive) -> int | None:
+    if not directive.args:
+        return None
+    address = directive.args[0]
+    tail = address.rsplit(":", 1)[-1] if not address.startswith("unix:") else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def _name_matches(pattern: str, host: str) -> bool:
+    if pattern.startswith("~"):
+        try:
+            return re.search(pattern[1:], host) is not None
+        except re.error:
+            return False
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    if pattern.startswith("."):
+        return host == pattern[1:] or host.endswith(pattern)
+    if pattern.endswith(".*"):
+        return host.startswith(pattern[:-1])
+    return pattern.lower() == host.lower()
+
+
+def choose_server(directives: list[Directive], host: str, port: int) -> Directive | None:
+    servers = _servers(directives)
+    on_port = [s for s in servers if any(_listen_port(d) == port for d in s.find("listen"))]
+    pool = on_port or servers
+    for server in pool:
+        for names in server.find("server_name"):
+            if any(_name_matches(n, host) for n in names.args):
+                return server
+    defaults = [s for s in pool if any("default_server" in d.args for d in s.find("listen"))]
+    chosen = defaults or pool
+    return chosen[0] if chosen else None
+
+
+@dataclass
+class Choice:
+    location: Directive | None
+    modifier: str = ""
+    pattern: str = ""
+    #: The longest matching prefix location, when a regex beat it.
+    beaten_prefix: Directive | None = None
+    considered: list[str] = field(default_factory=list)
+
+
+def _location_parts(location: Directive) -> tuple[str, str]:
+    if len(location.args) >= 2:
+        return location.args[0], location.args[1]
+    return "", location.args[0] if location.args else ""
+
+
+def choose_location(server: Directive, path: str) -> Choice:
+    """nginx's location choice for ``path`` among the server's top-level locations."""
+    locations = server.find("location")
+    prefixes: list[tuple[str, str, Directive]] = []
+    regexes: list[tuple[str, str, Directive]] = []
+    for location in locations:
+        modifier, pattern = _location_parts(location)
+        if pattern.startswith("@"):
+            continue
+        if modifier == "=" and path == pattern:
+            return Choice(location, modifier, pattern)
+        if modifier in ("~", "~*"):
+            regexes.append((modifier, pattern, location))
+        elif modifier in ("", "^~") and path.startswith(pattern):
+            prefixes.append((modifier, pattern, location))
+    longest = max(prefixes, key=lambda item: len(item[1]), default=None)
+    if longest is not None and longest[0] == "^~":
+        return Choice(longest[2], longest[0], longest[1])
+    for modifier, pattern, location in regexes:
+        try:
+            flags = re.IGNORECASE if modifier == "~*" else 0
+            hit = re.search(pattern, path, flags) is not None
+        except re.error:
+            continue
+        if hit:
+            return Choice(
+                location, modifier, pattern, beaten_prefix=longest[2] if longest else None
+            )
+    if longest is not None:
+        return Choice(longest[2], longest[0], longest[1])
+    return Choice(None)
+
+
+def _inherited(name: str, *scopes: Directive | None) -> Directive | None:
+    for scope in scopes:
+        if scope is not None:
+            found = scope.first(name)
+            if found is not None:
+                return found
+    return None
+
+
+def _readable_by_others(path: Path) -> tuple[bool, str]:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return False, "cannot stat"
+    if not mode & stat.S_IROTH:
+        return False, f"mode {mode:04o}"
+    for folder in path.parents:
+        try:
+            folder_mode = stat.S_IMODE(folder.stat().st_mode)
+        except OSError:
+            continue
+        if not folder_mode & stat.S_IXOTH:
+            return False, f"folder {folder} mode {folder_mode:04o}"
+    return True, f"mode {mode:04o}"
+
+
+def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Finding]:
+    """Findings about how the nginx at ``config`` handles ``url``."""
+    try:
+        directives = parse_nginx(config)
+    except (OSError, NginxParseError) as exc:
+        return [Finding(HOP, "warn", f"cannot read the proxy config {config}: {exc}", [], "")]
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = unquote(parts.path or "/")
+    http = next((d for d in directives if d.name == "http"), None)
+    server = choose_server(directives, host, port)
+    if server is None:
+        return [Finding(HOP, "warn", f"no server block in {config}", [], "")]
+    names = " ".join(a for d in server.find("server_name") for a in d.args) or "(no server_name)"
+    choice = choose_location(server, path)
+    evidence = [f"config {config}: server {names}"]
+    if choice.location is None:
+        root = _inherited("root", server, http)
+        if root is None:
+            return [Finding(HOP, "warn", f"no location matches {path}", evidence, "")]
+        location_text = "(no location: server root)"
+    else:
+        location_text = f"location {' '.join(choice.location.args)}"
+    evidence.append(f"{path} -> {location_text}")
+    location = choice.location
+    findings: list[Finding] = []
+    if choice.beaten_prefix is not None and choice.modifier in ("~", "~*"):
+        beaten = " ".join(choice.beaten_prefix.args)
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"the regex location {' '.join(location.args) if location else ''} takes "
+                f"{path} away from location {beaten} (regexes beat plain prefixes)",
+                [*evidence, f"beaten: location {beaten}"],
+                f"Make the media location win with ^~ (no regex is tried after it):\n"
+                f"  location ^~ {_location_parts(choice.beaten_prefix)[1]} {{ ... }}\n"
+                "(Nginx Proxy Manager: 'Cache Assets' adds such a regex for images; turn it "
+                "off or put the media location in the Advanced tab with ^~.)",
+            )
+        )
+        return findings
+    scope = location or server
+    if _inherited("internal", location) is not None:
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"{location_text} is internal: outside requests get 404",
+                evidence,
+                "Serve media from a public location; internal ones are for X-Accel-Redirect.",
+            )
+        ]
+    ret = scope.first("return")
+    if ret is not None:
+        code = ret.args[0] if ret.args else "?"
+        summary = f"{location_text} answers `return {' '.join(ret.args)};` without the file"
+        fix = (
+            f"Remove the return from {location_text} and serve the file (alias/root or proxy_pass)."
+        )
+        if code == "200" and len(ret.args) == 1:
+            summary = f"{location_text} answers an empty 200 (`return 200;`)"
+        return [Finding(HOP, "fail", summary, evidence, fix)]
+    proxy_pass = scope.first("proxy_pass")
+    if proxy_pass is not None:
+        target = proxy_pass.args[0] if proxy_pass.args else "?"
+        host_header = next(
+            (d for d in scope.find("proxy_set_header") if d.args and d.args[0].lower() == "host"),
+            None,
+        )
+        evidence.append(f"proxy_pass {target}")
+        if host_header is None:
+            findings.append(
+                Finding(
+                    HOP,
+                    "warn",
+                    f"{location_text} passes to {target} without `proxy_set_header Host $host;`",
+                    evidence,
+                    "Add proxy_set_header Host $host; so Django sees the public host "
+                    "(ALLOWED_HOSTS, absolute URLs).",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    HOP, "pass", f"{location_text} passes {path} to the app: {target}", evidence
+                )
+            )
+        return findings
+    alias = _inherited("alias", location)
+    root = _inherited("root", location, server, http)
+    if alias is not None and alias.args:
+        prefix = choice.pattern
+        target = alias.args[0]
+        if choice.modifier in ("", "^~") and prefix.endswith("/") and not target.endswith("/"):
+            mapped = target + path[len(prefix) :]
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"alias {target} lacks the trailing slash of location {prefix}: nginx opens "
+                    f"{mapped}",
+                    [*evidence, f"alias {target}"],
+                    f"  location {prefix} {{ alias {target}/; }}",
+                )
+            ]
+        if choice.modifier in ("~", "~*"):
+            evidence.append(f"alias {target} in a regex location (captures not expanded)")
+            return [Finding(HOP, "pass", f"{location_text} aliases to {target}", evidence)]
+        mapped = target + path[len(prefix) :]
+    elif root is not None and root.args:
+        mapped = root.args[0].rstrip("/") + path
+    else:
+        mapped = "/usr/share/nginx/html" + path  # nginx's compiled-in default "html" root
+        evidence.append("no root or alias: nginx's default root html/")
+    evidence.append(f"nginx reads {mapped}")
+    try_files = scope.first("try_files")
+    if try_files is not None:
+        evidence.append(try_files.text())
+        fallback = try_files.args[-1] if try_files.args else ""
+        if fallback.endswith(".html") or fallback in ("/index.php", "/"):
+            findings.append(
+                Finding(
+                    HOP,
+                    "warn",
+                    f"try_files falls back to {fallback}: a missing "
+                    "file is answered with an HTML page and 200",
+                    evidence,
+                    "For media, end try_files with =404: try_files $uri =404;",
+                )
+            )
+    target_path = Path(mapped)
+    if not target_path.exists():
+        media = media_prefix or "/media/"
+        mount_at = alias.args[0] if alias is not None else os.path.dirname(mapped.rstrip("/"))
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"{location_text} reads {mapped}, which does not exist where the doctor runs: "
+                "the media volume is not mounted in the proxy (or root/alias is wrong)",
+                evidence,
+                "Mount the app's media volume into the proxy at the path the config names, "
+                f"e.g. docker compose:\n  proxy:\n    volumes:\n      - media:{mount_at}:ro\n"
+                f"or let the app serve it: location ^~ {media} {{ proxy_pass http://web:8000; }}",
+            )
+        )
+        return findings
+    readable, why = _readable_by_others(target_path)
+    if not readable:
+        findings.append(
+            Finding(
+                HOP,
+                "fail",
+                f"nginx's worker user cannot read {mapped} ({why}): 403",
+                evidence,
+                f"chmod 644 {mapped} (and o+x on its folders);\n"
+                "settings.py: FILE_UPLOAD_PERMISSIONS = 0o644",
+            )
+        )
+        return findings
+    if not findings:
+        findings.append(Finding(HOP, "pass", f"{location_text} serves {mapped} ({why})", evidence))
+    return findings

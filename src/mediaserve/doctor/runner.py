@@ -1,0 +1,387 @@
+"""Walk every hop for one target and assemble the report.
+
+The target is a URL (``https://shop.example.com/media/products/a.jpg``) or a media name
+(``products/a.jpg``); each is turned into the other with MEDIA_URL and the public base URL,
+so both ends of the path can be checked: the file on disk and what the internet sees.
+Hops that cannot run (no Django settings, no --upstream) are reported as ``skip``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from .consumer import check_consumer
+from .fetch import Fetch, FetchOptions, fetch
+from .file import FileFacts, inspect_file
+from .proxy import check_proxy
+from .report import Finding, Report
+from .served import RANGE_END, Exchanges, check_served
+from .tls import check_tls
+from .url import check_url, parse_url_or_none
+
+__all__ = ["DoctorOptions", "diagnose"]
+
+_LOOKS_LIKE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+@dataclass
+class DoctorOptions:
+    upstream: str | None = None
+    profile: str | None = None
+    base_url: str | None = None
+    proxy_config: Path | None = None
+    media_root: Path | None = None
+    media_url: str | None = None
+    use_django: bool = False
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+
+
+@dataclass
+class _Media:
+    root: Path | None
+    url: str | None  # MEDIA_URL as configured (a path or an absolute URL)
+    served_externally: bool = False
+
+
+def _media(options: DoctorOptions) -> _Media:
+    if options.use_django:
+        from django.conf import settings
+
+        root = Path(str(settings.MEDIA_ROOT)) if settings.MEDIA_ROOT else None
+        external = bool((getattr(settings, "MEDIASERVE", None) or {}).get("SERVED_EXTERNALLY"))
+        return _Media(root, str(settings.MEDIA_URL or "") or None, external)
+    return _Media(options.media_root, options.media_url)
+
+
+def _media_path_prefix(media_url: str | None) -> str | None:
+    if not media_url:
+        return None
+    path = urlsplit(media_url).path or "/"
+    return (path if path.startswith("/") else "/" + path).rstrip("/") + "/"
+
+
+def _name_from_url(url: str, media: _Media, base_url: str | None) -> str | None:
+    if media.url and urlsplit(media.url).netloc:
+        return unquote(url[len(media.url) :]) if url.startswith(media.url) else None
+    prefix = _media_path_prefix(media.url)
+    if prefix is None:
+        return None
+    path = urlsplit(url).path
+    base_path = urlsplit(base_url).path.rstrip("/") if base_url else ""
+    if base_path and path.startswith(base_path + "/"):
+        path = path[len(base_path) :]
+    return unquote(path[len(prefix) :]) if path.startswith(prefix) else None
+
+
+def _url_from_name(name: str, media: _Media, base_url: str | None) -> str | None:
+    if media.url and urlsplit(media.url).netloc:
+        return media.url + quote(name)
+    prefix = _media_path_prefix(media.url) or "/media/"
+    if base_url:
+        return base_url.rstrip("/") + prefix + quote(name)
+    return None
+
+
+def _base_url(options: DoctorOptions) -> str | None:
+    if options.base_url:
+        return options.base_url
+    if options.use_django:
+        from django.conf import settings
+
+        value = getattr(settings, "PUBLIC_BASE_URL", None)  # a common project convention
+        return str(value) if value else None
+    return None
+
+
+def _http_exchanges(
+    url: str, headers: dict[str, str], options: FetchOptions, follow: bool
+) -> Exchanges:
+    get = fetch(url, headers=headers, options=options, follow=follow)
+    exchanges = Exchanges(get=get)
+    final = get.final
+    if final is None or final.status != 200:
+        return exchanges
+    exchanges.head = fetch(url, "HEAD", headers=headers, options=options, follow=follow)
+    exchanges.ranged = fetch(
+        url, headers={**headers, "Range": f"bytes=0-{RANGE_END}"}, options=options, follow=follow
+    )
+    etag = final.header("etag")
+    if etag:
+        exchanges.conditional = fetch(
+            url, headers={**headers, "If-None-Match": etag}, options=options, follow=follow
+        )
+    return exchanges
+
+
+def diagnose(target: str, options: DoctorOptions) -> Report:
+    """The report for one URL or media name; never raises for bad input or network trouble."""
+    report = Report(target=target)
+    media = _media(options)
+    base_url = _base_url(options)
+    url: str | None = None
+    name: str | None = None
+    if "://" in target or _LOOKS_LIKE_URL.match(target):
+        problem = parse_url_or_none(target)
+        if problem:
+            report.add(
+                [
+                    Finding(
+                        "input",
+                        "fail",
+                        problem,
+                        [],
+                        "Pass an absolute URL (https://host/media/file.jpg) or a media "
+                        "name relative to MEDIA_ROOT (products/file.jpg).",
+                    )
+                ]
+            )
+            return report
+        url = target
+        name = _name_from_url(url, media, base_url)
+    else:
+        name = target
+        prefix = _media_path_prefix(media.url)
+        if prefix and name.startswith(prefix):
+            name = unquote(name[len(prefix) :])
+        url = _url_from_name(name, media, base_url)
+    report.url, report.name = url, name
+
+    # url
+    if url:
+        report.add(check_url(url, profile=options.profile))
+    else:
+        report.add(
+            [
+                Finding(
+                    "url",
+                    "skip",
+                    "no public URL to check",
+                    ["MEDIA_URL is a path and no base URL is known"],
+                    "Pass the public URL, or --base-url https://shop.example.com",
+                )
+            ]
+        )
+
+    # file
+    facts: FileFacts | None = None
+    if name is not None and media.root is not None:
+        facts, found = inspect_file(media.root, name)
+        report.add(found)
+    elif name is None and url:
+        report.add(
+            [
+                Finding(
+                    "file",
+                    "skip",
+                    "the URL is not under MEDIA_URL",
+                    [f"MEDIA_URL = {media.url!r}"],
+                    "",
+                )
+            ]
+        )
+    else:
+        report.add(
+            [
+                Finding(
+                    "file",
+                    "skip",
+                    "no MEDIA_ROOT known",
+                    [],
+                    "Run with Django settings (--settings) or --media-root DIR",
+                )
+            ]
+        )
+    escaped = any(
+        f.hop == "file"
+        and "MEDIA_ROOT" in f.summary
+        and ("escapes" in f.summary or "outside" in f.summary or "not a relative" in f.summary)
+        for f in report.findings
+    )
+
+    # settings, routing, in-process
+    served_by_app = True
+    if options.use_django:
+        from .django_settings import check_settings
+
+        report.add(check_settings(url))
+        if name is not None and not escaped:
+            from .inprocess import in_process_exchanges
+            from .routing import check_routing, media_path
+
+            routing, found = check_routing(name)
+            report.add(found)
+            served_by_app = routing.kind != "external" and not (
+                routing.kind == "none" and media.served_externally
+            )
+            path = media_path(name)
+            if served_by_app and path is not None:
+                parts = urlsplit(url) if url else None
+                host = parts.netloc if parts and parts.netloc else _fallback_host()
+                https = bool(parts and parts.scheme == "https")
+                exchanges = in_process_exchanges(path, host, https)
+                report.add(
+                    check_served("in-process", exchanges, facts, label=f"GET {path} (Host: {host})")
+                )
+            else:
+                report.add(
+                    [
+                        Finding(
+                            "in-process",
+                            "skip",
+                            "the app does not serve this path "
+                            "(MEDIA_URL elsewhere or SERVED_EXTERNALLY)",
+                            [],
+                        )
+                    ]
+                )
+    else:
+        for hop in ("settings", "routing", "in-process"):
+            report.add(
+                [
+                    Finding(
+                        hop, "skip", "no Django settings (--settings or DJANGO_SETTINGS_MODULE)", []
+                    )
+                ]
+            )
+
+    if escaped or url is None:
+        return _correlate(report, facts)
+
+    parts = urlsplit(url)
+    # upstream
+    upstream: Fetch | None = None
+    if options.upstream:
+        problem = parse_url_or_none(options.upstream)
+        if problem:
+            report.add(
+                [
+                    Finding(
+                        "upstream",
+                        "fail",
+                        f"--upstream: {problem}",
+                        [],
+                        "--upstream http://web:8000 (the app server as the proxy reaches it)",
+                    )
+                ]
+            )
+        elif not served_by_app:
+            report.add(
+                [
+                    Finding(
+                        "upstream", "skip", "the app does not serve media (SERVED_EXTERNALLY)", []
+                    )
+                ]
+            )
+        else:
+            upstream_url = (
+                options.upstream.rstrip("/")
+                + (parts.path or "/")
+                + (f"?{parts.query}" if parts.query else "")
+            )
+            headers = {"Host": parts.netloc}
+            if parts.scheme == "https":
+                headers["X-Forwarded-Proto"] = "https"
+            exchanges = _http_exchanges(upstream_url, headers, options.fetch, follow=False)
+            upstream = exchanges.get
+            found = check_served(
+                "upstream", exchanges, facts, label=f"GET {upstream_url} (Host: {parts.netloc})"
+            )
+            report.add(found)
+    else:
+        report.add(
+            [
+                Finding(
+                    "upstream", "skip", "no --upstream given (the app server behind the proxy)", []
+                )
+            ]
+        )
+
+    # proxy
+    if options.proxy_config:
+        report.add(check_proxy(options.proxy_config, url, _media_path_prefix(media.url)))
+
+    # tls, public
+    report.add(check_tls(url, options.fetch))
+    public = _http_exchanges(url, {}, options.fetch, follow=True)
+    report.add(check_served("public", public, facts, label=f"GET {url}"))
+    if facts is None and upstream is not None:
+        report.add(compare_hops(upstream, public.get))
+
+    # consumer
+    if options.profile:
+        report.add(check_consumer(url, options.profile, options.fetch, public.get, facts))
+    return _correlate(report, facts, public.get)
+
+
+def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
+    """Without the file to compare with, the app server's answer is the reference: a proxy
+    that changes the bytes or the type between the two is the broken hop."""
+    up, out = upstream.final, public.final
+    if up is None or out is None or up.status != 200 or out.status != 200:
+        return []
+    evidence = [
+        f"upstream: {up.describe()} sha256 {up.sha256[:16]}",
+        f"public:   {out.describe()} sha256 {out.sha256[:16]}",
+    ]
+    if (up.length, up.sha256) != (out.length, out.sha256) and not (up.truncated or out.truncated):
+        return [
+            Finding(
+                "public",
+                "fail",
+                "the public body differs from the app server's",
+                evidence,
+                "The proxy serves another copy (its own root/alias, a cache) "
+                "or alters the body (gzip, sub_filter): pass media through unchanged.",
+            )
+        ]
+    if up.content_type != out.content_type:
+        return [
+            Finding(
+                "public",
+                "fail",
+                f"the proxy changes Content-Type from {up.content_type} to {out.content_type}",
+                evidence,
+                "Remove the proxy's types/default_type override for media.",
+            )
+        ]
+    return []
+
+
+def _fallback_host() -> str:
+    from django.conf import settings
+
+    for host in settings.ALLOWED_HOSTS:
+        host = str(host).lstrip(".")
+        if host and host != "*":
+            return host
+    return "localhost"
+
+
+def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = None) -> Report:
+    """Promote a warning to the failure it explains, so the first failing hop is the cause.
+
+    A 0600 file is only a warning until a proxy answers 403; SECURE_SSL_REDIRECT without
+    SECURE_PROXY_SSL_HEADER only until a redirect loop shows up; a proxy that does not pass
+    the Host header only until Django answers 400.
+    """
+    summaries = " ".join(f.summary for f in report.findings if f.verdict == "fail")
+    proxy_403 = "403 from" in summaries or "cannot read" in summaries
+    looped = "redirect loop" in summaries
+    disallowed = "DisallowedHost" in summaries
+    for finding in report.findings:
+        if finding.verdict != "warn":
+            continue
+        if (
+            finding.hop == "file"
+            and proxy_403
+            and ("mode" in finding.summary or "folder" in finding.summary)
+        ):
+            finding.verdict = "fail"
+        if finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in finding.summary:
+            finding.verdict = "fail"
+        if finding.hop == "proxy" and disallowed and "proxy_set_header Host" in finding.summary:
+            finding.verdict = "fail"
+    return report

@@ -1,0 +1,107 @@
+"""Refresh the sample reports in docs/doctor.md from real runs of the proof tests.
+
+    .venv/bin/python tests/doctor/doc_samples.py
+
+runs tests/doctor/test_doctor_proofs.py and test_doctor_input.py with
+MEDIASERVE_DOCTOR_SAMPLES set, then replaces the text between the ``samples`` markers in
+docs/doctor.md. Only the throw-away parts are rewritten so the reports read like a
+deployment's: temporary folders, the random loopback ports, the dates of the test CA.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOC = HERE.parents[1] / "docs" / "doctor.md"
+START, END = "<!-- samples:start -->", "<!-- samples:end -->"
+
+#: (test name, heading), in the order of the issue's list of broken set-ups.
+SAMPLES: list[tuple[str, str]] = [
+    ("test_a_correct_set_up_passes_every_hop", "A correct set-up (the control)"),
+    ("test_debug_only_static_is_the_routing_hop", "DEBUG-only static(): Django's 404"),
+    ("test_media_volume_missing_in_the_proxy", "Media volume missing in the proxy"),
+    (
+        "test_media_volume_missing_without_the_config_still_names_nginx",
+        "Media volume missing, without --proxy-config",
+    ),
+    ("test_alias_without_trailing_slash", "alias without the trailing slash"),
+    ("test_npm_cache_assets_regex_hijacks_images", "NPM's Cache Assets regex takes the images"),
+    ("test_file_readable_only_by_its_owner_is_403_from_nginx", "A 0600 file: 403 from nginx"),
+    ("test_html_catch_all_is_the_routing_hop", "An HTML page with 200 instead of the file"),
+    ("test_empty_200_from_the_proxy", "An empty 200"),
+    ("test_wrong_content_type", "Wrong Content-Type"),
+    (
+        "test_ssl_redirect_without_proxy_header_is_a_loop_fixed_in_settings",
+        "Redirect loop: SECURE_SSL_REDIRECT without SECURE_PROXY_SSL_HEADER",
+    ),
+    (
+        "test_public_host_missing_from_allowed_hosts_is_the_settings_hop",
+        "DisallowedHost (400): the public host is not in ALLOWED_HOSTS",
+    ),
+    (
+        "test_proxy_without_host_header_gets_disallowed_host_400",
+        "DisallowedHost (400): the proxy does not pass the Host header",
+    ),
+    ("test_upstream_down_is_502_and_the_upstream_hop", "Upstream down: 502"),
+    (
+        "test_stale_copy_in_the_proxy_differs_from_the_app_without_django",
+        "The proxy serves a stale copy (no Django settings at hand)",
+    ),
+    ("test_image_under_500_px_fails_the_catalog_profile", "Image under 500x500 (meta-catalog)"),
+    ("test_image_over_5_mb_fails_the_whatsapp_profile", "Image over 5 MB (whatsapp)"),
+    ("test_block_only_for_the_crawler_user_agent", "A block only for the crawler's user agent"),
+    ("test_bad_certificate_is_the_tls_hop[expired-the", "Expired certificate"),
+    ("test_bad_certificate_is_the_tls_hop[wronghost-the", "Certificate for another host"),
+    ("test_scan_of_a_feed_with_http_links", "http:// links in the feed (--scan)"),
+    ("test_a_server_that_never_answers_is_bounded_by_the_timeout", "A server that never answers"),
+    (
+        "test_a_name_escaping_media_root_is_refused_without_reading_it",
+        "A name that escapes MEDIA_ROOT",
+    ),
+]
+
+
+def normalise(text: str) -> str:
+    text = re.sub(r"/tmp/mediaserve-doctor-[^/\s]+/files/media", "/srv/app/media", text)
+    text = re.sub(r"/tmp/mediaserve-doctor-[^/\s]+/", "/srv/", text)
+    text = re.sub(r"/tmp/mediaserve-nginx-[^/\s]+/nginx\.conf", "/etc/nginx/nginx.conf", text)
+    text = re.sub(r"/tmp/pytest-of-[^\s]*?/media", "/srv/app/media", text)
+    text = re.sub(r"shop\.example\.com:\d+", "shop.example.com", text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8000", text)
+    text = re.sub(r"expires \w{3} +\d+ [\d:]+ \d{4} GMT", "expires Jun 30 12:00:00 2026 GMT", text)
+    text = re.sub(r"\(\d+ ms\)", "(3 ms)", text)
+    return text
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "MEDIASERVE_DOCTOR_SAMPLES": folder}
+        tests = [str(HERE / "test_doctor_proofs.py"), str(HERE / "test_doctor_input.py")]
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", *tests], env=env, check=False)
+        if done.returncode:
+            return done.returncode
+        parts = [START]
+        for test, heading in SAMPLES:
+            path = Path(folder) / f"{test}.txt"
+            if not path.exists():
+                print(f"no sample from {test}", file=sys.stderr)
+                return 1
+            parts.append(
+                f"\n### {heading}\n\n```text\n{normalise(path.read_text()).rstrip()}\n```\n"
+            )
+        parts.append(END)
+    doc = DOC.read_text()
+    begin, end = doc.index(START), doc.index(END) + len(END)
+    DOC.write_text(doc[:begin] + "\n".join(parts) + doc[end:])
+    print(f"updated {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The doctor's pure parts: URL rules, magic bytes and image sizes, nginx's location choice,
+the report's exit codes. No servers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from harness import png_bytes
+from mediaserve.doctor.magic import image_size, same_family, sniff
+from mediaserve.doctor.proxy import choose_location, choose_server, parse_nginx
+from mediaserve.doctor.report import Finding, Report, render_text
+from mediaserve.doctor.url import check_url
+
+# -- url hop ---------------------------------------------------------------------------------
+
+
+def _verdicts(url: str, profile: str | None = None) -> dict[str, str]:
+    return {f.summary: f.verdict for f in check_url(url, profile=profile)}
+
+
+def test_a_good_url_passes() -> None:
+    assert list(_verdicts("https://shop.example.com/media/a%20b.jpg").values()) == ["pass"]
+
+
+def test_http_is_a_warning_in_general_and_a_failure_for_meta() -> None:
+    """Browsers cope with http; Meta's and WhatsApp's fetchers expect https."""
+    assert "warn" in _verdicts("http://shop.example.com/media/a.jpg").values()
+    assert "fail" in _verdicts("http://shop.example.com/media/a.jpg", "whatsapp").values()
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "web", "backend:8000", "127.0.0.1", "10.0.0.5", "nas.local", "[::1]"]
+)
+def test_hosts_meta_cannot_reach_fail(host: str) -> None:
+    found = check_url(f"https://{host}/media/a.jpg")
+    assert any(f.verdict == "fail" and "not public" in f.summary for f in found), found
+
+
+def test_raw_space_fails_with_the_encoded_path_as_fix() -> None:
+    [finding] = [f for f in check_url("https://shop.example.com/media/my photo é.jpg")]
+    assert finding.verdict == "fail"
+    assert "/media/my%20photo%20%C3%A9.jpg" in finding.fix
+
+
+def test_double_encoding_is_a_warning() -> None:
+    assert "warn" in _verdicts("https://shop.example.com/media/a%2520b.jpg").values()
+
+
+def test_relative_url_fails() -> None:
+    [finding] = check_url("/media/a.jpg")
+    assert finding.verdict == "fail"
+    assert "build_absolute_uri" in finding.fix
+
+
+def test_missing_extension_is_a_warning() -> None:
+    assert _verdicts("https://shop.example.com/media/abc") == {
+        "the path has no file extension": "warn"
+    }
+
+
+# -- magic -----------------------------------------------------------------------------------
+
+
+def _pillow(kind: str, size: tuple[int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 20, 30)).save(out, kind)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_image_size_from_the_header(kind: str) -> None:
+    data = _pillow(kind, (640, 480))
+    assert image_size(data) == (640, 480)
+
+
+def test_progressive_jpeg_size() -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (700, 510)).save(out, "JPEG", progressive=True)
+    assert image_size(out.getvalue()) == (700, 510)
+
+
+def test_sniff_tells_html_from_an_image() -> None:
+    assert sniff(b"<!DOCTYPE html><html>") == "text/html"
+    assert sniff(png_bytes()) == "image/png"
+    assert sniff(b"plain words") is None
+
+
+def test_containers_shared_by_several_types_agree() -> None:
+    """An .m4a is an MP4 and a .docx a ZIP: those are not mismatches."""
+    assert same_family("audio/mp4", "video/mp4")
+    assert same_family(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/zip",
+    )
+    assert not same_family("image/jpeg", "image/webp")
+
+
+# -- nginx location choice -------------------------------------------------------------------
+
+NGINX = """
+http {
+    server {
+        listen 443 ssl;
+        server_name shop.example.com;
+        location / { proxy_pass http://web:8000; }
+        location /media/ { alias /srv/media/; }
+        location ^~ /media/keep/ { alias /srv/keep/; }
+        location = /media/exact.jpg { return 404; }
+        location ~* \\.(jpe?g|png)$ { proxy_pass http://web:8000; }  # NPM "Cache Assets"
+    }
+    server { listen 443 ssl default_server; server_name other.example.com; }
+}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "nginx.conf"
+    path.write_text(NGINX)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern", "beaten"),
+    [
+        ("/media/a.jpg", "\\.(jpe?g|png)$", "/media/"),  # a regex beats a plain prefix
+        ("/media/a.pdf", "/media/", None),  # no regex matches: the longest prefix
+        ("/media/keep/a.jpg", "/media/keep/", None),  # ^~ stops the regex search
+        ("/media/exact.jpg", "/media/exact.jpg", None),  # = wins over everything
+        ("/about", "/", None),
+    ],
+)
+def test_location_choice_follows_nginx(
+    config: Path, path: str, pattern: str, beaten: str | None
+) -> None:
+    server = choose_server(parse_nginx(config), "shop.example.com", 443)
+    assert server is not None
+    choice = choose_location(server, path)
+    assert choice.pattern == pattern
+    assert (choice.beaten_prefix.args[-1] if choice.beaten_prefix else None) == beaten
+
+
+def test_server_chosen_by_name(config: Path) -> None:
+    server = choose_server(parse_nginx(config), "other.example.com", 443)
+    assert server is not None
+    assert server.find("server_name")[0].args == ["other.example.com"]
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def test_exit_codes_and_first_problem_follow_hop_order() -> None:
+    """Findings arrive in any order; the first problem is the earliest hop, not the first added."""
+    report = Report(target="x")
+    report.add([Finding("public", "fail", "404"), Finding("file", "warn", "0600")])
+    assert report.exit_code == 2
+    assert report.to_dict()["first_problem"]["hop"] == "public"
+    report.add([Finding("url", "fail", "http://")])
+    assert report.to_dict()["first_problem"]["hop"] == "url"
+    assert Report("y", [Finding("tls", "warn", "expires soon")]).exit_code == 1
+    assert Report("z", [Finding("tls", "skip", "http"), Finding("url", "pass", "")]).exit_code == 0
+
+
+def test_colour_only_when_asked() -> None:
+    report = Report("x", [Finding("file", "fail", "gone", fix="upload it")])
+    assert "\033[31m" in render_text(report, colour=True)
+    assert "\033[" not in render_text(report, colour=False)
