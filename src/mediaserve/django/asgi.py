@@ -6,7 +6,17 @@ from typing import Any
 
 from django.core.asgi import get_asgi_application as django_asgi_application
 
-from ..delivery.asgi import ASGIApp, Receive, Scope, Send, lifespan, path_in_app, serve
+from ..delivery.asgi import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    path_in_app,
+    serve,
+    serve_admitted,
+)
+from .access import get_access
 from .conf import get_config
 
 __all__ = ["MediaASGIHandler", "get_asgi_application"]
@@ -24,8 +34,13 @@ class MediaASGIHandler:
             if mount is not None:
                 name = mount.match(path_in_app(scope))
                 if name is not None:
-                    await serve(mount, scope, receive, send, name)
-                    return
+                    access = get_access()
+                    if access is None:
+                        await serve(mount, scope, receive, send, name)
+                        return
+                    if await serve_admitted(access, mount, scope, receive, send, name):
+                        return
+                    # A private name without a valid signature: Django decides.
         elif scope["type"] == "lifespan":
             # Django's handler rejects lifespan; answering it keeps servers from
             # logging a spurious "lifespan unsupported" at every start.

@@ -34,6 +34,13 @@ DEFAULTS: dict[str, Any] = {
     # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
     # the "nothing routes MEDIA_URL" check.
     "SERVED_EXTERNALLY": False,
+    # Access control (mediaserve.access; docs/security.md): name prefix -> "public" |
+    # "private" | "signed", the private-media permission callable (dotted path; None = staff
+    # only), the status of a refused read, and signed_url()'s default lifetime in seconds.
+    "ACCESS": {},
+    "PERMISSION": None,
+    "DENIED_STATUS": 404,
+    "SIGNED_EXPIRES": 3600,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -46,6 +53,10 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "CONTENT_TYPES": dict,
     "EXTRA_HEADERS": dict,
     "SERVED_EXTERNALLY": bool,
+    "ACCESS": dict,
+    "PERMISSION": (str, type(None)),
+    "DENIED_STATUS": int,
+    "SIGNED_EXPIRES": int,
 }
 
 

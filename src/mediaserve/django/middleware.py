@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from ..delivery.asgi import executor
 from .conf import get_config
-from .views import serve_with
+from .views import serve_guarded
 
 __all__ = ["MediaMiddleware"]
 
@@ -37,7 +37,8 @@ class MediaMiddleware:
         name = mount.match(request.path_info)
         if name is None:
             return None
-        return serve_with(mount, request, name)
+        # Private names are judged by the view, after the authentication middleware.
+        return serve_guarded(mount, request, name, defer_private=True)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from ..access import NO_REQUEST, admit
 from ..delivery.asgi import executor
 from ..delivery.body import FileReader
 from ..delivery.wsgi import request_headers, wrapper_is_exact
 from ..http.plan import ResponsePlan
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile
+from .access import get_access
 from .conf import get_config
 
 __all__ = ["response_for", "serve", "serve_with"]
@@ -108,19 +110,42 @@ def response_for(
     return response
 
 
-def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
+def serve_guarded(
+    mount: Mount, request: HttpRequest, name: str, *, defer_private: bool = False
+) -> HttpResponseBase | None:
+    """Serve ``name`` behind the access check (``MEDIASERVE["ACCESS"]``).
+
+    With ``defer_private`` (the middleware, which runs before authentication) a private name
+    without a valid signature is not judged here: ``None`` is returned and the request goes
+    on through the middleware stack to the view, where ``request.user`` exists.
+    """
     raw = _raw_path(request)
 
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw)
 
-    plan, opened = mount.respond(
-        request.method or "GET",
-        decoded,
-        request_headers(request.META),
-        request.META.get("REMOTE_ADDR"),
-    )
+    method = request.method or "GET"
+    client = request.META.get("REMOTE_ADDR")
+    access = get_access()
+    if access is not None:
+        target = admit(
+            access, mount, method, decoded, str(request.META.get("QUERY_STRING", "")), client,
+            NO_REQUEST if defer_private else request,
+        )  # fmt: skip
+        if target is None:
+            return None
+        if isinstance(target, ResponsePlan):
+            return response_for(target, None, request, mount.options.chunk_size)
+        mount = target
+    plan, opened = mount.respond(method, decoded, request_headers(request.META), client)
     return response_for(plan, opened, request, mount.options.chunk_size)
+
+
+def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
+    response = serve_guarded(mount, request, name)
+    if response is None:  # never: with the request at hand nothing is deferred
+        raise Http404("not served")
+    return response
 
 
 def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
-from ..delivery.wsgi import Environ, StartResponse, WSGIApp, serve
+from ..delivery.wsgi import Environ, StartResponse, WSGIApp, serve, serve_admitted
+from .access import get_access
 from .conf import get_config
 
 __all__ = ["MediaWSGIHandler", "get_wsgi_application"]
@@ -29,7 +30,14 @@ class MediaWSGIHandler:
         if mount is not None:
             name = mount.match(environ.get("PATH_INFO", "") or "/")
             if name is not None:
-                return serve(mount, environ, start_response, name)
+                access = get_access()
+                if access is None:
+                    return serve(mount, environ, start_response, name)
+                served = serve_admitted(access, mount, environ, start_response, name)
+                if served is not None:
+                    return served
+                # A private name without a valid signature: Django (its session, its
+                # permission callable, the media view) decides.
         return self.app(environ, start_response)
 
     def __getattr__(self, name: str) -> Any:
