@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import path, re_path
 
+from mediaserve import Mount, ServeOptions
 from mediaserve.django.urls import media_urlpatterns
+from mediaserve.django.views import serve_with
 
 BEARER = "Bearer let-me-in"
 
@@ -28,4 +31,17 @@ def beacon(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ok\n", content_type="text/plain")
 
 
-urlpatterns = [path("", index), path("beacon", beacon), *media_urlpatterns()]
+_UNSAFE = Mount.create(settings.MEDIA_ROOT, "/unsafe/", ServeOptions(neutralise_active=False))
+
+
+def unsafe(request: HttpRequest, name: str) -> HttpResponseBase:
+    """The browser test's control: the same files with neutralisation switched off."""
+    return serve_with(_UNSAFE, request, name)
+
+
+urlpatterns = [
+    path("", index),
+    path("beacon", beacon),
+    re_path(r"^unsafe/(?P<name>.*)$", unsafe),
+    *media_urlpatterns(),
+]
