@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django.core.asgi import get_asgi_application as django_asgi_application
 
 from ..delivery.asgi import (
     ASGIApp,
+    Prepared,
     Receive,
     Scope,
     Send,
+    deliver,
+    executor,
     lifespan,
     path_in_app,
     serve,
@@ -18,6 +22,7 @@ from ..delivery.asgi import (
 )
 from .access import get_access
 from .conf import get_config
+from .ratelimit import get_limiter, meta_from_scope, throttle
 
 __all__ = ["MediaASGIHandler", "get_asgi_application"]
 
@@ -34,6 +39,14 @@ class MediaASGIHandler:
             if mount is not None:
                 name = mount.match(path_in_app(scope))
                 if name is not None:
+                    if get_limiter() is not None:
+                        method = str(scope.get("method", "GET"))
+                        limited = await asyncio.get_running_loop().run_in_executor(
+                            executor(), throttle, meta_from_scope(scope), method, scope
+                        )  # the cache is network I/O: off the event loop
+                        if limited is not None:
+                            await deliver(Prepared(limited, None), scope, receive, send, 0)
+                            return
                     access = get_access()
                     if access is None:
                         await serve(mount, scope, receive, send, name)

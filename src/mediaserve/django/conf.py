@@ -41,6 +41,14 @@ DEFAULTS: dict[str, Any] = {
     "PERMISSION": None,
     "DENIED_STATUS": 404,
     "SIGNED_EXPIRES": 3600,
+    # Rate limiting (mediaserve.ratelimit): requests per client per window (None: off), the
+    # Django cache holding the buckets, proxies whose X-Forwarded-For is believed, and
+    # User-Agent substrings never limited.
+    "RATE_LIMIT": None,
+    "RATE_LIMIT_WINDOW": 60,
+    "RATE_LIMIT_CACHE": "default",
+    "RATE_LIMIT_TRUSTED_PROXIES": [],
+    "RATE_LIMIT_ALLOW_AGENTS": [],
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -57,6 +65,11 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "PERMISSION": (str, type(None)),
     "DENIED_STATUS": int,
     "SIGNED_EXPIRES": int,
+    "RATE_LIMIT": (int, type(None)),
+    "RATE_LIMIT_WINDOW": int,
+    "RATE_LIMIT_CACHE": str,
+    "RATE_LIMIT_TRUSTED_PROXIES": (list, tuple),
+    "RATE_LIMIT_ALLOW_AGENTS": (list, tuple),
 }
 
 

@@ -16,7 +16,7 @@ from django.urls import Resolver404, get_resolver
 from ..access import DENIED_STATUSES, POLICIES, PRIVATE
 from .conf import SettingsError, media_prefix, read_values
 
-__all__ = ["check_access"]
+__all__ = ["check_access", "check_rate_limit"]
 
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -103,6 +103,66 @@ def check_access(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
                 "nobody is admitted.",
                 hint=f"Add {AUTH_MIDDLEWARE!r} to MIDDLEWARE, or set MEDIASERVE['PERMISSION'].",
                 id="mediaserve.W041",
+            )
+        )
+    return messages
+
+
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.security)
+def check_rate_limit(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    try:
+        values = read_values()
+    except SettingsError:
+        return []  # reported as mediaserve.E001
+    if values["RATE_LIMIT"] is None:
+        return []
+    messages: list[CheckMessage] = []
+    if values["RATE_LIMIT"] < 1 or values["RATE_LIMIT_WINDOW"] < 1:
+        messages.append(
+            Error(
+                f"MEDIASERVE rate limit {values['RATE_LIMIT']!r} per "
+                f"{values['RATE_LIMIT_WINDOW']!r}s cannot work.",
+                hint="Set RATE_LIMIT to requests per client (e.g. 120) and RATE_LIMIT_WINDOW "
+                "to seconds (e.g. 60), or RATE_LIMIT = None to switch it off.",
+                id="mediaserve.E044",
+            )
+        )
+    alias = values["RATE_LIMIT_CACHE"]
+    backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", ""))
+    if not backend:
+        messages.append(
+            Error(
+                f"MEDIASERVE['RATE_LIMIT_CACHE'] is {alias!r}, which is not in CACHES.",
+                hint="Name a cache from CACHES (a Redis or memcached one, shared by all workers).",
+                id="mediaserve.E045",
+            )
+        )
+    elif backend in _PER_PROCESS_CACHES:
+        messages.append(
+            Warning(
+                f"The rate-limit cache {alias!r} is {backend.rsplit('.', 1)[-1]}: each worker "
+                "keeps its own buckets (or none), so the limit is multiplied by the number of "
+                "workers.",
+                hint="Use a shared cache, e.g. django.core.cache.backends.redis.RedisCache.",
+                id="mediaserve.W042",
+            )
+        )
+    from ..ratelimit import parse_networks
+
+    try:
+        parse_networks(values["RATE_LIMIT_TRUSTED_PROXIES"])
+    except ValueError as exc:
+        messages.append(
+            Error(
+                f"MEDIASERVE['RATE_LIMIT_TRUSTED_PROXIES']: {exc}.",
+                hint="List the proxies' addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8'].",
+                id="mediaserve.E046",
             )
         )
     return messages

@@ -22,6 +22,7 @@ from ..mount import Mount, decode_path
 from ..sources.base import OpenFile
 from .access import get_access
 from .conf import get_config
+from .ratelimit import throttle
 
 __all__ = ["response_for", "serve", "serve_with"]
 
@@ -126,6 +127,10 @@ def serve_guarded(
 
     method = request.method or "GET"
     client = request.META.get("REMOTE_ADDR")
+    scope = getattr(request, "scope", None)
+    limited = throttle(request.META, method, scope if isinstance(scope, dict) else None)
+    if limited is not None:
+        return response_for(limited, None, request, mount.options.chunk_size)
     access = get_access()
     if access is not None:
         target = admit(

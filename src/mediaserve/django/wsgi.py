@@ -12,9 +12,10 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
-from ..delivery.wsgi import Environ, StartResponse, WSGIApp, serve, serve_admitted
+from ..delivery.wsgi import Environ, StartResponse, WSGIApp, deliver, serve, serve_admitted
 from .access import get_access
 from .conf import get_config
+from .ratelimit import throttle
 
 __all__ = ["MediaWSGIHandler", "get_wsgi_application"]
 
@@ -30,6 +31,9 @@ class MediaWSGIHandler:
         if mount is not None:
             name = mount.match(environ.get("PATH_INFO", "") or "/")
             if name is not None:
+                limited = throttle(environ, str(environ.get("REQUEST_METHOD", "GET")))
+                if limited is not None:
+                    return deliver(limited, None, environ, start_response, 0)
                 access = get_access()
                 if access is None:
                     return serve(mount, environ, start_response, name)
