@@ -39,10 +39,14 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("aria2c", "apt-get install aria2"),
     Requirement("ffprobe", "apt-get install ffmpeg"),
     Requirement("strace", "apt-get install strace"),
+    Requirement("redis-server", "apt-get install redis-server"),
     Requirement("gunicorn", "pip install -e '.[test]'  (gunicorn)", kind="python"),
     Requirement("uvicorn", "pip install -e '.[test]'  (uvicorn)", kind="python"),
     Requirement("granian", "pip install -e '.[test]'  (granian)", kind="python"),
     Requirement("playwright", "pip install -e '.[test]'  (playwright)", kind="python"),
+    Requirement(
+        "redis", "pip install -e '.[test]'  (redis, Django's RedisCache client)", kind="python"
+    ),
 )
 
 _BY_NAME = {r.name: r for r in REQUIREMENTS}

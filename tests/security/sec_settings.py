@@ -16,3 +16,18 @@ MEDIASERVE = {
     "ACCESS": {"signed/": "signed", "private/": "private"},
     "PERMISSION": "sec_urls.bearer_permission",
 }
+
+# The rate-limit test: buckets in a Redis the test started, shared by gunicorn's workers.
+if os.environ.get("SEC_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["SEC_REDIS_URL"],
+        }
+    }
+    MEDIASERVE |= {
+        "RATE_LIMIT": int(os.environ["SEC_RATE_LIMIT"]),
+        "RATE_LIMIT_WINDOW": 3600,
+        "RATE_LIMIT_TRUSTED_PROXIES": ["127.0.0.1"],
+        "RATE_LIMIT_ALLOW_AGENTS": ["facebookexternalhit"],
+    }
