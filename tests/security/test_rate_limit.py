@@ -7,7 +7,9 @@ access log's process ids prove both workers answered.
 from __future__ import annotations
 
 import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -63,15 +65,39 @@ def get(server: ServerProcess, path: str, *headers: str) -> tuple[int, dict[str,
     return response.status, dict(response.headers.items())
 
 
+def _hold(server: ServerProcess, *headers: str) -> socket.socket:
+    """A connection with half a request sent: a sync worker that accepts it waits on it,
+    so the next connections go to the other worker."""
+    sock = socket.create_connection((server.host, server.port), timeout=15)
+    head = "".join(f"{h}\r\n" for h in headers)
+    sock.sendall(f"GET /media/hello.txt HTTP/1.1\r\nHost: t\r\n{head}".encode())
+    time.sleep(0.2)  # let a worker accept it (not a timing assertion: only ordering)
+    return sock
+
+
+def _finish(sock: socket.socket) -> int:
+    sock.sendall(b"Connection: close\r\n\r\n")
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    return int(data.split(b" ", 2)[1])
+
+
 def test_two_workers_share_one_bucket_per_client(limited: ServerProcess) -> None:
-    """Each request on a new connection, so both workers take some: together they admit
-    exactly LIMIT, then 429 with Retry-After."""
+    """Worker X is held by half a request while worker Y answers three; then Y is held while
+    X answers the rest. Together they admit exactly LIMIT, then 429 with Retry-After."""
     client = "X-Forwarded-For: 203.0.113.10"
-    answers = [get(limited, "/media/hello.txt", client) for _ in range(LIMIT * 3)]
-    statuses = [status for status, _ in answers]
-    assert statuses == [200] * LIMIT + [429] * (LIMIT * 2)
+    first = _hold(limited, client)  # worker X
+    statuses = [get(limited, "/media/hello.txt", client)[0] for _ in range(3)]  # worker Y
+    second = _hold(limited, client)  # worker Y (X is still waiting on the first)
+    statuses.append(_finish(first))  # X
+    answers = [get(limited, "/media/hello.txt", client) for _ in range(LIMIT)]  # X
+    statuses += [status for status, _ in answers]
+    statuses.append(_finish(second))  # Y
+    assert statuses == [200] * LIMIT + [429] * 5  # 3 + 1 + LIMIT + 1 requests in all
     assert all(int(headers["retry-after"]) >= 1 for status, headers in answers if status == 429)
-    pids = set(re.findall(r"pid=<?(\d+)>? GET /media/hello\.txt", limited.logs()))
+    pids = set(re.findall(r"pid=<?(\d+)>? GET /media/hello\.txt HTTP/1.1 200", limited.logs()))
     assert len(pids) == 2, limited.log_tail(40)
 
 
