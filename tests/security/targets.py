@@ -70,21 +70,22 @@ def _django(entry: str) -> Starter:
     def start(root: Path, env: dict[str, str]) -> ServerProcess:
         django_env = {**env, "DJANGO_SETTINGS_MODULE": "sec_settings",
                       "PUBLIC_BASE_URL": "http://127.0.0.1"}  # fmt: skip
-        return start_gunicorn(
-            f"sec_wsgi:{entry}", env=django_env, pythonpath=[SEC_DIR, EXAMPLE_DIR],
-            cwd=EXAMPLE_DIR,
-        )  # fmt: skip
+        paths = [SEC_DIR, EXAMPLE_DIR]
+        if entry.startswith("sec_asgi:"):
+            return start_uvicorn(entry, env=django_env, pythonpath=paths, cwd=EXAMPLE_DIR)
+        return start_gunicorn(entry, env=django_env, pythonpath=paths, cwd=EXAMPLE_DIR)
 
     return start
 
 
 #: name -> starter. The Django view runs behind Django's own handler and middleware; the
-#: wrapper is mediaserve's fast path in front of Django (private names fall through to it).
+#: wrappers are mediaserve's fast paths in front of Django (private names fall through to it).
 TARGETS: dict[str, Starter] = {
     "wsgi": _plain_wsgi,
     "asgi": _plain_asgi,
-    "django-view": _django("view"),
-    "django-wrapper": _django("wrapper"),
+    "django-view": _django("sec_wsgi:view"),
+    "django-wrapper": _django("sec_wsgi:wrapper"),
+    "django-asgi-wrapper": _django("sec_asgi:wrapper"),
 }
 
 
