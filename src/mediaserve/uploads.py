@@ -90,6 +90,8 @@ _FTYP_BRANDS = {
     b"3gp4": "3gp", b"3gp5": "3gp", b"3gp6": "3gp", b"3gp7": "3gp", b"3g2a": "3gp",
     b"qt  ": "mov", b"heic": "heic", b"heix": "heic", b"mif1": "heic", b"avif": "avif",
 }  # fmt: skip
+# C0 controls other than tab, LF, FF, CR, and DEL: present in binary formats, not in text.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 # Markup a browser would render: never text, whatever the extension.
 _MARKUP = re.compile(rb"^\s*(<\?xml|<!doctype|<html|<svg|<script|<head|<body|<iframe)", re.I)
 
@@ -131,13 +133,9 @@ def sniff(head: bytes) -> str | None:
         return "aac"  # ADTS frame sync (layer bits 00)
     if _MARKUP.match(head):
         return "markup"
-    if head and b"\0" not in head:
-        try:
-            head.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut by the sniff window is still text.
-            if exc.start < len(head) - 3:
-                return None
+    if head and not _BINARY.search(head):
+        # UTF-8, or a legacy 8-bit encoding (Excel's CSV export is Windows-1252): both are
+        # text once control characters other than tab and line breaks are absent.
         return "text"
     return None
 

@@ -55,6 +55,7 @@ def animated_webp() -> bytes:
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "ole"),
         (b"name,price\nsoap,2.50\n", "text"),
         ("café, naïve\n".encode(), "text"),
+        ("preço;R$ 2,50\r\n".encode("cp1252"), "text"),  # Excel's CSV export
         (b"<!DOCTYPE html><script>alert(1)</script>", "markup"),
         (b"  <svg xmlns='http://www.w3.org/2000/svg'>", "markup"),
         (b"\x00\x01\x02garbage", None),
