@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
+    from .sign_cli import add_parser as add_sign_parser
+
+    add_sign_parser(commands)
     serve = commands.add_parser(
         "serve",
         help="serve a directory over HTTP with a production server (granian or gunicorn)",
@@ -219,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "sign":
+        from .sign_cli import run as run_sign
+
+        return run_sign(args)
     return 2  # argparse already rejected anything else
 
 
