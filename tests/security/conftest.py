@@ -15,6 +15,7 @@ EXTRA_FILES = {
     "signed/doc.pdf": b"%PDF-1.4 signed document",
     "private/doc.pdf": b"%PDF-1.4 private document",
     "public/doc.pdf": b"%PDF-1.4 public document",
+    "signed/relatório de vendas ü.pdf": b"%PDF-1.4 signed, with a non-ASCII name",
     "uploads/evil.html": (
         b"<!doctype html><title>evil</title><script>"
         b"var x = new XMLHttpRequest(); x.open('GET', '/beacon?html', false); x.send();"

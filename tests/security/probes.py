@@ -160,6 +160,8 @@ PROBES: list[Probe] = [
     Probe("signed, no signature", "/media/signed/doc.pdf", NOT_FOUND),
     Probe("signed, valid", _signed("signed/doc.pdf"), frozenset({200}),
           body="signed/doc.pdf", private=True),
+    Probe("signed, valid, non-ASCII name", _signed("signed/relatório de vendas ü.pdf"),
+          frozenset({200}), body="signed/relatório de vendas ü.pdf", private=True),
     Probe("signed, valid, HEAD", _signed("signed/doc.pdf", method="GET"), frozenset({200}),
           method="HEAD", private=True),
     Probe("signed, bound to HEAD, used for GET", _signed("signed/doc.pdf", method="HEAD"),
