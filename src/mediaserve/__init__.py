@@ -4,6 +4,9 @@ The public names live here; the layers behind them are described in ARCHITECTURE
 ``http`` decides (pure RFC 9110), ``sources`` look files up safely, ``delivery`` moves bytes.
 """
 
+from typing import Any
+
+from .access import Access, Signer
 from .delivery.asgi import ASGIMedia
 from .delivery.wsgi import WSGIMedia
 from .http.plan import FileMeta, RequestHeaders, ResponsePlan, ServeOptions, plan
@@ -12,8 +15,21 @@ from .sources import LocalSource, NotFound, OpenFile, Refused
 
 __version__ = "0.1.0"
 
+
+def signed_url(file_or_name: Any, expires_in: int | None = None, method: str | None = None) -> str:
+    """A signed, expiring MEDIA_URL link for a storage name or FieldFile (Django projects).
+
+    See ``mediaserve.django.access.signed_url``; imported lazily so that plain WSGI/ASGI use
+    never imports Django (use ``Signer.url`` there).
+    """
+    from .django.access import signed_url as django_signed_url
+
+    return django_signed_url(file_or_name, expires_in=expires_in, method=method)
+
+
 __all__ = [
     "ASGIMedia",
+    "Access",
     "FileMeta",
     "LocalSource",
     "Mount",
@@ -23,7 +39,9 @@ __all__ = [
     "RequestHeaders",
     "ResponsePlan",
     "ServeOptions",
+    "Signer",
     "WSGIMedia",
     "__version__",
     "plan",
+    "signed_url",
 ]

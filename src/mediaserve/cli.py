@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
+    from .sign_cli import add_parser as add_sign_parser
+
+    add_sign_parser(commands)
     serve = commands.add_parser(
         "serve",
         help="serve a directory over HTTP with a production server (granian or gunicorn)",

@@ -42,10 +42,14 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("caddy", "apt-get install caddy"),
     Requirement("apache2", "apt-get install apache2 libapache2-mod-xsendfile"),
     Requirement("docker-compose", "apt-get install docker-compose"),
+    Requirement("redis-server", "apt-get install redis-server"),
     Requirement("gunicorn", "pip install -e '.[test]'  (gunicorn)", kind="python"),
     Requirement("uvicorn", "pip install -e '.[test]'  (uvicorn)", kind="python"),
     Requirement("granian", "pip install -e '.[test]'  (granian)", kind="python"),
     Requirement("playwright", "pip install -e '.[test]'  (playwright)", kind="python"),
+    Requirement(
+        "redis", "pip install -e '.[test]'  (redis, Django's RedisCache client)", kind="python"
+    ),
 )
 
 _BY_NAME = {r.name: r for r in REQUIREMENTS}

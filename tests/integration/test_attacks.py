@@ -19,62 +19,10 @@ from hypothesis import strategies as st
 from matrix_support import CRASH_PATH, Served, error_count, parse_multipart, request_bytes
 
 from harness import RawResponse, raw_request
+from security.probes import FORBIDDEN_CONTENT, TRAVERSALS
 
-# Each entry is a request-target as it goes on the wire. The secret lives in BASE/outside/,
-# next to the root; ".secret" is a dotfile inside the root.
-TRAVERSALS = [
-    "/media/../outside/secret.txt",
-    "/media/..%2foutside/secret.txt",
-    "/media/..%2Foutside%2Fsecret.txt",
-    "/media/%2e%2e/outside/secret.txt",
-    "/media/%2E%2E%2Foutside%2Fsecret.txt",
-    "/media/%252e%252e/outside/secret.txt",  # double-encoded: decoded once it is literal
-    "/media/..\\outside\\secret.txt",
-    "/media/..%5coutside%5csecret.txt",
-    "/media/%c0%ae%c0%ae/outside/secret.txt",  # overlong UTF-8 for "."
-    "/media/%e0%80%ae%e0%80%ae/outside/secret.txt",
-    "/media/\uff0e\uff0e/outside/secret.txt".encode().decode("latin-1"),  # fullwidth dots
-    "/media/%ef%bc%8e%ef%bc%8e/outside/secret.txt",
-    "/media/%e2%80%a4%e2%80%a4/outside/secret.txt",  # U+2024 one dot leader
-    "/media/%e2%80%a5/outside/secret.txt",  # U+2025 two dot leader, one character
-    "/media/%ef%b9%92%ef%b9%92/outside/secret.txt",  # U+FE52 small full stop
-    "/media/%u002e%u002e/outside/secret.txt",  # IIS-style %u escapes
-    "/media/.%2e/outside/secret.txt",
-    "/media/%2e./outside/secret.txt",
-    "/media/...//outside/secret.txt",
-    "/media/nested/../../outside/secret.txt",
-    "/media/nested/%2e%2e/%2e%2e/outside/secret.txt",
-    "/media/./../outside/secret.txt",
-    "/media//etc/passwd",
-    "/media/%2fetc%2fpasswd",
-    "/media/C:/Windows/win.ini",
-    "/media/C:%5cWindows%5cwin.ini",
-    "/media/hello.txt%00.png",
-    "/media/hello.txt%00",
-    "/media/link-outside.txt",  # symlink leaving the root
-    "/media/link-outside-dir/secret.txt",  # directory symlink leaving the root
-    "/media/.secret",
-    "/media/%2esecret",
-    "/media/nested/../.secret",
-    "/media/.git/config",
-    "/media/.env",
-    "/media/nested/",  # a directory: no listing
-    "/media/nested",
-    "/media/",
-    "/media",
-    "/media/" + "a/" * 300 + "x.txt",  # deep path
-    "/media/" + "x" * 4000 + ".txt",  # name longer than NAME_MAX
-    "/media/hello.txt/",
-    "/media/hello.txt/..",
-    "/media/%",
-    "/media/%zz",
-    "/media/%c3",
-    "http://t/media/../outside/secret.txt",  # absolute-form (RFC 9112 §3.2.2)
-    "http://t/media/%2e%2e/outside/secret.txt",
-    "/media/hello.txt;/../../outside/secret.txt",  # path parameters are not special
-]
-
-FORBIDDEN_CONTENT = (b"outside the media root", b"SECRET_KEY=dotfiles", b"root:x:0:0")
+# The traversal corpus and forbidden content live in tests/security/probes.py: one list for
+# every delivery path.
 
 
 #: mediaserve refuses with 404; a server refuses a request line it cannot parse with 400.

@@ -13,12 +13,21 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..access import NO_REQUEST, Access, admit
 from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile, Source
 from .offload import Offload
 
-__all__ = ["ASGIMedia", "deliver", "executor", "internal_redirect_loop", "offload_via", "serve"]
+__all__ = [
+    "ASGIMedia",
+    "deliver",
+    "executor",
+    "internal_redirect_loop",
+    "offload_via",
+    "serve",
+    "serve_admitted",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -249,19 +258,28 @@ async def _stream(
         disconnect.stop()
 
 
-def _lookup(mount: Mount, scope: Scope, name: str) -> Prepared:
-    """Lookup, planning and the blocking part of delivery, in one trip to the I/O pool."""
+def name_decoder(scope: Scope, name: str) -> Callable[[], str]:
+    """Decodes ``name`` (the server-decoded path, checked against ``raw_path``)."""
     raw = scope.get("raw_path")
 
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw if raw else None)
 
+    return decoded
+
+
+def client_of(scope: Scope) -> str | None:
     client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def _lookup(mount: Mount, scope: Scope, name: str) -> Prepared:
+    """Lookup, planning and the blocking part of delivery, in one trip to the I/O pool."""
     plan, opened = mount.respond(
         str(scope.get("method", "GET")),
-        decoded,
+        name_decoder(scope, name),
         request_headers(scope),
-        str(client[0]) if client else None,
+        client_of(scope),
         offload_via(scope),
     )
     try:
@@ -280,8 +298,41 @@ async def serve(mount: Mount, scope: Scope, receive: Receive, send: Send, name: 
     await deliver(prepared, scope, receive, send, mount.options.chunk_size)
 
 
+async def serve_admitted(
+    access: Access | None,
+    mount: Mount,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    name: str,
+    request: object = NO_REQUEST,
+) -> bool:
+    """``serve`` behind the access check (see ``access.admit``); False when nothing was sent
+    because the request must go to the application behind (a private name, no request).
+
+    The check runs on the event loop: it is an HMAC and a prefix match, or the caller's
+    permission callable, which must not block.
+    """
+    query = bytes(scope.get("query_string", b"") or b"").decode("latin-1")
+    target = admit(
+        access, mount, str(scope.get("method", "GET")), name_decoder(scope, name), query,
+        client_of(scope), request,
+    )  # fmt: skip
+    if target is None:
+        return False
+    if isinstance(target, ResponsePlan):
+        await deliver(Prepared(target, None), scope, receive, send, 0)
+        return True
+    await serve(target, scope, receive, send, name)
+    return True
+
+
 class ASGIMedia:
-    """An ASGI application serving files under ``prefix``; other paths go to ``app``."""
+    """An ASGI application serving files under ``prefix``; other paths go to ``app``.
+
+    ``access`` restricts names by prefix (see ``mediaserve.access``); its permission
+    callable, if any, is called with the ASGI scope on the event loop.
+    """
 
     def __init__(
         self,
@@ -291,15 +342,24 @@ class ASGIMedia:
         app: ASGIApp | None = None,
         options: ServeOptions | None = None,
         offload: Offload | None = None,
+        access: Access | None = None,
     ) -> None:
         self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             name = self.mount.match(path_in_app(scope))
             if name is not None:
-                await serve(self.mount, scope, receive, send, name)
+                if self.access is None:
+                    await serve(self.mount, scope, receive, send, name)
+                    return
+                if not await serve_admitted(
+                    self.access, self.mount, scope, receive, send, name, scope
+                ):  # never deferred: a request (the scope) was given
+                    missing = Prepared(not_found(str(scope.get("method", "GET"))), None)
+                    await deliver(missing, scope, receive, send, 0)
                 return
             if await internal_redirect_loop(self.mount, scope, receive, send):
                 return

@@ -7,13 +7,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..access import NO_REQUEST, Access, admit
 from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile, Source
 from .body import FileReader, status_line
 from .offload import PROXY_HEADER_WSGI, Offload
 
-__all__ = ["WSGIMedia", "internal_redirect_loop", "request_headers", "serve"]
+__all__ = ["WSGIMedia", "internal_redirect_loop", "request_headers", "serve", "serve_admitted"]
 
 Environ = dict[str, Any]
 
@@ -174,18 +175,23 @@ def internal_redirect_loop(mount: Mount, environ: Environ) -> ResponsePlan | Non
     )
 
 
-def serve(
-    mount: Mount, environ: Environ, start_response: StartResponse, name: str
-) -> Iterable[bytes]:
-    """Serve ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) from ``mount``."""
+def name_decoder(environ: Environ, name: str) -> Callable[[], str]:
+    """Decodes ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) or raises Refused."""
     raw = _raw_uri(environ)
 
     def decoded() -> str:
         return decode_path(name.encode("latin-1", "replace"), raw)
 
+    return decoded
+
+
+def serve(
+    mount: Mount, environ: Environ, start_response: StartResponse, name: str
+) -> Iterable[bytes]:
+    """Serve ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) from ``mount``."""
     plan, opened = mount.respond(
         str(environ.get("REQUEST_METHOD", "GET")),
-        decoded,
+        name_decoder(environ, name),
         request_headers(environ),
         environ.get("REMOTE_ADDR"),
         environ.get(PROXY_HEADER_WSGI),
@@ -193,8 +199,35 @@ def serve(
     return deliver(plan, opened, environ, start_response, mount.options.chunk_size)
 
 
+def serve_admitted(
+    access: Access | None,
+    mount: Mount,
+    environ: Environ,
+    start_response: StartResponse,
+    name: str,
+    request: object = NO_REQUEST,
+) -> Iterable[bytes] | None:
+    """``serve`` behind the access check (see ``access.admit``); ``None`` when the request
+    must go to the application behind (a private name and no ``request`` to judge it by)."""
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    query = str(environ.get("QUERY_STRING", "") or "")
+    target = admit(
+        access, mount, method, name_decoder(environ, name), query, environ.get("REMOTE_ADDR"),
+        request,
+    )  # fmt: skip
+    if target is None:
+        return None
+    if isinstance(target, ResponsePlan):
+        return deliver(target, None, environ, start_response, 0)
+    return serve(target, environ, start_response, name)
+
+
 class WSGIMedia:
-    """A WSGI application serving files under ``prefix``; other paths go to ``app``."""
+    """A WSGI application serving files under ``prefix``; other paths go to ``app``.
+
+    ``access`` restricts names by prefix (see ``mediaserve.access``); its permission
+    callable, if any, is called with the WSGI environ.
+    """
 
     def __init__(
         self,
@@ -204,18 +237,25 @@ class WSGIMedia:
         app: WSGIApp | None = None,
         options: ServeOptions | None = None,
         offload: Offload | None = None,
+        access: Access | None = None,
     ) -> None:
         self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
+        self.access = access
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         name = self.mount.match(environ.get("PATH_INFO", "") or "/")
+        method = str(environ.get("REQUEST_METHOD", "GET"))
         if name is None:
             looped = internal_redirect_loop(self.mount, environ)
             if looped is not None:
                 return deliver(looped, None, environ, start_response, 0)
             if self.app is not None:
                 return self.app(environ, start_response)
-            method = str(environ.get("REQUEST_METHOD", "GET"))
+            return deliver(not_found(method), None, environ, start_response, 0)
+        if self.access is not None:
+            served = serve_admitted(self.access, self.mount, environ, start_response, name, environ)
+            if served is not None:  # never None: a request was given, nothing is deferred
+                return served
             return deliver(not_found(method), None, environ, start_response, 0)
         return serve(self.mount, environ, start_response, name)

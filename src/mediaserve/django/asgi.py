@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django.core.asgi import get_asgi_application as django_asgi_application
 
 from ..delivery.asgi import (
     ASGIApp,
+    Prepared,
     Receive,
     Scope,
     Send,
+    deliver,
+    executor,
     internal_redirect_loop,
     lifespan,
     path_in_app,
     serve,
+    serve_admitted,
 )
+from .access import get_access
 from .conf import get_config
+from .ratelimit import get_limiter, meta_from_scope, throttle
 
 __all__ = ["MediaASGIHandler", "get_asgi_application"]
 
@@ -33,9 +40,22 @@ class MediaASGIHandler:
             if mount is not None:
                 name = mount.match(path_in_app(scope))
                 if name is not None:
-                    await serve(mount, scope, receive, send, name)
-                    return
-                if await internal_redirect_loop(mount, scope, receive, send):
+                    if get_limiter() is not None:
+                        method = str(scope.get("method", "GET"))
+                        limited = await asyncio.get_running_loop().run_in_executor(
+                            executor(), throttle, meta_from_scope(scope), method, scope
+                        )  # the cache is network I/O: off the event loop
+                        if limited is not None:
+                            await deliver(Prepared(limited, None), scope, receive, send, 0)
+                            return
+                    access = get_access()
+                    if access is None:
+                        await serve(mount, scope, receive, send, name)
+                        return
+                    if await serve_admitted(access, mount, scope, receive, send, name):
+                        return
+                    # A private name without a valid signature: Django decides.
+                elif await internal_redirect_loop(mount, scope, receive, send):
                     return
         elif scope["type"] == "lifespan":
             # Django's handler rejects lifespan; answering it keeps servers from

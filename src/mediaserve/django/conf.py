@@ -42,6 +42,21 @@ DEFAULTS: dict[str, Any] = {
     "OFFLOAD_PREFIX": "/_mediaserve/",
     # MEDIA_ROOT as the proxy sees it (X-Sendfile); None means the same path as the app's.
     "OFFLOAD_ROOT": None,
+    # Access control (mediaserve.access; docs/security.md): name prefix -> "public" |
+    # "private" | "signed", the private-media permission callable (dotted path; None = staff
+    # only), the status of a refused read, and signed_url()'s default lifetime in seconds.
+    "ACCESS": {},
+    "PERMISSION": None,
+    "DENIED_STATUS": 404,
+    "SIGNED_EXPIRES": 3600,
+    # Rate limiting (mediaserve.ratelimit): requests per client per window (None: off), the
+    # Django cache holding the buckets, proxies whose X-Forwarded-For is believed, and
+    # User-Agent substrings never limited.
+    "RATE_LIMIT": None,
+    "RATE_LIMIT_WINDOW": 60,
+    "RATE_LIMIT_CACHE": "default",
+    "RATE_LIMIT_TRUSTED_PROXIES": [],
+    "RATE_LIMIT_ALLOW_AGENTS": [],
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -57,6 +72,15 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "OFFLOAD": (str, type(None)),
     "OFFLOAD_PREFIX": str,
     "OFFLOAD_ROOT": (str, type(None)),
+    "ACCESS": dict,
+    "PERMISSION": (str, type(None)),
+    "DENIED_STATUS": int,
+    "SIGNED_EXPIRES": int,
+    "RATE_LIMIT": (int, type(None)),
+    "RATE_LIMIT_WINDOW": int,
+    "RATE_LIMIT_CACHE": str,
+    "RATE_LIMIT_TRUSTED_PROXIES": (list, tuple),
+    "RATE_LIMIT_ALLOW_AGENTS": (list, tuple),
 }
 
 

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponseBase
 from ..delivery.asgi import executor
 from ..delivery.offload import PROXY_HEADER_WSGI
 from .conf import get_config
-from .views import response_for, serve_with
+from .views import response_for, serve_guarded
 
 __all__ = ["MediaMiddleware"]
 
@@ -43,7 +43,8 @@ class MediaMiddleware:
                 request.path_info, request.META.get(PROXY_HEADER_WSGI), request.method or "GET"
             )
             return None if looped is None else response_for(looped, None, request, 0)
-        return serve_with(mount, request, name)
+        # Private names are judged by the view, after the authentication middleware.
+        return serve_guarded(mount, request, name, defer_private=True)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from ..access import NO_REQUEST, admit
 from ..delivery.asgi import executor
 from ..delivery.body import FileReader
 from ..delivery.offload import PROXY_HEADER_WSGI
@@ -20,7 +21,9 @@ from ..delivery.wsgi import request_headers, wrapper_is_exact
 from ..http.plan import ResponsePlan
 from ..mount import Mount, decode_path
 from ..sources.base import OpenFile
+from .access import get_access
 from .conf import get_config
+from .ratelimit import throttle
 
 __all__ = ["response_for", "serve", "serve_with"]
 
@@ -109,20 +112,52 @@ def response_for(
     return response
 
 
-def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
+def serve_guarded(
+    mount: Mount, request: HttpRequest, name: str, *, defer_private: bool = False
+) -> HttpResponseBase | None:
+    """Serve ``name`` behind the access check (``MEDIASERVE["ACCESS"]``).
+
+    With ``defer_private`` (the middleware, which runs before authentication) a private name
+    without a valid signature is not judged here: ``None`` is returned and the request goes
+    on through the middleware stack to the view, where ``request.user`` exists.
+    """
     raw = _raw_path(request)
 
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw)
 
+    method = request.method or "GET"
+    client = request.META.get("REMOTE_ADDR")
+    scope = getattr(request, "scope", None)
+    limited = throttle(request.META, method, scope if isinstance(scope, dict) else None)
+    if limited is not None:
+        return response_for(limited, None, request, mount.options.chunk_size)
+    access = get_access()
+    if access is not None:
+        target = admit(
+            access, mount, method, decoded, str(request.META.get("QUERY_STRING", "")), client,
+            NO_REQUEST if defer_private else request,
+        )  # fmt: skip
+        if target is None:
+            return None
+        if isinstance(target, ResponsePlan):
+            return response_for(target, None, request, mount.options.chunk_size)
+        mount = target
     plan, opened = mount.respond(
-        request.method or "GET",
+        method,
         decoded,
         request_headers(request.META),
-        request.META.get("REMOTE_ADDR"),
+        client,
         request.META.get(PROXY_HEADER_WSGI),
     )
     return response_for(plan, opened, request, mount.options.chunk_size)
+
+
+def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
+    response = serve_guarded(mount, request, name)
+    if response is None:  # never: with the request at hand nothing is deferred
+        raise Http404("not served")
+    return response
 
 
 def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:

@@ -19,8 +19,11 @@ from ..delivery.wsgi import (
     deliver,
     internal_redirect_loop,
     serve,
+    serve_admitted,
 )
+from .access import get_access
 from .conf import get_config
+from .ratelimit import throttle
 
 __all__ = ["MediaWSGIHandler", "get_wsgi_application"]
 
@@ -36,10 +39,21 @@ class MediaWSGIHandler:
         if mount is not None:
             name = mount.match(environ.get("PATH_INFO", "") or "/")
             if name is not None:
-                return serve(mount, environ, start_response, name)
-            looped = internal_redirect_loop(mount, environ)
-            if looped is not None:
-                return deliver(looped, None, environ, start_response, 0)
+                limited = throttle(environ, str(environ.get("REQUEST_METHOD", "GET")))
+                if limited is not None:
+                    return deliver(limited, None, environ, start_response, 0)
+                access = get_access()
+                if access is None:
+                    return serve(mount, environ, start_response, name)
+                served = serve_admitted(access, mount, environ, start_response, name)
+                if served is not None:
+                    return served
+                # A private name without a valid signature: Django (its session, its
+                # permission callable, the media view) decides.
+            else:
+                looped = internal_redirect_loop(mount, environ)
+                if looped is not None:
+                    return deliver(looped, None, environ, start_response, 0)
         return self.app(environ, start_response)
 
     def __getattr__(self, name: str) -> Any:

@@ -1,0 +1,95 @@
+"""``MEDIASERVE["RATE_LIMIT"]``: the rate limiter for media requests, in Django's cache.
+
+Every entry point (the fast WSGI/ASGI wrappers, the middleware, the view) counts a request
+once: the first to see it marks the WSGI environ (which is Django's ``request.META``) or the
+ASGI scope (``request.scope``), so a private name handed on to Django is not counted twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from ..http.plan import ResponsePlan
+from ..ratelimit import RateLimiter, parse_networks
+from .conf import SettingsError, read_values
+
+__all__ = ["build_limiter", "get_limiter", "meta_from_scope", "throttle"]
+
+COUNTED = "mediaserve.rate_counted"
+
+
+def build_limiter(values: Mapping[str, Any]) -> RateLimiter | None:
+    requests = values["RATE_LIMIT"]
+    if requests is None:
+        return None
+    try:
+        return RateLimiter(
+            caches[values["RATE_LIMIT_CACHE"]],
+            requests=requests,
+            window=values["RATE_LIMIT_WINDOW"],
+            trusted_proxies=parse_networks(values["RATE_LIMIT_TRUSTED_PROXIES"]),
+            allow_agents=tuple(str(a) for a in values["RATE_LIMIT_ALLOW_AGENTS"]),
+        )
+    except Exception as exc:  # InvalidCacheBackendError, ValueError: a settings problem
+        raise SettingsError(f"MEDIASERVE rate limit: {exc}") from None
+
+
+_lock = threading.Lock()
+_UNSET: Any = object()
+_cached: RateLimiter | None = _UNSET
+
+
+def get_limiter() -> RateLimiter | None:
+    global _cached
+    found = _cached
+    if found is _UNSET:
+        with _lock:
+            found = _cached = build_limiter(read_values())
+    return found
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: object) -> None:
+    global _cached
+    if setting in ("MEDIASERVE", "CACHES"):
+        _cached = _UNSET
+
+
+def throttle(
+    meta: Mapping[str, Any], method: str, mark: MutableMapping[str, Any] | None = None
+) -> ResponsePlan | None:
+    """The 429 to send, or None; counts the request unless ``mark`` says it was counted.
+
+    ``meta`` holds REMOTE_ADDR, HTTP_X_FORWARDED_FOR and HTTP_USER_AGENT (a WSGI environ or
+    ``request.META``); ``mark`` is where "counted" is recorded (default: ``meta`` itself).
+    """
+    limiter = get_limiter()
+    target = mark if mark is not None else meta
+    if limiter is None or target.get(COUNTED):
+        return None
+    if isinstance(target, MutableMapping):
+        target[COUNTED] = True
+    return limiter.check(meta, method)
+
+
+def meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The META fields the limiter reads, from an ASGI scope."""
+    meta: dict[str, Any] = {"PATH_INFO": scope.get("path", "")}
+    client = scope.get("client")
+    if client:
+        meta["REMOTE_ADDR"] = str(client[0])
+    for key, value in scope.get("headers", ()):
+        name = bytes(key).lower()
+        if name == b"x-forwarded-for":
+            text = bytes(value).decode("latin-1")
+            previous = meta.get("HTTP_X_FORWARDED_FOR")
+            meta["HTTP_X_FORWARDED_FOR"] = f"{previous}, {text}" if previous else text
+        elif name == b"user-agent":
+            meta["HTTP_USER_AGENT"] = bytes(value).decode("latin-1")
+    return meta

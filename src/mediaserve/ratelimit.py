@@ -1,0 +1,182 @@
+"""Per-client rate limiting for media: who the client is, and whether it may go on.
+
+The limit is a bucket of ``requests`` tokens per client, refilled continuously over
+``window`` seconds. It is kept in a shared counter store (Django's cache: Redis or memcached
+in production) with only the two operations every such store makes atomic, ``add`` and
+``incr``, so any number of workers and hosts share one bucket per client and never lose each
+other's counts. The refill is computed as a sliding window: the count of the current window
+plus the previous window's count weighted by how much of it still overlaps the last
+``window`` seconds (what a continuously refilled bucket holds, without a read-modify-write
+that two workers could interleave).
+
+Which address is the client's: ``REMOTE_ADDR``, unless that is a configured trusted proxy;
+then ``X-Forwarded-For`` is read from the right, skipping trusted proxies, and the first
+address a trusted proxy vouched for is the client. Anything else in the header is what the
+client wrote and is ignored (otherwise every request could claim a fresh address).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .http.plan import ResponsePlan
+
+__all__ = [
+    "CounterStore",
+    "RateLimiter",
+    "client_address",
+    "parse_networks",
+    "too_many_requests",
+]
+
+logger = logging.getLogger("mediaserve")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class CounterStore(Protocol):
+    """The atomic counter operations the limiter needs (Django's cache API has them)."""
+
+    def add(self, key: str, value: int, timeout: int) -> bool: ...
+
+    def incr(self, key: str, delta: int = 1) -> int: ...
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
+
+
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """``["10.0.0.0/8", "127.0.0.1"]`` -> networks; raises ValueError naming a bad entry."""
+    found = []
+    for value in values:
+        try:
+            found.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or network") from None
+    return tuple(found)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "192.0.2.1:443"
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def client_address(
+    remote_addr: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]
+) -> str:
+    """The client's address for rate limiting (see the module docstring)."""
+    remote = _address(remote_addr or "")
+    if remote is None:
+        return remote_addr or "unknown"
+    if not trusted or not forwarded_for or not any(remote in net for net in trusted):
+        return str(remote)
+    client = remote
+    for hop in reversed(forwarded_for.split(",")):
+        address = _address(hop)
+        if address is None:
+            break  # garbage from an untrusted writer: stop at the last trusted hop
+        client = address
+        if not any(address in net for net in trusted):
+            break
+    return str(client)
+
+
+def too_many_requests(method: str, retry_after: int) -> ResponsePlan:
+    """429 (RFC 6585 §4) with Retry-After in seconds (RFC 9110 §10.2.3)."""
+    body = b"Too Many Requests\n"
+    headers = (
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Retry-After", str(retry_after)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cache-Control", "no-store"),
+    )
+    return ResponsePlan(429, headers, () if method == "HEAD" else (body,))
+
+
+@dataclass(frozen=True)
+class RateLimiter:
+    """``requests`` per ``window`` seconds per client, in ``store``.
+
+    ``allow_agents``: User-Agent substrings that are never limited (opt-in, e.g. Meta's
+    ``facebookexternalhit`` and ``WhatsApp`` fetching a link preview in bursts). A
+    User-Agent is trivially forged: allow-list only what may also be fetched by anyone.
+    """
+
+    store: CounterStore
+    requests: int
+    window: int = 60
+    trusted_proxies: tuple[Network, ...] = ()
+    allow_agents: tuple[str, ...] = ()
+    key_prefix: str = "mediaserve:rl:"
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        if self.requests < 1 or self.window < 1:
+            raise ValueError("a rate limit needs at least 1 request per at least 1 second")
+
+    def client(self, meta: Mapping[str, Any]) -> str:
+        """The client address from a WSGI environ / Django ``request.META``."""
+        return client_address(
+            meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), self.trusted_proxies
+        )
+
+    def exempt(self, user_agent: str | None) -> bool:
+        agent = (user_agent or "").lower()
+        return bool(agent) and any(a.lower() in agent for a in self.allow_agents)
+
+    def hit(self, client: str) -> int:
+        """Count one request of ``client``; 0 when it may go on, else the seconds to wait."""
+        now = self.clock()
+        index, into = divmod(now, self.window)
+        current = f"{self.key_prefix}{client}:{int(index)}"
+        previous = f"{self.key_prefix}{client}:{int(index) - 1}"
+        # Two windows' lifetime: the next window still reads this one as its "previous".
+        self.store.add(current, 0, 2 * self.window + 1)
+        try:
+            count = self.store.incr(current)
+        except ValueError:  # evicted between add and incr: start again from this request
+            self.store.add(current, 1, 2 * self.window + 1)
+            count = 1
+        earlier = int(self.store.get_many([previous]).get(previous) or 0)
+        overlap = 1.0 - into / self.window
+        if earlier * overlap + count <= self.requests:
+            return 0
+        # Wait until the previous window's weight has drained enough for one more request,
+        # or (if this window alone is full) until the next window.
+        if count > self.requests or earlier == 0:
+            wait = self.window - into
+        else:
+            excess = earlier * overlap + count - self.requests
+            wait = excess / earlier * self.window
+        return max(1, math.ceil(wait))
+
+    def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:
+        """``None`` when the request may go on, else the 429 to send (logged at WARNING)."""
+        if self.exempt(meta.get("HTTP_USER_AGENT")):
+            return None
+        client = self.client(meta)
+        wait = self.hit(client)
+        if not wait:
+            return None
+        reason = f"rate limit of {self.requests} per {self.window}s exceeded"
+        logger.warning(
+            "mediaserve throttled %r from %s: %s",
+            str(meta.get("PATH_INFO", "")),
+            client,
+            reason,
+            extra={"mediaserve_reason": reason, "mediaserve_client": client},
+        )
+        return too_many_requests(method, wait)

@@ -1,0 +1,176 @@
+"""mediaserve.validators through real Django forms and a real storage directory."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django import forms
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from harness import png_bytes
+from mediaserve.validators import SafeFileSystemStorage, UploadValidator
+
+
+def jpeg(size: tuple[int, int] = (40, 20), exif: Image.Exif | None = None) -> bytes:
+    out = io.BytesIO()
+    image = Image.new("RGB", size, (200, 10, 10))
+    image.save(out, format="JPEG", **({"exif": exif} if exif is not None else {}))
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression bomb's header)."""
+    data = bytearray(png_bytes())
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)
+
+
+class UploadForm(forms.Form):
+    attachment = forms.FileField(validators=[UploadValidator()])
+
+
+class PhotoForm(forms.Form):
+    # A FileField: forms.ImageField runs Django's own decode first, with its own message.
+    photo = forms.FileField(validators=[UploadValidator(allowed=["jpg", "jpeg", "png"])])
+
+
+def errors_for(form_class: type[forms.Form], field: str, name: str, data: bytes) -> list[str]:
+    form = form_class(files={field: SimpleUploadedFile(name, data)})
+    return [] if form.is_valid() else list(form.errors[field])
+
+
+def test_a_real_photo_passes(example_django: Any) -> None:
+    assert errors_for(UploadForm, "attachment", "photo.jpg", jpeg()) == []
+
+
+def test_html_renamed_jpg_is_a_form_error_saying_what_it_is(example_django: Any) -> None:
+    errors = errors_for(UploadForm, "attachment", "cat.jpg", b"<html><script>x</script></html>")
+    assert len(errors) == 1
+    assert "named .jpg but its content is a markup file" in errors[0]
+
+
+def test_a_disallowed_extension_lists_what_is_allowed(example_django: Any) -> None:
+    errors = errors_for(PhotoForm, "photo", "drawing.svg", b"<svg/>")
+    assert any("Allowed: .jpeg, .jpg, .png." in e for e in errors), errors
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(example_django: Any) -> None:
+    """100 000 x 100 000 pixels would take 30 GB to decode: refused before decoding (Pillow
+    itself refuses to open it past twice its MAX_IMAGE_PIXELS)."""
+    errors = errors_for(UploadForm, "attachment", "bomb.png", png_claiming(100_000, 100_000))
+    assert errors == ["The image has too many pixels; at most 40 megapixels are accepted."]
+
+
+def test_an_image_over_the_pixel_limit_says_its_size(example_django: Any) -> None:
+    """8000 x 6000 is within Pillow's own limit but over 40 megapixels: still never decoded."""
+    errors = errors_for(UploadForm, "attachment", "big.png", png_claiming(8000, 6000))
+    assert errors == ["The image is 8000 x 6000 pixels; at most 40 megapixels are accepted."]
+
+
+def test_the_pixel_limit_is_configurable(example_django: Any) -> None:
+    class Small(forms.Form):
+        f = forms.FileField(validators=[UploadValidator(max_pixels=100)])
+
+    assert errors_for(Small, "f", "a.png", png_bytes(16, 16)) == [
+        "The image is 16 x 16 pixels; at most 0.0001 megapixels are accepted."
+    ]
+
+
+def test_a_truncated_jpeg_is_refused_as_unreadable(example_django: Any) -> None:
+    data = jpeg((400, 400))
+    errors = errors_for(UploadForm, "attachment", "cut.jpg", data[: len(data) // 3])
+    assert len(errors) == 1
+    assert "could not be read as an image" in errors[0]
+
+
+def test_a_too_large_document_says_both_sizes(example_django: Any) -> None:
+    class Tiny(forms.Form):
+        f = forms.FileField(validators=[UploadValidator(limits={"document": 1024})])
+
+    errors = errors_for(Tiny, "f", "big.pdf", b"%PDF-1.4\n" + b"0" * 2048)
+    assert errors == ["The file is 2.01 KB; document files may be at most 1 KB."]
+
+
+def test_the_validator_deconstructs_for_migrations() -> None:
+    validator = UploadValidator(allowed=["pdf"], limits={"document": 10})
+    path, args, kwargs = validator.deconstruct()
+    assert path == "mediaserve.validators.UploadValidator"
+    assert UploadValidator(*args, **kwargs) == validator
+
+
+# -- the storage -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def storage_dir(tmp_path: Path) -> Iterator[Path]:
+    """A storage root, written under a umask of 077 (what a hardened container may have)."""
+    old = os.umask(0o077)
+    try:
+        yield tmp_path / "media"
+    finally:
+        os.umask(old)
+
+
+def test_files_land_0644_and_directories_0755_whatever_the_umask(
+    example_django: Any, storage_dir: Path
+) -> None:
+    storage = SafeFileSystemStorage(location=storage_dir)
+    name = storage.save("uploads/2026/doc.pdf", ContentFile(b"%PDF-1.4"))
+    assert (storage_dir / name).stat().st_mode & 0o777 == 0o644
+    assert (storage_dir / "uploads").stat().st_mode & 0o777 == 0o755
+    assert (storage_dir / "uploads" / "2026").stat().st_mode & 0o777 == 0o755
+
+
+def test_hostile_names_are_stored_safely(example_django: Any, storage_dir: Path) -> None:
+    storage = SafeFileSystemStorage(location=storage_dir)
+    name = storage.save('uploads/.ev il\r\n"name\u202e.PDF', ContentFile(b"%PDF-1.4"))
+    assert name == "uploads/ev_il_name.pdf"
+
+
+def test_the_same_name_twice_gives_two_files(example_django: Any, storage_dir: Path) -> None:
+    storage = SafeFileSystemStorage(location=storage_dir)
+    first = storage.save("u/invoice.pdf", ContentFile(b"%PDF-1 first"))
+    second = storage.save("u/invoice.pdf", ContentFile(b"%PDF-1 second"))
+    assert first != second
+    assert (storage_dir / first).read_bytes() == b"%PDF-1 first"
+    assert (storage_dir / second).read_bytes() == b"%PDF-1 second"
+
+
+def _gps_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    exif[0x010F] = "PhoneMaker"
+    gps = {1: "S", 2: (23.0, 33.0, 1.0), 3: "W", 4: (46.0, 38.0, 2.0)}
+    exif[0x8825] = gps
+    return exif
+
+
+def test_exif_and_gps_are_stripped_when_asked(example_django: Any, storage_dir: Path) -> None:
+    original = jpeg((40, 20), _gps_exif())
+    with Image.open(io.BytesIO(original)) as before:
+        assert before.getexif().get_ifd(0x8825)  # the control: the GPS position is there
+    storage = SafeFileSystemStorage(location=storage_dir, strip_metadata=True)
+    name = storage.save("photos/me.jpg", ContentFile(original))
+    with Image.open(storage_dir / name) as after:
+        exif = after.getexif()
+        assert not exif.get_ifd(0x8825)
+        assert 0x010F not in exif
+        assert after.size == (20, 40)  # the orientation was applied to the pixels
+
+
+def test_metadata_is_kept_unless_asked(example_django: Any, storage_dir: Path) -> None:
+    storage = SafeFileSystemStorage(location=storage_dir)
+    name = storage.save("photos/me.jpg", ContentFile(jpeg((40, 20), _gps_exif())))
+    with Image.open(storage_dir / name) as kept:
+        assert kept.getexif().get_ifd(0x8825)

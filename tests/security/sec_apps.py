@@ -1,0 +1,74 @@
+"""The plain WSGI and ASGI apps the security suite attacks (started by ``targets.py``).
+
+``/media/`` serves ``MEDIA_TEST_ROOT`` with the suite's access rules (``signed/`` needs a
+signature made with ``SEC_SIGNING_KEY``; ``private/`` needs ``Authorization: Bearer
+let-me-in``), the same rules the Django targets read from ``sec_settings``. ``/unsafe/``
+serves the same tree with active-content neutralisation switched OFF: the browser test's
+control, proving its check would see a script run. ``/beacon`` records that a script ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from sec_beacon import record_beacon
+
+from mediaserve import Access, ASGIMedia, ServeOptions, Signer, WSGIMedia
+
+ROOT = os.environ["MEDIA_TEST_ROOT"]
+RULES = {"signed/": "signed", "private/": "private"}
+BEARER = "Bearer let-me-in"
+
+# Refusals are logged by mediaserve at WARNING; the suite counts them in the server's output.
+logging.basicConfig(
+    stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+)
+
+
+def _bearer_wsgi(environ: Any, name: str) -> bool:
+    return bool(environ.get("HTTP_AUTHORIZATION") == BEARER)
+
+
+def _bearer_asgi(scope: Any, name: str) -> bool:
+    return (b"authorization", BEARER.encode()) in [(k.lower(), v) for k, v in scope["headers"]]
+
+
+def access(permission: Callable[[Any, str], bool]) -> Access:
+    return Access(RULES, signer=Signer(os.environ["SEC_SIGNING_KEY"]), permission=permission)
+
+
+def _fallback_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == "/beacon":
+        record_beacon(environ.get("QUERY_STRING", ""))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+    return [b"ok\n"]
+
+
+async def _fallback_asgi(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[None]],
+) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/beacon":
+        record_beacon(scope["query_string"].decode("latin-1"))
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"3")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok\n"})
+
+
+UNSAFE = ServeOptions(neutralise_active=False)
+
+wsgi = WSGIMedia(
+    ROOT, prefix="/media/", access=access(_bearer_wsgi),
+    app=WSGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_wsgi),
+)  # fmt: skip
+asgi = ASGIMedia(
+    ROOT, prefix="/media/", access=access(_bearer_asgi),
+    app=ASGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_asgi),
+)  # fmt: skip

@@ -1,0 +1,33 @@
+"""Django settings for the security suite's Django targets: the example project's, with the
+suite's media tree, access rules and signing key (the same as the plain apps')."""
+
+from __future__ import annotations
+
+import os
+
+from shop.settings import *  # noqa: F403
+
+SECRET_KEY = os.environ["SEC_SIGNING_KEY"]
+MEDIA_ROOT = os.environ["MEDIA_TEST_ROOT"]
+MEDIA_URL = "/media/"
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "sec_urls"
+MEDIASERVE = {
+    "ACCESS": {"signed/": "signed", "private/": "private"},
+    "PERMISSION": "sec_urls.bearer_permission",
+}
+
+# The rate-limit test: buckets in a Redis the test started, shared by gunicorn's workers.
+if os.environ.get("SEC_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["SEC_REDIS_URL"],
+        }
+    }
+    MEDIASERVE |= {
+        "RATE_LIMIT": int(os.environ["SEC_RATE_LIMIT"]),
+        "RATE_LIMIT_WINDOW": 3600,
+        "RATE_LIMIT_TRUSTED_PROXIES": ["127.0.0.1"],
+        "RATE_LIMIT_ALLOW_AGENTS": ["facebookexternalhit"],
+    }

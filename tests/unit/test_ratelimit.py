@@ -1,0 +1,119 @@
+"""mediaserve.ratelimit: the client address behind proxies, and the bucket arithmetic on a real
+Django cache (LocMemCache; the shared-Redis, two-worker case is tests/security)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.cache.backends.locmem import LocMemCache
+
+from mediaserve.ratelimit import RateLimiter, client_address, parse_networks, too_many_requests
+
+TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8"])
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        # Not from a trusted proxy: the header is the client's own words and is ignored.
+        ("198.51.100.7", "203.0.113.1", "198.51.100.7"),
+        # From a trusted proxy: the address it vouched for.
+        ("127.0.0.1", "203.0.113.1", "203.0.113.1"),
+        # A client-written first entry is skipped; the proxy appended the real one.
+        ("127.0.0.1", "1.2.3.4, 203.0.113.1", "203.0.113.1"),
+        # Two trusted proxies in a row: skip both.
+        ("127.0.0.1", "203.0.113.1, 10.1.2.3", "203.0.113.1"),
+        # Garbage after the trusted hops: stop at the last trusted address.
+        ("127.0.0.1", "203.0.113.1, not-an-ip", "127.0.0.1"),
+        ("127.0.0.1", "[2001:db8::1]:443", "2001:db8::1"),
+        ("127.0.0.1", "192.0.2.9:5000", "192.0.2.9"),
+        ("127.0.0.1", None, "127.0.0.1"),
+        ("not-an-address", "203.0.113.1", "not-an-address"),
+    ],
+)
+def test_client_address(remote: str, forwarded: str | None, expected: str) -> None:
+    assert client_address(remote, forwarded, TRUSTED) == expected
+
+
+def test_without_trusted_proxies_forwarded_for_is_never_read() -> None:
+    assert client_address("127.0.0.1", "203.0.113.1", ()) == "127.0.0.1"
+
+
+def test_a_bad_trusted_proxy_entry_is_named() -> None:
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.300' is not an IP"):
+        parse_networks(["10.0.0.300"])
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter(requests: int = 3, window: int = 60, **kwargs: object) -> tuple[RateLimiter, Clock]:
+    clock = Clock(6_000_000.0)  # the start of a window
+    cache = LocMemCache(f"rl-{uuid.uuid4().hex}", {})
+    return RateLimiter(cache, requests, window, clock=clock, **kwargs), clock  # type: ignore[arg-type]
+
+
+def test_the_limit_is_reached_then_429_with_retry_after() -> None:
+    rl, _ = limiter(3)
+    assert [rl.hit("a") for _ in range(3)] == [0, 0, 0]
+    assert rl.hit("a") == 60  # this window is full: wait for the next one
+
+
+def test_clients_have_separate_buckets() -> None:
+    rl, _ = limiter(1)
+    assert rl.hit("a") == 0
+    assert rl.hit("b") == 0
+    assert rl.hit("a") > 0
+
+
+def test_the_bucket_refills_over_the_window() -> None:
+    """Half a window after a full one, half the previous count still weighs: one token back
+    of two, not all of them (no burst of twice the limit at a window boundary)."""
+    rl, clock = limiter(2)
+    assert [rl.hit("a"), rl.hit("a")] == [0, 0]
+    clock.now += 60 + 30  # half-way through the next window: 2 * 0.5 = 1 still counted
+    assert rl.hit("a") == 0
+    wait = rl.hit("a")
+    assert 0 < wait <= 30
+    clock.now += 60  # two windows on: nothing of it counts any more
+    assert rl.hit("a") == 0
+
+
+def test_check_builds_the_429_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+    rl, _ = limiter(1)
+    meta = {"REMOTE_ADDR": "192.0.2.5", "PATH_INFO": "/media/a.jpg"}
+    assert rl.check(meta, "GET") is None
+    with caplog.at_level("WARNING", logger="mediaserve"):
+        refused = rl.check(meta, "GET")
+    assert refused is not None
+    assert refused.status == 429
+    assert refused.header("Retry-After") == "60"
+    assert refused.header("Cache-Control") == "no-store"
+    assert len(caplog.records) == 1
+    assert "192.0.2.5" in caplog.text
+    assert "rate limit of 1 per 60s" in caplog.text
+
+
+def test_allow_listed_agents_are_never_limited() -> None:
+    rl, _ = limiter(1, allow_agents=("facebookexternalhit", "WhatsApp"))
+    meta = {"REMOTE_ADDR": "192.0.2.5", "HTTP_USER_AGENT": "WhatsApp/2.23.20.0 A"}
+    assert [rl.check(meta, "GET") for _ in range(5)] == [None] * 5
+    other = {"REMOTE_ADDR": "192.0.2.5", "HTTP_USER_AGENT": "curl/8"}
+    assert rl.check(other, "GET") is None
+    assert rl.check(other, "GET") is not None
+
+
+def test_head_429_has_no_body() -> None:
+    assert too_many_requests("HEAD", 5).body == ()
+    assert too_many_requests("GET", 5).body == (b"Too Many Requests\n",)
+
+
+def test_nonsense_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1 request"):
+        limiter(0)
