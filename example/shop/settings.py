@@ -161,6 +161,9 @@ MEDIASERVE = {
     "OFFLOAD": os.environ.get("MEDIASERVE_OFFLOAD") or None,
     # MEDIA_ROOT as the proxy sees it (X-Sendfile only), when it differs from the app's.
     "OFFLOAD_ROOT": os.environ.get("MEDIASERVE_OFFLOAD_ROOT") or None,
+    # Invoices sent to customers over WhatsApp: readable only through a signed, expiring
+    # link (mediaserve.signed_url(...)); the rest of the catalog's media is public.
+    "ACCESS": {"invoices/": "signed"},
 }
 
 # The currency new products get unless the admin picks another (ISO 4217).

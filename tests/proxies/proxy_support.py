@@ -55,7 +55,9 @@ def add_proxy_files(tree: MediaTree) -> None:
 
 
 @contextmanager
-def example_app(media_root: Path, offload: str | None) -> Iterator[ServerProcess]:
+def example_app(
+    media_root: Path, offload: str | None, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
     """The example shop (shop.wsgi, mediaserve's wrapper) under gunicorn gthread."""
     with tempfile.TemporaryDirectory(prefix="mediaserve-proxy-var-") as var:
         env = {
@@ -65,6 +67,7 @@ def example_app(media_root: Path, offload: str | None) -> Iterator[ServerProcess
             "DJANGO_SETTINGS_MODULE": "shop.settings",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "MEDIASERVE_OFFLOAD": offload or "",
+            **(extra_env or {}),
         }
         server = start_gunicorn(
             "shop.wsgi:application", env=env, cwd=EXAMPLE, pythonpath=[EXAMPLE],
@@ -120,7 +123,7 @@ def raw_head(url: str) -> RawResponse:
     (which curl -I would never read) is returned as the body."""
     parts = urlsplit(url)
     request = (
-        f"HEAD {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n"
+        f"HEAD {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n"
     ).encode()
     raw = raw_exchange(parts.hostname or "127.0.0.1", parts.port or 80, request)
     head, _, rest = raw.partition(b"\r\n\r\n")

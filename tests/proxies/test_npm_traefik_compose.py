@@ -170,7 +170,7 @@ def test_deploy_nginx_conf_is_what_the_generator_prints() -> None:
     """deploy/nginx/mediaserve.conf is generated; a hand edit or a generator change must be
     noticed (regenerate with the command in deploy/README.md)."""
     expected = config_text(
-        "nginx", "--upstream", "http://web:8000", "--private", "private",
+        "nginx", "--upstream", "http://web:8000", "--private", "invoices",
         "--media-root", "/srv/media",
     )  # fmt: skip
     assert (REPO_ROOT / "deploy/nginx/mediaserve.conf").read_text() == expected
