@@ -122,8 +122,9 @@ def raw_head(url: str) -> RawResponse:
     """HEAD over a raw socket with ``Connection: close``: whatever follows the header block
     (which curl -I would never read) is returned as the body."""
     parts = urlsplit(url)
+    target = parts.path + ("?" + parts.query if parts.query else "")
     request = (
-        f"HEAD {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n"
+        f"HEAD {target} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n"
     ).encode()
     raw = raw_exchange(parts.hostname or "127.0.0.1", parts.port or 80, request)
     head, _, rest = raw.partition(b"\r\n\r\n")
