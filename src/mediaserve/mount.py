@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
-from .delivery.offload import Offload, loop_detected, offload_plan
+from .delivery.offload import Offload, loop_detected, offload_plan, proxy_would_misanswer
 from .http.plan import (
     ALLOWED_METHODS,
     RequestHeaders,
@@ -151,7 +151,11 @@ class Mount:
         except LookupError_ as exc:  # any other source-specific failure: still a 404
             logger.warning("mediaserve lookup failed for %r: %s", label, exc.reason)
             return not_found(method), None
-        if self.offload is not None and self._offloads(via):
+        if (
+            self.offload is not None
+            and self._offloads(via)
+            and proxy_would_misanswer(headers) is None
+        ):
             offloaded = offload_plan(method, opened, self.options, self.offload)
             if offloaded is not None:
                 opened.close()

@@ -17,6 +17,10 @@ MEDIASERVE = {
     "PERMISSION": "sec_urls.bearer_permission",
 }
 
+# The offload target: nginx in front sends the bytes the app allowed (X-Accel-Redirect).
+if os.environ.get("SEC_OFFLOAD"):
+    MEDIASERVE["OFFLOAD"] = os.environ["SEC_OFFLOAD"]
+
 # The rate-limit test: buckets in a Redis the test started, shared by gunicorn's workers.
 if os.environ.get("SEC_REDIS_URL"):
     CACHES = {

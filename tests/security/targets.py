@@ -10,6 +10,8 @@ answer 200 at ``/``, and log mediaserve's WARNINGs to its output.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,10 +21,13 @@ from pathlib import Path
 from harness import (
     REPO_ROOT,
     MediaTree,
+    NginxSite,
     RawResponse,
     ServerProcess,
     raw_request,
+    require,
     start_gunicorn,
+    start_nginx,
     start_uvicorn,
 )
 from mediaserve import Signer
@@ -78,6 +83,54 @@ def _django(entry: str) -> Starter:
     return start
 
 
+class ProxiedServer:
+    """nginx in front of an app server, seen as one server: requests go to nginx, the logs
+    are both processes' (mediaserve's WARNINGs come from the app)."""
+
+    def __init__(self, proxy: ServerProcess, app: ServerProcess) -> None:
+        self.proxy = proxy
+        self.app = app
+        self.host = proxy.host
+        self.port = proxy.port
+
+    def url(self, path: str) -> str:
+        return self.proxy.url(path)
+
+    def logs(self) -> str:
+        return self.app.logs() + "\n" + self.proxy.logs()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self.app.stop()
+
+
+def _offload(root: Path, env: dict[str, str]) -> ServerProcess:
+    """The Django wrapper with OFFLOAD behind real nginx from ``mediaserve config nginx``:
+    every media URL goes to the app (``--private ''``), which checks it and hands the file
+    back to nginx with X-Accel-Redirect."""
+    require("nginx")
+    app = _django("sec_wsgi:wrapper")(root, {**env, "SEC_OFFLOAD": "x-accel-redirect"})
+
+    def conf(site: NginxSite) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "mediaserve.cli", "config", "nginx",
+             "--listen", f"127.0.0.1:{site.port}", "--media-root", str(root),
+             "--upstream", f"127.0.0.1:{app.port}", "--private", ""],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout
+
+    try:
+        proxy = start_nginx(conf)
+    except BaseException:
+        app.stop()
+        raise
+    return ProxiedServer(proxy, app)  # type: ignore[return-value]
+
+
 #: name -> starter. The Django view runs behind Django's own handler and middleware; the
 #: wrappers are mediaserve's fast paths in front of Django (private names fall through to it).
 TARGETS: dict[str, Starter] = {
@@ -86,6 +139,7 @@ TARGETS: dict[str, Starter] = {
     "django-view": _django("sec_wsgi:view"),
     "django-wrapper": _django("sec_wsgi:wrapper"),
     "django-asgi-wrapper": _django("sec_asgi:wrapper"),
+    "nginx-offload": _offload,
 }
 
 

@@ -194,3 +194,30 @@ def test_offload_root_may_differ_from_the_apps(tree: MediaTree) -> None:
         app, environ("/media/nested/deeper/doc.txt", headers={"X-Mediaserve-Offload": "x-sendfile"})
     )
     assert result.header("X-Sendfile") == "/srv/media/nested/deeper/doc.txt"
+
+
+# -- requests the proxy would answer wrongly are served by the app ---------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"If-Unmodified-Since": "garbage"},  # nginx: 412; RFC 9110 §13.1.4: ignore it
+        {"Range": "bytes=0-" + "9" * 40},  # nginx: 416; §14.1.2: the whole file
+    ],
+)
+def test_requests_nginx_would_misanswer_are_served_in_process(
+    tree: MediaTree, headers: dict[str, str]
+) -> None:
+    app = WSGIMedia(tree.root, prefix="/media/", offload=ACCEL)
+    result = call_wsgi(app, environ("/media/hello.txt", headers={**VIA, **headers}))
+    assert result.header("X-Accel-Redirect") is None
+    assert result.code in (200, 206)
+    assert result.body == tree.files["hello.txt"]
+
+
+def test_a_valid_if_unmodified_since_is_left_to_the_proxy(tree: MediaTree) -> None:
+    app = WSGIMedia(tree.root, prefix="/media/", offload=ACCEL)
+    headers = {**VIA, "If-Unmodified-Since": "Sun, 06 Nov 1994 08:49:37 GMT"}
+    result = call_wsgi(app, environ("/media/hello.txt", headers=headers))
+    assert result.header("X-Accel-Redirect") == "/_mediaserve/hello.txt"

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..http.dates import parse_http_date
 from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, plan
 from ..sources.base import OpenFile
 
@@ -41,6 +43,7 @@ __all__ = [
     "OffloadError",
     "loop_detected",
     "offload_plan",
+    "proxy_would_misanswer",
     "quote_uri",
 ]
 
@@ -136,6 +139,32 @@ class Offload:
             # bytes on the wire unchanged, which is what the proxy opens.
             return path.encode("utf-8", "surrogateescape").decode("latin-1")
         return self.internal_prefix + quote_uri(name)
+
+
+# A decimal number longer than this cannot be a file offset nginx accepts (off_t overflow).
+_MAX_OFFSET_DIGITS = 18
+_DIGITS = re.compile(r"\d+")
+
+
+def proxy_would_misanswer(request: RequestHeaders) -> str | None:
+    """Why the proxy would answer this request differently from RFC 9110, or None.
+
+    Such requests are served by the app itself (found with the security suite against real
+    nginx): nginx answers an If-Unmodified-Since that is not an HTTP-date with 412, where
+    §13.1.4 says to ignore it, and a range position too long for ``off_t`` with 416, where
+    §14.1.2 makes ``bytes=0-<huge>`` the whole file. Both are rare; correctness wins.
+    """
+    if (
+        request.if_unmodified_since is not None
+        and request.if_match is None
+        and parse_http_date(request.if_unmodified_since) is None
+    ):
+        return "If-Unmodified-Since is not an HTTP-date"
+    if request.range is not None and any(
+        len(number) > _MAX_OFFSET_DIGITS for number in _DIGITS.findall(request.range)
+    ):
+        return "a Range position longer than an off_t"
+    return None
 
 
 def offload_plan(

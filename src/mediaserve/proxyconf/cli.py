@@ -66,6 +66,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--cache-control", help="Cache-Control for public media")
     parser.add_argument("--limit-req", help="nginx rate limit for public media, e.g. 20r/s")
     parser.add_argument("--max-body", default="100m", help="largest upload (default 100m)")
+    parser.add_argument(
+        "--max-ranges", type=int, help="ranges per request (default: MAX_RANGES, or 16)"
+    )
     parser.add_argument("--volume", default="media", help="compose volume name (npm, traefik)")
     parser.add_argument(
         "--app-media-root", help="MEDIA_ROOT inside the app container (default /app/media)"
@@ -92,6 +95,7 @@ def settings_defaults() -> dict[str, Any]:
         "offload": values["OFFLOAD"],
         "internal_prefix": values["OFFLOAD_PREFIX"],
         "cache_control": values["CACHE_CONTROL"],
+        "max_ranges": values["MAX_RANGES"],
         "offload_set": True,
     }
     if result["media_root"]:
@@ -144,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             or "public, max-age=3600",
             limit_req=args.limit_req,
             max_body=args.max_body,
+            max_ranges=args.max_ranges or found.get("max_ranges") or 16,
             volume=args.volume,
             app_media_root=args.app_media_root or found.get("app_media_root") or "/app/media",
         )

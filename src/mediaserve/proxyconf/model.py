@@ -97,6 +97,8 @@ class ProxySetup:
     limit_req: str | None = None
     # The largest upload the proxy lets through to the app (WhatsApp documents: 100 MB).
     max_body: str = "100m"
+    # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
+    max_ranges: int = 16
     # The docker-compose volume that holds MEDIA_ROOT (NPM and Traefik output).
     volume: str = "media"
     # Where the app's container mounts that volume (its MEDIA_ROOT), for compose output.
@@ -156,6 +158,8 @@ class ProxySetup:
             raise ConfigError(
                 f"--app-media-root {self.app_media_root!r} must be an absolute path without ':'"
             )
+        if self.max_ranges < 1:
+            raise ConfigError(f"--max-ranges {self.max_ranges} must be at least 1")
         if not re.fullmatch(r"\d+[kmg]?", self.max_body):
             raise ConfigError(f"--max-body {self.max_body!r} must look like 100m")
 

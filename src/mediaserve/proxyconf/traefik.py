@@ -33,6 +33,7 @@ def render_sidecar_nginx(setup: ProxySetup) -> str:
         private=tuple(p for p in setup.private if p),
         cache_control=setup.cache_control,
         limit_req=None,
+        max_ranges=setup.max_ranges,
     )
     public = server_locations(sidecar, None)
     body = "\n".join("    " + line if line.strip() else "" for line in public.splitlines())
@@ -43,6 +44,8 @@ server {{
     server_name _;
     sendfile on;
     tcp_nopush off;
+    absolute_redirect off;
+    max_ranges {setup.max_ranges};
 
 {body}
 
