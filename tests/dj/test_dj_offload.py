@@ -125,3 +125,15 @@ def test_config_command_follows_an_unset_offload(media_settings: MediaTree) -> N
 def test_config_command_bad_option_is_a_command_error(media_settings: MediaTree) -> None:
     with pytest.raises(CommandError, match="status 2"):
         run_command("config", "nginx", "--media-root", "relative")
+
+
+def test_config_command_sends_non_public_access_prefixes_to_the_app(
+    media_settings: MediaTree,
+) -> None:
+    """ACCESS decides what is private; the generated proxy must not serve those prefixes."""
+    access = {"invoices/": "signed", "staff/": "private", "catalog/": "public"}
+    with offload_settings(ACCESS=access):
+        conf = run_command("config", "nginx")
+    assert 'location ^~ "/media/invoices/" {' in conf
+    assert 'location ^~ "/media/staff/" {' in conf
+    assert "/media/catalog/" not in conf

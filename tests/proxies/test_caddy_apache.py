@@ -48,6 +48,8 @@ def caddy(tree: MediaTree) -> Iterator[ServerProcess]:
                 f"127.0.0.1:{app.port}",
                 "--private",
                 "private",
+                "--private",
+                "invoices",
             )
         )
         yield proxy
@@ -69,6 +71,8 @@ def apache(tree: MediaTree) -> Iterator[ServerProcess]:
                 f"127.0.0.1:{app.port}",
                 "--private",
                 "private",
+                "--private",
+                "invoices",
             )
         )
         yield proxy
@@ -126,3 +130,19 @@ def test_apache_offload_has_no_constant_etag(apache: ServerProcess, tree: MediaT
 
 def test_caddy_internal_prefix_is_not_reachable(caddy: ServerProcess) -> None:
     assert curl(caddy.url("/_mediaserve/" + PRIVATE_PDF)).status == 404
+
+
+def test_private_prefix_in_another_letter_case_is_not_public(
+    proxy: ServerProcess, tree: MediaTree
+) -> None:
+    """The example signs invoices/, and the app compares ACCESS prefixes case-insensitively:
+    an INVOICES folder must reach the app (404 without a signature), not be read by the
+    proxy as public media."""
+    upper = tree.root / "INVOICES"
+    upper.mkdir(mode=0o755, exist_ok=True)
+    upper.chmod(0o755)
+    (upper / "copy.pdf").write_bytes(tree.files[PRIVATE_PDF])
+    (upper / "copy.pdf").chmod(0o644)
+    result = curl(proxy.url("/media/INVOICES/copy.pdf"))
+    assert result.status == 404
+    assert not result.body.startswith(b"%PDF")

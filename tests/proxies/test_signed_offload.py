@@ -109,3 +109,28 @@ def test_a_signature_for_one_invoice_does_not_open_another(
     url = signed(env, INVOICE)
     other = url.replace("inv-0042.pdf", "inv-0043.pdf")
     assert curl(proxy.url(other)).status == 404
+
+
+def test_private_prefix_in_another_letter_case_still_goes_to_the_app(
+    site: tuple[ServerProcess, dict[str, str]], tree: MediaTree
+) -> None:
+    """ACCESS prefixes are compared case-insensitively by the app; nginx's prefix location is
+    case-sensitive, so an INVOICES folder must not be read by nginx as public media."""
+    upper = tree.root / "INVOICES"
+    upper.mkdir(mode=0o755, exist_ok=True)
+    upper.chmod(0o755)
+    (upper / "copy.pdf").write_bytes(tree.files[INVOICE])
+    (upper / "copy.pdf").chmod(0o644)
+    proxy, _env = site
+    result = curl(proxy.url("/media/INVOICES/copy.pdf"))
+    assert result.status == 404
+    assert not result.body.startswith(b"%PDF")
+
+
+def test_signed_private_answer_has_one_cache_control(
+    site: tuple[ServerProcess, dict[str, str]],
+) -> None:
+    proxy, env = site
+    result = curl(proxy.url(signed(env, INVOICE)))
+    assert result.headers.getall("cache-control") == ["private, no-store"]
+    assert result.headers.getall("x-content-type-options") == ["nosniff"]

@@ -16,7 +16,7 @@ so both name the same file.
 from __future__ import annotations
 
 from .. import __version__
-from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup
+from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup, other_case_regex
 
 __all__ = ["caddy_quote", "render_caddy"]
 
@@ -59,12 +59,21 @@ def render_caddy(setup: ProxySetup) -> str:
     }}"""
         )
     if not setup.all_private:
+        other_case = ""
+        if any(setup.private):
+            # A private prefix in another letter case: private to mediaserve, never public.
+            # The exact spelling never gets here: its own, longer handle is tried first.
+            regex = other_case_regex(setup, strip_media=True, lookahead=False)
+            other_case = (
+                f"\n        @othercase path_regexp othercase {caddy_quote(regex, '--private')}"
+                "\n        respond @othercase 404"
+            )
         blocks.append(
             f"""\
     # Public media, read by Caddy from the shared directory.
     handle_path {caddy_quote(media + "/*", "MEDIA_URL")} {{
         @dotfiles path_regexp dotfiles /\\.
-        respond @dotfiles 404
+        respond @dotfiles 404{other_case}
         root * {root}
         header X-Content-Type-Options nosniff
         header Cache-Control {cache}

@@ -61,7 +61,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="PREFIX",
-        help="a prefix under MEDIA_URL that goes to the app (repeatable; '' for all media)",
+        help="a prefix under MEDIA_URL that goes to the app (repeatable; '' for all media; "
+        "default: the non-public prefixes of MEDIASERVE['ACCESS'])",
     )
     parser.add_argument("--cache-control", help="Cache-Control for public media")
     parser.add_argument("--limit-req", help="nginx rate limit for public media, e.g. 20r/s")
@@ -96,6 +97,10 @@ def settings_defaults() -> dict[str, Any]:
         "internal_prefix": values["OFFLOAD_PREFIX"],
         "cache_control": values["CACHE_CONTROL"],
         "max_ranges": values["MAX_RANGES"],
+        # Every prefix that is not public must be judged by the app.
+        "private": tuple(
+            str(prefix) for prefix, policy in values.get("ACCESS", {}).items() if policy != "public"
+        ),
         "offload_set": True,
     }
     if result["media_root"]:
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             listen=args.listen,
             offload=offload,
             internal_prefix=args.internal_prefix or found.get("internal_prefix") or "/_mediaserve/",
-            private=tuple(args.private or ()),
+            private=tuple(args.private if args.private is not None else found.get("private", ())),
             cache_control=args.cache_control
             or found.get("cache_control")
             or "public, max-age=3600",

@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 from ..delivery.offload import METHODS
 from ..http.plan import SANDBOX_CSP
 
-__all__ = ["ACTIVE_EXTENSIONS", "SANDBOX_CSP", "ConfigError", "ProxySetup", "Upstream"]
+__all__ = [
+    "ACTIVE_EXTENSIONS",
+    "SANDBOX_CSP",
+    "ConfigError",
+    "ProxySetup",
+    "Upstream",
+    "other_case_regex",
+]
 
 
 class ConfigError(ValueError):
@@ -182,3 +189,34 @@ class ProxySetup:
     def needs_internal(self) -> bool:
         """Whether the proxy needs an internal location for offloaded files."""
         return self.offload in ("x-accel-redirect", "x-litespeed-location")
+
+
+def _regex_literal(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_/-" or ord(ch) > 127 else "\\" + ch for ch in text)
+
+
+def other_case_regex(
+    setup: ProxySetup, *, strip_media: bool = False, lookahead: bool = True
+) -> str:
+    """A PCRE matching the private prefixes in any letter case *but their own*.
+
+    mediaserve compares ACCESS prefixes case-insensitively (``INVOICES/`` is as private as
+    ``invoices/``); proxies match locations case-sensitively, so without this a folder named
+    ``INVOICES`` would be served by the proxy as public media. The exact spelling is routed
+    to the app by its own prefix location; only the other spellings match here (and get a
+    404). ``strip_media`` drops MEDIA_URL for matchers that see the path without it;
+    ``lookahead=False`` (Go's RE2, in Caddy, has none) relies on the exact spelling being
+    routed elsewhere before this matcher is tried.
+    """
+    private = [p.rstrip("/") for p in setup.private if p]
+    for prefix in private:
+        if any(ch in prefix for ch in "\"';{}\\") or any(ord(ch) < 33 for ch in prefix):
+            raise ConfigError(
+                f"--private {prefix!r} contains a quote, ';', a brace or a backslash, which a "
+                "proxy's regex cannot express literally; rename the directory"
+            )
+    exact = "|".join(_regex_literal(p) + "/" for p in private)
+    media = "/" if strip_media else _regex_literal(setup.media_url)
+    if not lookahead:
+        return f"(?i)^{media}(?:{exact})"
+    return f"^{media}(?!(?:{exact}))(?i:{exact})"

@@ -18,7 +18,7 @@ Choices, each against a way this set-up is seen to break:
 from __future__ import annotations
 
 from .. import __version__
-from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup
+from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup, other_case_regex
 
 __all__ = ["nginx_quote", "render_nginx", "render_npm_advanced", "server_locations"]
 
@@ -51,7 +51,7 @@ def _indent(text: str, by: int = 4) -> str:
     return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
 
 
-def _public_location(setup: ProxySetup) -> str:
+def _public_location(setup: ProxySetup, upstream: str | None = None) -> str:
     active = "|".join(ACTIVE_EXTENSIONS)
     cache = nginx_quote(setup.cache_control, "--cache-control")
     limit = (
@@ -67,7 +67,7 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
     disable_symlinks on;
     autoindex off;
     add_header X-Content-Type-Options "nosniff" always;
-    add_header Cache-Control {cache};{limit}
+    add_header Cache-Control {cache};{limit}{_nested_private(setup, upstream)}
     # Dotfiles (.env, .git/...) are never media.
     location ~ /\\. {{
         return 404;
@@ -80,6 +80,17 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
         add_header Content-Disposition "attachment" always;
     }}
 }}"""
+
+
+def _nested_private(setup: ProxySetup, upstream: str | None) -> str:
+    if not any(setup.private):
+        return ""
+    return f"""
+    # A private prefix in another letter case ("INVOICES/"): mediaserve compares ACCESS
+    # prefixes case-insensitively, nginx's locations do not; never serve it as public.
+    location ~ {other_case_regex(setup)} {{
+        return 404;
+    }}"""
 
 
 def _internal_location(setup: ProxySetup) -> str:
@@ -120,7 +131,7 @@ def server_locations(
     """
     blocks: list[str] = []
     if not setup.all_private:
-        blocks.append(_public_location(setup))
+        blocks.append(_public_location(setup, upstream))
     for url in setup.private_urls:
         if upstream is None:
             blocks.append(
