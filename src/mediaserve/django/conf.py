@@ -19,6 +19,7 @@ from django.dispatch import receiver
 
 from ..http.plan import ServeOptions
 from ..mount import Mount, normalise_prefix
+from ..storage_mount import StorageMount
 
 __all__ = ["DEFAULTS", "MediaConfig", "SettingsError", "get_config", "media_prefix"]
 
@@ -34,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
     # the "nothing routes MEDIA_URL" check.
     "SERVED_EXTERNALLY": False,
+    # Media in object storage (a dict, see docs/deploy/object-storage.md) or None.
+    "STORAGE": None,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -46,6 +49,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "CONTENT_TYPES": dict,
     "EXTRA_HEADERS": dict,
     "SERVED_EXTERNALLY": bool,
+    "STORAGE": (dict, type(None)),
 }
 
 
@@ -59,6 +63,8 @@ class MediaConfig:
 
     mount: Mount | None
     values: dict[str, Any]
+    # Set instead of ``mount`` when MEDIASERVE["STORAGE"] puts media in object storage.
+    storage: StorageMount | None = None
 
 
 def read_values() -> dict[str, Any]:
@@ -134,6 +140,18 @@ def get_config() -> MediaConfig:
 def _build() -> MediaConfig:
     values = read_values()
     prefix = media_prefix()
+    if values["STORAGE"] is not None:
+        from .storage import StorageSettingsError, build_storage_mount, read_storage
+
+        if prefix is None:
+            return MediaConfig(None, values)
+        try:
+            storage = build_storage_mount(
+                read_storage(values["STORAGE"]), prefix, options_from(values)
+            )
+        except StorageSettingsError as exc:
+            raise SettingsError(str(exc)) from None
+        return MediaConfig(None, values, storage)
     root = str(getattr(settings, "MEDIA_ROOT", "") or "")
     if prefix is None or not root:
         return MediaConfig(None, values)
