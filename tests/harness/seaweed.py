@@ -34,6 +34,8 @@ from .process import ServerProcess, ServerStartError
 ACCESS_KEY = "mediaserve-test"
 SECRET_KEY = "mediaserve-test-secret-key"
 REGION = "us-east-1"
+#: The one bucket anyone may read without a signature (once a test creates it).
+PUBLIC_BUCKET = "public-media"
 
 #: Written at the first start and read back at each restart (see ``_wait_s3``).
 _PROBE_BUCKET = "harness-probe"
@@ -93,7 +95,9 @@ class SeaweedS3:
                                 {"accessKey": self.access_key, "secretKey": self.secret_key}
                             ],
                             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                        }
+                        },
+                        # Unsigned requests may read PUBLIC_BUCKET only (a public CDN origin).
+                        {"name": "anonymous", "actions": [f"Read:{PUBLIC_BUCKET}"]},
                     ]
                 }
             )
@@ -269,4 +273,12 @@ def start_seaweedfs() -> SeaweedS3:
         raise
 
 
-__all__ = ["ACCESS_KEY", "REGION", "SECRET_KEY", "SeaweedS3", "start_seaweedfs", "weed_binary"]
+__all__ = [
+    "ACCESS_KEY",
+    "PUBLIC_BUCKET",
+    "REGION",
+    "SECRET_KEY",
+    "SeaweedS3",
+    "start_seaweedfs",
+    "weed_binary",
+]
