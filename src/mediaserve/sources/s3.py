@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class S3Source:
         self._client = client
         self._client_pid = os.getpid() if client is not None else 0
         self._lock = threading.Lock()
+        self._bucket_seen = -1e9  # monotonic time the bucket was last seen to exist
 
     def __repr__(self) -> str:
         return f"S3Source({self.endpoint})"
@@ -121,7 +123,10 @@ class S3Source:
         try:
             head = self.client.head_object(Bucket=self.settings.bucket, Key=key)
         except Exception as exc:
-            raise self._translate(exc, key) from None
+            error = self._translate(exc, key)
+            if isinstance(error, NotFound):
+                self._check_bucket()
+            raise error from None
         etag = str(head.get("ETag") or "")
         version = str(head.get("VersionId") or "")
         modified = head.get("LastModified")
@@ -173,6 +178,31 @@ class S3Source:
         return str(signed), True
 
     # -- errors ---------------------------------------------------------------------------
+    #: Seconds a bucket found to exist is not asked about again.
+    bucket_check_interval = 30.0
+
+    def _check_bucket(self) -> None:
+        """Raise Unavailable when the bucket itself is missing.
+
+        A HEAD has no body, so S3 answers a missing bucket with the same bare 404 as a
+        missing key: without this, a typo in BUCKET would be a site of silent 404s. Asked
+        after a 404 only, and then at most every ``bucket_check_interval`` seconds.
+        """
+        now = time.monotonic()
+        if now - self._bucket_seen < self.bucket_check_interval:
+            return
+        try:
+            self.client.head_bucket(Bucket=self.settings.bucket)
+        except Exception as exc:
+            error = self._translate(exc, "")
+            if isinstance(error, NotFound):
+                raise Unavailable(
+                    f"{self.endpoint}: the bucket does not exist; create it or fix "
+                    f"{self.settings.setting}['BUCKET']"
+                ) from None
+            raise error from None
+        self._bucket_seen = now
+
     def _translate(self, exc: Exception, key: str) -> Exception:
         """A boto3/botocore exception as NotFound, Changed or Unavailable.
 
