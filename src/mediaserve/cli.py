@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Cache-Control for files (default 'public, max-age=3600')",
     )
+    from .sync.cli import add_parser as add_sync_parser
+
+    add_sync_parser(commands)
     return parser
 
 
@@ -219,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "sync":
+        return int(args.handler(args))
     return 2  # argparse already rejected anything else
 
 

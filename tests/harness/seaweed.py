@@ -107,6 +107,11 @@ class SeaweedS3:
         (data_dir / "filer.toml").write_text(
             f'[leveldb2]\nenabled = true\ndir = "{data_dir / "filer"}"\n'
         )
+        # Every bucket is a collection that grows its own volumes, by default 7 at a time:
+        # with one at a time, a test session may create dozens of buckets.
+        (data_dir / "master.toml").write_text(
+            "[master.volume_growth]\ncopy_1 = 1\ncopy_2 = 2\ncopy_3 = 3\ncopy_other = 1\n"
+        )
         self.process: ServerProcess | None = None
         self._probe_written = False
 
@@ -138,7 +143,7 @@ class SeaweedS3:
             "-s3.port.lance=0",
             # Small volumes: the tests store megabytes, not the 30 GB default.
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=16",
+            "-volume.max=200",
         ]
 
     def start(self) -> SeaweedS3:
