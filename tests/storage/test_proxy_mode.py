@@ -6,13 +6,15 @@ it the right metadata and fetches exactly the planned bytes."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from storage_support import UNICODE_KEY, start_site, storage_setting
+from storage_support import BUCKET, UNICODE_KEY, start_site, storage_setting
 
-from harness import SeaweedS3, ServerProcess, curl, raw_request
+from harness import SeaweedS3, ServerProcess, curl, process_group_members, raw_request
 
 
 @pytest.fixture(scope="module", params=["wsgi", "asgi"])
@@ -152,3 +154,64 @@ def test_active_content_is_a_sandboxed_attachment(site: ServerProcess) -> None:
 def test_post_is_405(site: ServerProcess) -> None:
     result = curl(site.url("/media/hello.txt"), "-X", "POST")
     assert result.status == 405
+
+
+MiB = 1024 * 1024
+HUGE = "huge.bin"
+HUGE_SIZE = 64 * MiB
+#: Growth allowed while 64 MiB stream through: chunks queued ahead of the client, the
+#: connection pool's buffers, allocator slack. A download-then-send would be +64 MiB.
+GROWTH_LIMIT_KIB = 24 * 1024
+
+
+@pytest.fixture(scope="module")
+def huge(seaweed: SeaweedS3, bucket: dict[str, bytes]) -> str:
+    seaweed.client().put_object(Bucket=BUCKET, Key=HUGE, Body=b"\x5a" * HUGE_SIZE)
+    return HUGE
+
+
+def _rss_kib(server: ServerProcess) -> int:
+    """Resident memory of the server's whole process group (master and workers)."""
+    total = 0
+    assert server.pid is not None
+    for pid in process_group_members(server.pid):
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def test_a_64_mib_object_streams_without_buffering(site: ServerProcess, huge: str) -> None:
+    """Proxy mode never downloads the object before sending it: RSS is sampled every 8 MiB
+    the client receives (the first sample right after the first body bytes), and the
+    bytes are counted and checked as they arrive."""
+    curl(site.url("/media/big.bin"))  # warm up: imports, client, connection pool
+    before = _rss_kib(site)
+    peak = before
+    received = 0
+    with socket.create_connection((site.host, site.port), timeout=30) as sock:
+        sock.sendall(f"GET /media/{huge} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        buffer = bytearray(1 << 20)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            count = sock.recv_into(buffer)
+            assert count
+            head += bytes(buffer[:count])
+        status_line, _, rest = head.partition(b"\r\n")
+        assert status_line.split()[1] == b"200"
+        body_start = rest.partition(b"\r\n\r\n")[2]
+        assert set(body_start) <= {0x5A}
+        received = len(body_start)
+        next_sample = 0
+        while count := sock.recv_into(buffer):
+            assert set(buffer[:count]) == {0x5A}
+            received += count
+            if received >= next_sample:
+                peak = max(peak, _rss_kib(site))
+                next_sample += 8 * MiB
+    assert received == HUGE_SIZE
+    assert peak - before < GROWTH_LIMIT_KIB, f"RSS {before} KiB -> peak {peak} KiB"
