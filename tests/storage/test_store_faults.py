@@ -148,3 +148,37 @@ def test_missing_bucket_is_503_naming_the_bucket_setting(store: SeaweedS3) -> No
 
 def test_missing_key_in_an_existing_bucket_stays_404(site: ServerProcess) -> None:
     assert curl(site.url("/media/not-there.jpg")).status == 404
+
+
+def test_store_dying_mid_download_ends_the_connection_short(
+    site: ServerProcess, store: SeaweedS3
+) -> None:
+    """Headers (200, Content-Length) are out when the store dies: the body must end early
+    and the connection close, so no client or proxy reads the next response as the rest of
+    this one; every byte that did arrive is right."""
+    size = 64 * 1024 * 1024
+    store.client().put_object(Bucket=BUCKET, Key="long.bin", Body=b"\x33" * size)
+    received = 0
+    with socket.create_connection((site.host, site.port), timeout=30) as sock:
+        # A second request pipelined behind the first: a connection kept open after the
+        # short body would answer it, and its bytes would read as the rest of the first body.
+        sock.sendall(
+            b"GET /media/long.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /media/photo.jpg HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert f"Content-Length: {size}".encode() in head
+        store.stop()
+        try:
+            received = len(body)
+            assert set(body) <= {0x33}
+            while chunk := sock.recv(1 << 20):  # EOF (b"") must come before `size` bytes
+                assert set(chunk) == {0x33}
+                received += len(chunk)
+        finally:
+            store.start()
+    assert 0 < received < size

@@ -8,6 +8,8 @@ does not buffer a sync iterator whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -21,13 +23,26 @@ __all__ = ["serve_storage"]
 
 
 class _SyncBody:
-    """A WSGI body; a body cut short by the store asks the server to close the connection."""
+    """A WSGI body; a body cut short by the store ends the connection.
 
-    def __init__(self, body: RemoteBody) -> None:
+    The client was promised Content-Length bytes. gunicorn keeps a connection alive after a
+    short body, and a client (or a proxy reusing the connection) would then read the next
+    response as the rest of this one. Through Django the server's ``start_response`` is out
+    of reach, so the socket gunicorn exposes is shut for writing: the client sees the body
+    end early, which is what it is.
+    """
+
+    def __init__(self, body: RemoteBody, environ: dict[str, object]) -> None:
         self.body = body
+        self.environ = environ
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
+        yield from self.body
+        if self.body.short:
+            sock = self.environ.get("gunicorn.socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
 
 
 _DONE = object()
@@ -73,7 +88,7 @@ def serve_storage(storage: StorageMount, request: HttpRequest, name: str) -> Htt
         if isinstance(scope, dict):
             response = StreamingHttpResponse(_async_chunks(body), status=plan.status)
         else:
-            response = StreamingHttpResponse(_SyncBody(body), status=plan.status)
+            response = StreamingHttpResponse(_SyncBody(body, request.META), status=plan.status)
         del response["Content-Type"]
     for header, value in plan.headers:
         response[header] = value
