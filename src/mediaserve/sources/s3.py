@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ..http.plan import FileMeta
 from .base import NotFound
+from .presign import Presigner
 from .remote import Changed, RemoteObject, Unavailable, object_key
 
 __all__ = ["S3Settings", "S3Source"]
@@ -60,7 +61,11 @@ class S3Settings:
 
 
 def make_client(settings: S3Settings) -> Any:
-    """A boto3 S3 client with bounded timeouts and retries (SigV4, as every store accepts)."""
+    """A boto3 S3 client with bounded timeouts and retries (SigV4, as every store accepts).
+
+    The client's ``_mediaserve_credentials`` attribute holds the session's credentials
+    (``None`` when boto3 found none), for the fast presigner.
+    """
     try:
         import boto3
         from botocore.config import Config
@@ -76,14 +81,14 @@ def make_client(settings: S3Settings) -> Any:
         retries={"max_attempts": settings.max_attempts, "mode": "standard"},
         max_pool_connections=settings.max_pool_connections,
     )
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=settings.endpoint_url or None,
-        region_name=settings.region or None,
+    session = boto3.session.Session(
         aws_access_key_id=settings.access_key_id or None,
         aws_secret_access_key=settings.secret_access_key or None,
-        config=config,
+        region_name=settings.region or None,
     )
+    client = session.client("s3", endpoint_url=settings.endpoint_url or None, config=config)
+    client._mediaserve_credentials = session.get_credentials()
+    return client
 
 
 class S3Source:
@@ -99,6 +104,7 @@ class S3Source:
         self._client_pid = os.getpid() if client is not None else 0
         self._lock = threading.Lock()
         self._bucket_seen = -1e9  # monotonic time the bucket was last seen to exist
+        self._presigner: Presigner | bool | None = None  # False: use botocore's
 
     def __repr__(self) -> str:
         return f"S3Source({self.endpoint})"
@@ -111,6 +117,7 @@ class S3Source:
                 if self._client is None or self._client_pid != os.getpid():
                     self._client = make_client(self.settings)
                     self._client_pid = os.getpid()
+                    self._presigner = None
                 client = self._client
         return client
 
@@ -168,14 +175,35 @@ class S3Source:
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/") + "/" + quote(key, safe="/~"), False
         try:
-            signed = self.client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.settings.bucket, "Key": key},
-                ExpiresIn=expiry,
-            )
+            presigner = self._fast_presigner()
+            if presigner is not None:
+                signed = presigner.url(key, expiry)
+            else:
+                signed = self.client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": self.settings.bucket, "Key": key},
+                    ExpiresIn=expiry,
+                )
         except Exception as exc:
             raise self._translate(exc, key) from None
         return str(signed), True
+
+    def _fast_presigner(self) -> Presigner | None:
+        """The SigV4 presigner for this client, or None to use botocore's (made once)."""
+        presigner = self._presigner
+        if presigner is None:
+            client = self.client
+            credentials = getattr(client, "_mediaserve_credentials", None)
+            try:
+                presigner = (
+                    Presigner(client, self.settings.bucket, credentials)
+                    if credentials is not None
+                    else False
+                )
+            except ValueError:
+                presigner = False
+            self._presigner = presigner
+        return presigner if isinstance(presigner, Presigner) else None
 
     # -- errors ---------------------------------------------------------------------------
     #: Seconds a bucket found to exist is not asked about again.
