@@ -88,8 +88,9 @@ class Presigner:
             params["X-Amz-Security-Token"] = frozen.token
         # The canonical query is sorted by name; the URL keeps botocore's order (the
         # token after SignedHeaders), so both produce the very same URL.
-        canonical_query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(params.items()))
-        query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in params.items())
+        pairs = [f"{k}={_encode(v)}" for k, v in params.items()]  # names need no escaping
+        canonical_query = "&".join(sorted(pairs))
+        query = "&".join(pairs)
         path = self.path_prefix + _encode(key, safe="-_.~/")
         canonical = f"GET\n{path}\n{canonical_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = (
