@@ -38,8 +38,12 @@ def storage_setting(store: SeaweedS3, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def start_site(storage: dict[str, Any], *, asgi: bool = False) -> ServerProcess:
-    """The ``s3site`` Django project under gunicorn (gthread), configured with ``storage``."""
+def start_site(
+    storage: dict[str, Any], *, asgi: bool = False, wrapped: bool = False
+) -> ServerProcess:
+    """The ``s3site`` Django project configured with ``storage``: under gunicorn (gthread)
+    for WSGI, uvicorn for ASGI. ``wrapped``: through mediaserve's WSGI/ASGI wrappers with no
+    media URL pattern, so media are answered before Django runs."""
     env = {
         "DJANGO_SETTINGS_MODULE": "s3site.settings",
         "S3SITE_STORAGE": json.dumps(storage),
@@ -47,11 +51,12 @@ def start_site(storage: dict[str, Any], *, asgi: bool = False) -> ServerProcess:
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
+    module = "s3site.wrapped" if wrapped else ("s3site.asgi" if asgi else "s3site.wsgi")
+    attribute = ("asgi" if asgi else "wsgi") if wrapped else "application"
     if asgi:
-        return start_uvicorn(
-            "s3site.asgi:application", env=env, pythonpath=[HERE], ready_path="/healthz"
-        )
+        return start_uvicorn(f"{module}:{attribute}", env=env, pythonpath=[HERE],
+                             ready_path="/healthz")  # fmt: skip
     return start_gunicorn(
-        "s3site.wsgi:application", env=env, pythonpath=[HERE],
+        f"{module}:{attribute}", env=env, pythonpath=[HERE],
         worker_class="gthread", threads=4, ready_path="/healthz",
     )  # fmt: skip

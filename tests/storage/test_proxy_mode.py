@@ -1,7 +1,8 @@
 """Proxy mode against a real SeaweedFS, through real servers: gunicorn (WSGI, gthread) and
-uvicorn (ASGI). Every answer is compared byte for byte with what was uploaded; the status
-logic is the local planner's, so these tests check that the HEAD/ranged-GET plumbing feeds
-it the right metadata and fetches exactly the planned bytes."""
+uvicorn (ASGI), through the Django view and through mediaserve's WSGI/ASGI wrappers. Every
+answer is compared byte for byte with what was uploaded; the status logic is the local
+planner's, so these tests check that the HEAD/ranged-GET plumbing feeds it the right
+metadata and fetches exactly the planned bytes."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ from storage_support import BUCKET, UNICODE_KEY, start_site, storage_setting
 from harness import SeaweedS3, ServerProcess, curl, process_group_members, raw_request
 
 
-@pytest.fixture(scope="module", params=["wsgi", "asgi"])
+@pytest.fixture(scope="module", params=["wsgi", "asgi", "wrapped-wsgi", "wrapped-asgi"])
 def site(
     request: pytest.FixtureRequest, seaweed: SeaweedS3, bucket: dict[str, bytes]
 ) -> Iterator[ServerProcess]:
-    server = start_site(storage_setting(seaweed, MODE="proxy"), asgi=request.param == "asgi")
+    """The Django view under gunicorn and uvicorn, and the WSGI/ASGI wrappers that answer
+    media before Django runs (no media URL pattern at all)."""
+    kind = str(request.param)
+    server = start_site(
+        storage_setting(seaweed, MODE="proxy"), asgi=kind.endswith("asgi"),
+        wrapped=kind.startswith("wrapped"),
+    )  # fmt: skip
     yield server
     server.stop()
 

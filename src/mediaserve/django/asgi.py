@@ -7,6 +7,7 @@ from typing import Any
 from django.core.asgi import get_asgi_application as django_asgi_application
 
 from ..delivery.asgi import ASGIApp, Receive, Scope, Send, lifespan, path_in_app, serve
+from ..delivery.remote import serve_asgi
 from .conf import get_config
 
 __all__ = ["MediaASGIHandler", "get_asgi_application"]
@@ -20,7 +21,13 @@ class MediaASGIHandler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            mount = get_config().mount
+            config = get_config()
+            if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
+                found = config.storage.match(path_in_app(scope))
+                if found is not None:
+                    await serve_asgi(config.storage, scope, receive, send, found)
+                    return
+            mount = config.mount
             if mount is not None:
                 name = mount.match(path_in_app(scope))
                 if name is not None:

@@ -8,7 +8,7 @@ import os
 SECRET_KEY = "mediaserve-storage-tests"  # a test project
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-ROOT_URLCONF = "s3site.urls"
+ROOT_URLCONF = os.environ.get("S3SITE_URLCONF", "s3site.urls")
 INSTALLED_APPS = ["mediaserve.django"]
 MIDDLEWARE: list[str] = []
 DATABASES: dict[str, object] = {}
