@@ -18,6 +18,7 @@ from .nginx import NginxConfigError, NginxSite, render_nginx_conf, start_nginx
 from .paths import APPS_DIR, REPO_ROOT, TESTS_DIR
 from .ports import LOOPBACK, free_port, port_accepts, wait_for_port
 from .process import ServerProcess, ServerStartError, process_group_members, stop_all
+from .seaweed import SeaweedS3, start_seaweedfs
 from .servers import server_env, start_granian, start_gunicorn, start_uvicorn
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NginxSite",
     "RawResponse",
     "Requirement",
+    "SeaweedS3",
     "ServerProcess",
     "ServerStartError",
     "curl",
@@ -59,6 +61,7 @@ __all__ = [
     "start_granian",
     "start_gunicorn",
     "start_nginx",
+    "start_seaweedfs",
     "start_uvicorn",
     "stop_all",
     "wait_for_port",

@@ -21,6 +21,7 @@ from ..delivery.asgi import (
     serve,
     serve_admitted,
 )
+from ..delivery.remote import serve_asgi
 from .access import get_access
 from .conf import get_config
 from .ratelimit import get_limiter, meta_from_scope, throttle
@@ -36,7 +37,13 @@ class MediaASGIHandler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            mount = get_config().mount
+            config = get_config()
+            if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
+                found = config.storage.match(path_in_app(scope))
+                if found is not None:
+                    await serve_asgi(config.storage, scope, receive, send, found)
+                    return
+            mount = config.mount
             if mount is not None:
                 name = mount.match(path_in_app(scope))
                 if name is not None:

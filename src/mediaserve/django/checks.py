@@ -46,6 +46,9 @@ def check_media_root(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     messages: list[CheckMessage] = []
     root = str(getattr(settings, "MEDIA_ROOT", "") or "")
     media_url = str(getattr(settings, "MEDIA_URL", "") or "")
+    user = getattr(settings, "MEDIASERVE", None)
+    if not root and isinstance(user, dict) and user.get("STORAGE"):
+        return []  # media live in object storage (checked by storage_checks)
     if not root:
         return [
             Error(

@@ -21,6 +21,7 @@ from django.dispatch import receiver
 from ..delivery.offload import Offload, OffloadError
 from ..http.plan import ServeOptions
 from ..mount import Mount, normalise_prefix
+from ..storage_mount import StorageMount
 
 __all__ = ["DEFAULTS", "MediaConfig", "SettingsError", "get_config", "media_prefix"]
 
@@ -57,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": "default",
     "RATE_LIMIT_TRUSTED_PROXIES": [],
     "RATE_LIMIT_ALLOW_AGENTS": [],
+    # Media in object storage (a dict, see docs/deploy/object-storage.md) or None.
+    "STORAGE": None,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -81,6 +84,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "RATE_LIMIT_CACHE": str,
     "RATE_LIMIT_TRUSTED_PROXIES": (list, tuple),
     "RATE_LIMIT_ALLOW_AGENTS": (list, tuple),
+    "STORAGE": (dict, type(None)),
 }
 
 
@@ -94,6 +98,8 @@ class MediaConfig:
 
     mount: Mount | None
     values: dict[str, Any]
+    # Set instead of ``mount`` when MEDIASERVE["STORAGE"] puts media in object storage.
+    storage: StorageMount | None = None
 
 
 def read_values() -> dict[str, Any]:
@@ -187,6 +193,18 @@ def get_config() -> MediaConfig:
 def _build() -> MediaConfig:
     values = read_values()
     prefix = media_prefix()
+    if values["STORAGE"] is not None:
+        from .storage import StorageSettingsError, build_storage_mount, read_storage
+
+        if prefix is None:
+            return MediaConfig(None, values)
+        try:
+            storage = build_storage_mount(
+                read_storage(values["STORAGE"]), prefix, options_from(values)
+            )
+        except StorageSettingsError as exc:
+            raise SettingsError(str(exc)) from None
+        return MediaConfig(None, values, storage)
     root = str(getattr(settings, "MEDIA_ROOT", "") or "")
     if prefix is None or not root:
         return MediaConfig(None, values)

@@ -32,7 +32,13 @@ class MediaMiddleware:
             markcoroutinefunction(self)
 
     def _media(self, request: HttpRequest) -> HttpResponseBase | None:
-        mount = get_config().mount
+        config = get_config()
+        if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
+            from .storage_views import serve_storage
+
+            found = config.storage.match(request.path_info)
+            return None if found is None else serve_storage(config.storage, request, found)
+        mount = config.mount
         if mount is None:
             return None
         name = mount.match(request.path_info)

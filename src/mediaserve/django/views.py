@@ -162,7 +162,15 @@ def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBas
 
 def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:
     """Serve ``MEDIA_URL`` from ``MEDIA_ROOT``; wired by ``media_urlpatterns()``."""
-    mount = get_config().mount
+    config = get_config()
+    if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
+        from .storage_views import serve_storage
+
+        found = path if path is not None else config.storage.match(request.path_info)
+        if found is None:
+            raise Http404("outside MEDIA_URL")
+        return serve_storage(config.storage, request, found)
+    mount = config.mount
     if mount is None:
         raise Http404("MEDIA_URL is not served by this process")
     name = path if path is not None else mount.match(request.path_info)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
+from ..delivery.remote import serve_wsgi
 from ..delivery.wsgi import (
     Environ,
     StartResponse,
@@ -35,7 +36,12 @@ class MediaWSGIHandler:
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        mount = get_config().mount
+        config = get_config()
+        if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
+            found = config.storage.match(environ.get("PATH_INFO", "") or "/")
+            if found is not None:
+                return serve_wsgi(config.storage, environ, start_response, found)
+        mount = config.mount
         if mount is not None:
             name = mount.match(environ.get("PATH_INFO", "") or "/")
             if name is not None:

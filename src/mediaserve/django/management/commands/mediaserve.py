@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
-    help = "The mediaserve command line (config, doctor, ...) with this project's settings."
+    help = "The mediaserve command line (config, doctor, sync, ...) with this project's settings."
 
     def run_from_argv(self, argv: list[str]) -> None:
         # Django's own parser would claim options such as --settings; every argument after

@@ -1,0 +1,95 @@
+"""The Django response for a storage-backed mount (``MEDIASERVE["STORAGE"]``).
+
+Under WSGI the body is a plain iterator of ranged-GET chunks; under ASGI each chunk is
+fetched on the shared I/O pool, so the event loop never waits on the store and Django
+does not buffer a sync iterator whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from ..delivery.asgi import executor
+from ..delivery.wsgi import request_headers
+from ..mount import decode_path
+from ..storage_mount import RemoteBody, StorageMount
+
+__all__ = ["serve_storage"]
+
+
+class _SyncBody:
+    """A WSGI body; a body cut short by the store ends the connection.
+
+    The client was promised Content-Length bytes. gunicorn keeps a connection alive after a
+    short body, and a client (or a proxy reusing the connection) would then read the next
+    response as the rest of this one. Through Django the server's ``start_response`` is out
+    of reach, so the socket gunicorn exposes is shut for writing: the client sees the body
+    end early, which is what it is.
+    """
+
+    def __init__(self, body: RemoteBody, environ: dict[str, object]) -> None:
+        self.body = body
+        self.environ = environ
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.body
+        if self.body.short:
+            sock = self.environ.get("gunicorn.socket")
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+
+
+_DONE = object()
+
+
+async def _async_chunks(body: RemoteBody) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    chunks = iter(body)
+    pool = executor()
+    while True:
+        chunk = await loop.run_in_executor(pool, next, chunks, _DONE)
+        if chunk is _DONE:
+            return
+        assert isinstance(chunk, bytes)
+        yield chunk
+
+
+def serve_storage(storage: StorageMount, request: HttpRequest, name: str) -> HttpResponseBase:
+    """Redirect to or stream ``name`` from the store, as ``storage.mode`` says."""
+    scope = getattr(request, "scope", None)
+    raw: bytes | None
+    if isinstance(scope, dict) and scope.get("raw_path"):
+        raw = bytes(scope["raw_path"])
+    else:
+        text = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+        raw = text.encode("latin-1", "replace") if isinstance(text, str) else None
+
+    def decoded() -> str:
+        return decode_path(name.encode("utf-8", "surrogateescape"), raw)
+
+    plan, obj = storage.respond(
+        request.method or "GET", decoded, request_headers(request.META),
+        request.META.get("REMOTE_ADDR"),
+    )  # fmt: skip
+    response: HttpResponseBase
+    if obj is None:
+        response = HttpResponse(
+            b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
+        )
+        del response["Content-Type"]  # the plan decides (a redirect or a 304 has none)
+    else:
+        body = storage.body(obj, plan)
+        if isinstance(scope, dict):
+            response = StreamingHttpResponse(_async_chunks(body), status=plan.status)
+        else:
+            response = StreamingHttpResponse(_SyncBody(body, request.META), status=plan.status)
+        del response["Content-Type"]
+    for header, value in plan.headers:
+        response[header] = value
+    return response

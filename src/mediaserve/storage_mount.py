@@ -1,0 +1,206 @@
+"""A mount whose files live in a remote store: the same planner, two ways to deliver.
+
+``redirect``: answer with a 302/307 to a URL the browser fetches from the store itself
+(presigned, or the public/CDN URL). No request reaches the store from here, so it costs
+about as much as a 404.
+
+``proxy``: HEAD the object, plan exactly as for a local file (``http.plan.plan`` with a
+``FileMeta`` built from the HEAD: size, Last-Modified, ETag/VersionId as identity), then
+fetch only the planned slices with ranged GETs. Range, If-None-Match, If-Modified-Since,
+If-Range and If-Match are therefore answered identically to local serving: 206, 304, 412,
+416 and multipart come from the same code.
+
+A store that is down or slow gives a 503 with ``Retry-After`` (not a 404 that browsers
+and proxies would cache) and one log line naming the endpoint; the next request tries
+again, so the site recovers when the store does, without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from .http.plan import (
+    ALLOWED_METHODS,
+    FilePart,
+    RequestHeaders,
+    ResponsePlan,
+    ServeOptions,
+    method_not_allowed,
+    not_found,
+    plan,
+)
+from .sources.base import NotFound, Refused
+from .sources.remote import Changed, RemoteObject, RemoteSource, Unavailable
+
+__all__ = [
+    "RemoteBody",
+    "StorageMount",
+    "redirect_cache_control",
+    "redirect_plan",
+    "unavailable_plan",
+]
+
+logger = logging.getLogger("mediaserve")
+
+Mode = Literal["redirect", "proxy"]
+MODES: tuple[Mode, ...] = ("redirect", "proxy")
+
+
+def redirect_cache_control(expiry: int, signed: bool, public_cache_control: str) -> str:
+    """How long a redirect may be reused: never past the life of the URL it points to.
+
+    A signed URL stops working ``expiry`` seconds after it was made; a browser that
+    reuses the cached redirect at the last moment must still have time to fetch it, so
+    the redirect lives half as long (and at most ``expiry - 60`` s, a margin for clock
+    skew and slow starts). ``private``: a shared cache handing one user's signed URL to
+    another would defeat the signature. Below a minute: ``no-store``. An unsigned
+    (public, CDN) URL does not expire and is cached like the file itself.
+    """
+    if not signed:
+        return public_cache_control
+    seconds = min(expiry // 2, expiry - 60)
+    return f"private, max-age={seconds}" if seconds > 0 else "private, no-store"
+
+
+def redirect_plan(method: str, location: str, status: int, cache_control: str) -> ResponsePlan:
+    """A bodiless 302/307 to ``location`` (RFC 9110 §15.4.3, §15.4.8)."""
+    del method  # the same for GET and HEAD: there is no body either way
+    return ResponsePlan(
+        status,
+        (
+            ("Location", location),
+            ("Cache-Control", cache_control),
+            ("Content-Length", "0"),
+            # The signed URL is a bearer credential: do not leak it to the next page.
+            ("Referrer-Policy", "no-referrer"),
+        ),
+    )
+
+
+def unavailable_plan(method: str, retry_after: int) -> ResponsePlan:
+    """503 with ``Retry-After`` (§10.2.3): the store, not the file, is the problem."""
+    body = b"Service Unavailable: the media store did not answer; try again shortly.\n"
+    headers = (
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Retry-After", str(retry_after)),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    )
+    return ResponsePlan(503, headers, () if method == "HEAD" else (body,))
+
+
+@dataclass(frozen=True)
+class StorageMount:
+    """Objects of ``source`` served under ``prefix`` in ``mode``."""
+
+    prefix: str
+    source: RemoteSource
+    options: ServeOptions
+    mode: Mode = "proxy"
+    # Seconds a presigned URL stays valid (redirect mode).
+    expiry: int = 300
+    redirect_status: int = 302
+    # Seconds a client is told to wait after a 503.
+    retry_after: int = 5
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.redirect_status not in (302, 303, 307):
+            raise ValueError("redirect_status must be 302, 303 or 307")
+        if self.expiry < 1:
+            raise ValueError("expiry must be at least 1 second")
+
+    def match(self, path: str) -> str | None:
+        """The mount-relative name for ``path`` (see ``Mount.match``)."""
+        if path.startswith(self.prefix):
+            return path[len(self.prefix) :]
+        if path == self.prefix[:-1]:
+            return ""
+        return None
+
+    def respond(
+        self,
+        method: str,
+        name: str | Callable[[], str],
+        headers: RequestHeaders,
+        client: str | None = None,
+    ) -> tuple[ResponsePlan, RemoteObject | None]:
+        """The plan, and the object to read when the plan has file slices to send."""
+        if method not in ALLOWED_METHODS:
+            return method_not_allowed(), None
+        label = name if isinstance(name, str) else "<undecodable>"
+        try:
+            label = name if isinstance(name, str) else name()
+            if self.mode == "redirect":
+                location, signed = self.source.url(label, self.expiry)
+                cache = redirect_cache_control(self.expiry, signed, self.options.cache_control)
+                return redirect_plan(method, location, self.redirect_status, cache), None
+            obj = self.source.stat(label)
+        except Refused as exc:
+            logger.warning(
+                "mediaserve refused %r from %s: %s",
+                label,
+                client or "unknown client",
+                exc.reason,
+                extra={"mediaserve_reason": exc.reason, "mediaserve_client": client},
+            )
+            return not_found(method), None
+        except NotFound as exc:
+            logger.debug("mediaserve 404 %r: %s", label, exc.reason)
+            return not_found(method), None
+        except Unavailable as exc:
+            logger.warning(
+                "mediaserve 503 for %r: object store %s", label, exc.reason,
+                extra={"mediaserve_endpoint": self.source.endpoint},
+            )  # fmt: skip
+            return unavailable_plan(method, self.retry_after), None
+        result = plan(method, headers, obj.meta, self.options)
+        if any(isinstance(segment, FilePart) for segment in result.body):
+            return result, obj
+        return result, None
+
+    def body(self, obj: RemoteObject, result: ResponsePlan) -> RemoteBody:
+        return RemoteBody(self.source, obj, result, self.options.chunk_size)
+
+
+class RemoteBody:
+    """The plan's body: literal parts as they are, file slices fetched one ranged GET each.
+
+    A store failure or a replaced object after the headers went out cannot become an
+    error status any more: the body stops short and ``short`` is set, so the adapter
+    closes the connection and the client sees an incomplete response, never wrong bytes.
+    """
+
+    __slots__ = ("chunk_size", "obj", "plan", "short", "source")
+
+    def __init__(
+        self, source: RemoteSource, obj: RemoteObject, plan: ResponsePlan, chunk_size: int
+    ) -> None:
+        self.source = source
+        self.obj = obj
+        self.plan = plan
+        self.chunk_size = chunk_size
+        self.short = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for segment in self.plan.body:
+            if isinstance(segment, bytes):
+                yield segment
+                continue
+            try:
+                yield from self.source.read(
+                    self.obj, segment.offset, segment.length, self.chunk_size
+                )
+            except (Changed, Unavailable, NotFound) as exc:
+                self.short = True
+                reason = exc.reason if isinstance(exc, Unavailable | NotFound) else str(exc)
+                logger.warning(
+                    "mediaserve cut %r short: object store %s", self.obj.key, reason,
+                    extra={"mediaserve_endpoint": self.source.endpoint},
+                )  # fmt: skip
+                return
