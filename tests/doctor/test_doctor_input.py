@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def test_text_report_ends_with_the_first_broken_hop_and_no_colour_off_a_tty(
         [sys.executable, "-m", "mediaserve.cli", "doctor", "products/missing.jpg",
          "--media-root", str(media_root)],
         capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
     )  # fmt: skip
     assert done.returncode == 2
     assert "\033[" not in done.stdout
