@@ -103,3 +103,14 @@ def test_no_target_is_one_line() -> None:
     run = doctor()
     assert run.code == 2
     assert run.first["summary"] == "give a URL or a media name (or --scan)"
+
+
+def test_an_exception_in_the_view_is_evidence_not_a_traceback(tmp_path: Path) -> None:
+    """Django logs a 500's traceback; the doctor keeps it out and quotes the exception."""
+    from doctor_support import site_env
+
+    run = doctor("products/a.txt", env=site_env(tmp_path, urls="broken"))
+    in_process = run.findings("in-process")[0]
+    assert in_process["verdict"] == "fail"
+    assert in_process["summary"].startswith("500")
+    assert "the view raised RuntimeError: storage offline" in in_process["evidence"]

@@ -250,7 +250,7 @@ def check_served(
             "speaks this protocol (http vs https) and the server's error log.",
         }.get(get.error_kind or "", "Check the address and that the server runs.")
         return [Finding(hop, "fail", summary, [f"{label}"], fix)]
-    evidence = [r.describe() for r in get.chain]
+    evidence = [r.describe() for r in get.chain] + get.notes
     if get.error_kind == "redirect-loop":
         return [
             Finding(

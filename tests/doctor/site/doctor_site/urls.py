@@ -27,6 +27,10 @@ def feed(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\r\n".join(rows) + "\r\n", content_type="text/csv")
 
 
+def broken(request: HttpRequest, path: str) -> HttpResponse:
+    raise RuntimeError("storage offline")
+
+
 def app_shell(request: HttpRequest) -> HttpResponse:
     return HttpResponse("<!doctype html><html><body><div id=app></div></body></html>")
 
@@ -37,5 +41,7 @@ if SHAPE == "mediaserve":
     urlpatterns += media_urlpatterns()
 elif SHAPE == "static":
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+elif SHAPE == "broken":
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", broken)]
 elif SHAPE == "catchall":
     urlpatterns += [re_path(r"^.*$", app_shell)]
