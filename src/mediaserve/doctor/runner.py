@@ -207,7 +207,14 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
         from .django_settings import check_settings
 
         report.add(check_settings(url))
-        if name is not None and not escaped:
+        if name is None:
+            report.add(
+                [
+                    Finding(hop, "skip", "the URL is not under MEDIA_URL", [])
+                    for hop in ("routing", "in-process")
+                ]
+            )
+        elif not escaped:
             from .inprocess import in_process_exchanges
             from .routing import check_routing, media_path
 
@@ -368,10 +375,13 @@ def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = N
     the Host header only until Django answers 400.
     """
     summaries = " ".join(f.summary for f in report.findings if f.verdict == "fail")
+    proxy_failed = any(f.hop == "proxy" and f.verdict == "fail" for f in report.findings)
     proxy_403 = "403 from" in summaries or "cannot read" in summaries
     looped = "redirect loop" in summaries
     disallowed = "DisallowedHost" in summaries
     for finding in report.findings:
+        if proxy_failed and finding.hop == "public" and finding.verdict == "fail":
+            finding.fix = "The 'proxy' hop explains this answer: fix that first.\n" + finding.fix
         if finding.verdict != "warn":
             continue
         if (
