@@ -356,7 +356,7 @@ def test_image_over_5_mb_fails_the_whatsapp_profile(
     run = doctor(public_url(nginx, BIG), "--profile", "whatsapp",
                  env=site_env(media_root), proxy=nginx, pki=pki)  # fmt: skip
     assert run.first["hop"] == "consumer", run.stdout
-    assert "over the 5 MB limit for a image" in run.first["summary"]
+    assert "5.3 MB is over the image limit of 5 MB" in run.first["summary"]
 
 
 def test_block_only_for_the_crawler_user_agent(

@@ -247,8 +247,7 @@ def _rules(
             Finding(
                 HOP,
                 "fail",
-                f"{total / MB:.1f} MB is over the {kind.max_bytes / MB:g} MB "
-                f"limit for a {kind.name}",
+                f"{total / MB:.1f} MB is over the {kind.name} limit of {kind.max_bytes / MB:g} MB",
                 evidence,
                 "Re-encode it smaller (images: resize to <= 2048 px, JPEG quality "
                 "85; video: lower bitrate) before sending.",
