@@ -38,8 +38,14 @@ def _application() -> Callable[..., Iterable[bytes]]:
 @contextlib.contextmanager
 def _quiet(notes: list[str]) -> Iterator[None]:
     """Keep Django's request logging (a traceback for a 500, a line for DisallowedHost) out
-    of the report's output; the exception becomes one line of evidence instead."""
-    from django.core.signals import got_request_exception
+    of the report's output; the exception becomes one line of evidence instead.
+
+    As Django's test client does, database connections are left alone: these are not real
+    requests, and closing the caller's connection (inside ``manage.py`` or a transaction)
+    at "request end" would be a side effect of a diagnosis.
+    """
+    from django.core.signals import got_request_exception, request_finished, request_started
+    from django.db import close_old_connections
 
     def record(sender: object, request: object = None, **kwargs: object) -> None:
         import sys
@@ -49,12 +55,16 @@ def _quiet(notes: list[str]) -> Iterator[None]:
             notes.append(f"the view raised {type(exc).__name__}: {exc}")
 
     got_request_exception.connect(record, weak=False)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     try:
         yield
     finally:
         logging.disable(previous)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
         got_request_exception.disconnect(record)
 
 
