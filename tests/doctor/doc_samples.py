@@ -58,7 +58,12 @@ SAMPLES: list[tuple[str, str]] = [
     ("test_block_only_for_the_crawler_user_agent", "A block only for the crawler's user agent"),
     ("test_bad_certificate_is_the_tls_hop[expired-the", "Expired certificate"),
     ("test_bad_certificate_is_the_tls_hop[wronghost-the", "Certificate for another host"),
+    ("test_redirect_to_a_login_page", "A redirect to a login page"),
     ("test_scan_of_a_feed_with_http_links", "http:// links in the feed (--scan)"),
+    (
+        "test_an_exception_in_the_view_is_evidence_not_a_traceback",
+        "An exception in the view (no public URL: local hops only)",
+    ),
     ("test_a_server_that_never_answers_is_bounded_by_the_timeout", "A server that never answers"),
     (
         "test_a_name_escaping_media_root_is_refused_without_reading_it",

@@ -417,3 +417,17 @@ def test_scan_of_a_feed_with_http_links(
         for report in reports:
             assert report["first_problem"]["hop"] == "url", report
             assert "http://" in report["first_problem"]["summary"]
+
+
+def test_redirect_to_a_login_page(pki: PKI, media_root: Path, proxy: list[ServerProcess]) -> None:
+    """Media behind authentication: the crawler lands on a login form with 200."""
+    body = """
+    location ^~ /media/ { return 302 /accounts/login/?next=$uri; }
+    location = /accounts/login/ { default_type text/html; return 200 "<html><form></form></html>"; }
+    """
+    nginx = _nginx(proxy, pki, body)
+    run = doctor(public_url(nginx), "--profile", "meta-catalog", env=site_env(media_root),
+                 proxy=nginx, pki=pki)  # fmt: skip
+    assert run.first["hop"] == "public", run.stdout
+    assert run.first["summary"].startswith("redirected to a login page: https://shop.example.com")
+    assert "login page" in run.text("consumer")

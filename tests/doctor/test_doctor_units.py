@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from harness import png_bytes
+from mediaserve.doctor.consumer import _rules
+from mediaserve.doctor.fetch import Response
 from mediaserve.doctor.magic import image_size, same_family, sniff
 from mediaserve.doctor.proxy import choose_location, choose_server, parse_nginx
 from mediaserve.doctor.report import Finding, Report, render_text
+from mediaserve.doctor.served import explain_status, origin_of
 from mediaserve.doctor.url import check_url
 
 # -- url hop ---------------------------------------------------------------------------------
@@ -172,3 +175,59 @@ def test_colour_only_when_asked() -> None:
     report = Report("x", [Finding("file", "fail", "gone", fix="upload it")])
     assert "\033[31m" in render_text(report, colour=True)
     assert "\033[" not in render_text(report, colour=False)
+
+
+# -- who answered ----------------------------------------------------------------------------
+
+
+def _response(status: int, body: bytes, server: str | None = None) -> Response:
+    headers = [("Server", server)] if server else []
+    return Response(url="https://shop.example.com/media/a.jpg", method="GET", status=status,
+                    reason="", headers=headers, length=len(body), sha256="", head=body,
+                    elapsed=0.0)  # fmt: skip
+
+
+def test_djangos_page_through_nginx_is_djangos() -> None:
+    """nginx replaces the Server header of what it passes on: the body decides."""
+    page = b"<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"
+    assert origin_of(_response(404, page, "nginx/1.22.1")) == "django"
+    nginx_page = b"<html><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center>"
+    assert origin_of(_response(404, nginx_page, "nginx/1.22.1")) == "nginx"
+    assert origin_of(_response(200, b"", "gunicorn")) == "app"
+
+
+def test_nginx_404_and_django_404_get_different_fixes() -> None:
+    nginx_page = b"<hr><center>nginx</center>"
+    summary, fix = explain_status("public", _response(404, nginx_page, "nginx"), None)
+    assert "proxy serves this path from its own disk" in summary
+    assert "mount the media volume" in fix
+    django_page = b"The requested resource was not found on this server."
+    summary, fix = explain_status("public", _response(404, django_page, "nginx"), None)
+    assert summary.startswith("404 from django")
+    assert "media_urlpatterns()" in fix
+
+
+# -- WhatsApp kinds --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "head", "size", "verdict"),
+    [
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", 400 * 1024, "pass"),  # a sticker
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", 600 * 1024, "fail"),  # too big
+        ("video/webm", b"\x1a\x45\xdf\xa3", 1024, "fail"),  # WhatsApp takes MP4/3GPP only
+        ("application/pdf", b"%PDF-1.7", 50 * 1024 * 1024, "pass"),
+    ],
+)
+def test_whatsapp_types_and_limits_per_kind(
+    content_type: str, head: bytes, size: int, verdict: str
+) -> None:
+    answer = Response(
+        url="https://shop.example.com/media/x", method="GET", status=206, reason="",
+        headers=[("Content-Type", content_type), ("Content-Range", f"bytes 0-9/{size}"),
+                 ("ETag", '"x"')],
+        length=10, sha256="", head=head, elapsed=0.0,
+    )  # fmt: skip
+    found = _rules("whatsapp", answer, None, None)
+    worst = "fail" if any(f.verdict == "fail" for f in found) else "pass"
+    assert worst == verdict, found
