@@ -62,7 +62,7 @@ def _is_login(url: str) -> bool:
 def explain_status(hop: str, response: Response, facts: FileFacts | None) -> tuple[str, str]:
     """``(summary, fix)`` for a non-200 answer, from its status and who sent it."""
     status = response.status
-    who = origin_of(response)
+    who = "django" if hop == "in-process" else origin_of(response)
     if status == 400 and who in ("django", "app", "unknown", "gunicorn"):
         host = urlsplit(response.url).hostname or ""
         return (
