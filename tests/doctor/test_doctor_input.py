@@ -123,5 +123,5 @@ def test_an_exception_in_the_view_is_evidence_not_a_traceback(media_root: Path) 
     assert run.first["hop"] == "in-process", run.stdout
     in_process = run.findings("in-process")[0]
     assert in_process["verdict"] == "fail"
-    assert in_process["summary"].startswith("500")
+    assert in_process["summary"] == "500 from django: the view raised RuntimeError: storage offline"
     assert "the view raised RuntimeError: storage offline" in in_process["evidence"]

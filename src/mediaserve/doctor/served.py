@@ -324,6 +324,9 @@ def check_served(
         ]
     if response.status != 200:
         summary, fix = explain_status(hop, response, facts)
+        if response.status >= 500 and get.notes:
+            summary = f"{response.status} from django: {get.notes[0]}"
+            fix = "Fix that exception (the app's log has the traceback)."
         return [Finding(hop, "fail", summary, evidence, fix)]
     problems = _header_problems(response, facts)
     for verdict, summary, fix in problems:
