@@ -431,3 +431,15 @@ def test_redirect_to_a_login_page(pki: PKI, media_root: Path, proxy: list[Server
     assert run.first["hop"] == "public", run.stdout
     assert run.first["summary"].startswith("redirected to a login page: https://shop.example.com")
     assert "login page" in run.text("consumer")
+
+
+def test_range_ignored_is_a_warning_and_exit_1(
+    pki: PKI, media_root: Path, proxy: list[ServerProcess]
+) -> None:
+    """`max_ranges 0` makes nginx answer Range with the whole file: it works, but video
+    seeking and partial fetches do not, so warn (exit 1) rather than fail."""
+    nginx = _nginx(proxy, pki, _alias(media_root, extra="max_ranges 0;"))
+    run = doctor(public_url(nginx), env=site_env(media_root), proxy=nginx, pki=pki)
+    assert run.code == 1, run.stdout
+    assert run.first["hop"] == "public"
+    assert run.first["summary"] == "Range ignored: 200 with the whole file instead of 206"

@@ -231,3 +231,18 @@ def test_whatsapp_types_and_limits_per_kind(
     found = _rules("whatsapp", answer, None, None)
     worst = "fail" if any(f.verdict == "fail" for f in found) else "pass"
     assert worst == verdict, found
+
+
+def test_catalog_takes_jpeg_and_png_only() -> None:
+    """Meta's catalog rejects WebP even where browsers show it."""
+    webp = Response(
+        url="https://shop.example.com/media/x.webp", method="GET", status=200, reason="",
+        headers=[("Content-Type", "image/webp"), ("ETag", '"x"')], length=30, sha256="",
+        head=b"RIFF\x00\x00\x00\x00WEBPVP8X" + bytes(8) + b"\xff\x03\x00\xff\x03\x00",
+        elapsed=0.0,
+    )  # fmt: skip
+    found = {f.summary: f.verdict for f in _rules("meta-catalog", webp, None, None)}
+    assert (
+        found.get("catalog image: the bytes are image/webp, accepted: image/jpeg, image/png")
+        == "fail"
+    )
