@@ -11,7 +11,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from doctor_support import (
@@ -398,25 +400,34 @@ def test_bad_certificate_is_the_tls_hop(
 
 
 def test_scan_of_a_feed_with_http_links(
-    media_root: Path, pki: PKI, proxy: list[ServerProcess]
+    example_django: Any, media_root: Path, pki: PKI, proxy: list[ServerProcess], workdir: Path
 ) -> None:
-    """PUBLIC_BASE_URL left on http://: every image_link of the feed fails at the url hop."""
-    port_holder: list[int] = []
-    nginx_port = free_port()
-    port_holder.append(nginx_port)
-    values = {"public_base_url": f"http://{HOST}:{nginx_port}"}
-    for server in _site(media_root, **values):
-        nginx = _nginx(proxy, pki, proxy_all(server.port))
-        feed = f"https://{HOST}:{nginx.port}/feed.csv"
-        env = site_env(media_root, public_base_url=f"http://{HOST}:{nginx.port}")
-        run = doctor("--scan", feed, "--json", "--profile", "meta-catalog", env=env,
-                     proxy=nginx, pki=pki)  # fmt: skip
-        assert run.code == 2, run.stdout
-        reports = run.data["reports"]
-        assert {r["name"] for r in reports} >= {SHOE, SMALL}
-        for report in reports:
-            assert report["first_problem"]["hop"] == "url", report
-            assert "http://" in report["first_problem"]["summary"]
+    """The example's own feed writer, given an http:// PUBLIC_BASE_URL: every image_link of
+    /feed.csv fails at the url hop, and --scan's JSON has one report per link."""
+    from catalog.feed import write_feed
+    from catalog.models import Product
+
+    feed_dir = workdir / "feed"
+    feed_dir.mkdir(mode=0o755, exist_ok=True)
+    feed_dir.chmod(0o755)
+    nginx = _nginx(proxy, pki, _alias(media_root) + f"location = /feed.csv {{ root {feed_dir}; }}")
+    products = [
+        Product(pk=number, sku=f"SKU-{number}", name=name, description="d", brand="b",
+                price=Decimal("9.90"), currency="BRL", image=name, image_width=800,
+                image_height=800)
+        for number, name in enumerate([SHOE, SMALL], 1)
+    ]  # fmt: skip
+    with (feed_dir / "feed.csv").open("w", newline="") as out:
+        write_feed(out, products, f"http://{HOST}:{nginx.port}")
+    (feed_dir / "feed.csv").chmod(0o644)
+    run = doctor("--scan", f"https://{HOST}:{nginx.port}/feed.csv", "--profile", "meta-catalog",
+                 env=site_env(media_root), proxy=nginx, pki=pki)  # fmt: skip
+    assert run.code == 2, run.stdout
+    reports = run.data["reports"]
+    assert [r["name"] for r in reports] == [SHOE, SMALL]
+    for report in reports:
+        assert report["first_problem"]["hop"] == "url", report
+        assert "http://" in report["first_problem"]["summary"]
 
 
 def test_redirect_to_a_login_page(pki: PKI, media_root: Path, proxy: list[ServerProcess]) -> None:
