@@ -246,3 +246,59 @@ def test_catalog_takes_jpeg_and_png_only() -> None:
         found.get("catalog image: the bytes are image/webp, accepted: image/jpeg, image/png")
         == "fail"
     )
+
+
+# -- nginx -T dumps and includes -------------------------------------------------------------
+
+NPM_DUMP = """# configuration file /etc/nginx/nginx.conf:
+http {
+    include /etc/nginx/mime.types;
+    include /data/nginx/proxy_host/*.conf;
+}
+
+# configuration file /data/nginx/proxy_host/1.conf:
+server {
+    listen 443 ssl;
+    server_name shop.example.com;
+    location ~* ^.*\\.(css|js|jpe?g|gif|png|webp|woff|eot|ttf|svg|ico|css\\.map|js\\.map)$ {
+        include conf.d/include/proxy.conf;
+    }
+    location /media/ { alias /data/media/; }
+    location / { include conf.d/include/proxy.conf; }
+}
+
+# configuration file /etc/nginx/conf.d/include/proxy.conf:
+proxy_set_header Host $host;
+proxy_pass $forward_scheme://$server:$port$request_uri;
+"""
+
+
+def test_an_nginx_T_dump_resolves_includes_from_itself(tmp_path: Path) -> None:
+    """Nginx Proxy Manager's host files include conf.d/include/proxy.conf relative to
+    /etc/nginx: in a dump the text is there even where the files are not."""
+    from mediaserve.doctor.proxy import check_proxy
+
+    dump = tmp_path / "all.conf"
+    dump.write_text(NPM_DUMP)
+    [hijack] = check_proxy(dump, "https://shop.example.com/media/a.jpg", "/media/")
+    assert hijack.verdict == "fail"
+    assert "regex location" in hijack.summary
+    [app] = check_proxy(dump, "https://shop.example.com/about/", "/media/")
+    assert app.verdict == "pass"
+    assert "passes /about/ to the app" in app.summary
+
+
+def test_an_include_that_cannot_be_read_makes_the_location_unknown(tmp_path: Path) -> None:
+    """Without the included file the doctor cannot say what the location does: it says so
+    instead of guessing that nginx serves from its default root."""
+    from mediaserve.doctor.proxy import check_proxy
+
+    conf = tmp_path / "1.conf"
+    conf.write_text(
+        "server { listen 443; server_name shop.example.com;\n"
+        "  location / { include conf.d/include/no-such-proxy.conf; } }\n"
+    )
+    [finding] = check_proxy(conf, "https://shop.example.com/media/a.jpg", "/media/")
+    assert finding.verdict == "warn"
+    assert "conf.d/include/no-such-proxy.conf, not readable here" in finding.summary
+    assert "nginx -T" in finding.fix
