@@ -493,3 +493,35 @@ def test_manage_py_scan_of_the_example_catalog(
     [broken] = [r for r in data["reports"] if r["verdict"] == "fail"]
     assert broken["first_problem"]["hop"] == "file"
     assert done.returncode == 2
+
+
+def test_head_refused_while_get_works_is_a_warning(
+    pki: PKI, media_root: Path, proxy: list[ServerProcess]
+) -> None:
+    """Some consumers check with HEAD first; a proxy answering it 405 is worth a warning."""
+    refuse_head = "if ($request_method = HEAD) { return 405; }"
+    nginx = _nginx(proxy, pki, _alias(media_root, extra=refuse_head))
+    run = doctor(public_url(nginx), env=site_env(media_root), proxy=nginx, pki=pki)
+    assert run.code == 1, run.stdout
+    assert run.first["hop"] == "public"
+    assert run.first["summary"] == "HEAD disagrees with GET"
+
+
+def test_validators_stripped_by_the_proxy_are_a_warning(
+    app: ServerProcess, pki: PKI, media_root: Path, proxy: list[ServerProcess]
+) -> None:
+    """Without ETag/Last-Modified Meta downloads the image again on every crawl."""
+    strip = f"""
+    location / {{
+        proxy_pass http://{LOOPBACK}:{app.port};
+        proxy_set_header Host $http_host;
+        proxy_hide_header ETag;
+        proxy_hide_header Last-Modified;
+    }}"""
+    nginx = _nginx(proxy, pki, strip)
+    run = doctor(public_url(nginx), "--upstream", app.base_url, env=site_env(media_root),
+                 proxy=nginx, pki=pki)  # fmt: skip
+    assert run.code == 1, run.stdout
+    assert run.verdict("upstream") == "pass"
+    assert run.first["hop"] == "public"
+    assert run.first["summary"].startswith("no ETag or Last-Modified")
