@@ -302,3 +302,35 @@ def test_an_include_that_cannot_be_read_makes_the_location_unknown(tmp_path: Pat
     assert finding.verdict == "warn"
     assert "conf.d/include/no-such-proxy.conf, not readable here" in finding.summary
     assert "nginx -T" in finding.fix
+
+
+# -- file hop --------------------------------------------------------------------------------
+
+
+def test_a_symlinked_file_is_a_warning(tmp_path: Path) -> None:
+    """mediaserve refuses symlinks by default: a link that looks fine on disk 404s."""
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "real.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (tmp_path / "link.jpg").symlink_to("real.jpg")
+    _, found = inspect_file(tmp_path, "link.jpg")
+    assert any(f.verdict == "warn" and "symlink" in f.summary for f in found), found
+
+
+def test_magic_bytes_against_the_extension(tmp_path: Path) -> None:
+    """An HTML error page saved under an image name is caught before any server is asked."""
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "photo.jpg").write_bytes(b"<!doctype html><html><body>Error</body></html>")
+    _, found = inspect_file(tmp_path, "photo.jpg")
+    assert [f.summary for f in found if f.verdict == "fail"] == [
+        "the bytes are text/html but the name says image/jpeg"
+    ]
+
+
+def test_an_empty_file_fails(tmp_path: Path) -> None:
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    _, found = inspect_file(tmp_path, "empty.png")
+    assert [f.summary for f in found if f.verdict == "fail"] == ["the file is empty (0 bytes)"]
