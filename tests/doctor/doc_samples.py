@@ -60,6 +60,7 @@ SAMPLES: list[tuple[str, str]] = [
     ("test_bad_certificate_is_the_tls_hop[wronghost-the", "Certificate for another host"),
     ("test_redirect_to_a_login_page", "A redirect to a login page"),
     ("test_scan_of_a_feed_with_http_links", "http:// links in the feed (--scan)"),
+    ("test_manage_py_scan_of_the_example_catalog", "Every FileField of the example (--scan)"),
     (
         "test_an_exception_in_the_view_is_evidence_not_a_traceback",
         "An exception in the view (no public URL: local hops only)",

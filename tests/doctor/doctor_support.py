@@ -256,11 +256,11 @@ def doctor(
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     run = Run(done.returncode, done.stdout, done.stderr)
-    _keep_sample(run, args)
+    keep_sample(run, args)
     return run
 
 
-def _keep_sample(run: Run, args: tuple[str, ...]) -> None:
+def keep_sample(run: Run, args: tuple[str, ...], command: str = "mediaserve doctor") -> None:
     """With MEDIASERVE_DOCTOR_SAMPLES=DIR, save the text report of each run (docs/doctor.md
     quotes them: scripts/doctor_samples.sh)."""
     folder = os.environ.get("MEDIASERVE_DOCTOR_SAMPLES")
@@ -295,9 +295,7 @@ def _keep_sample(run: Run, args: tuple[str, ...]) -> None:
             skip = True
             continue
         shown.append(arg)
-    (Path(folder) / f"{name}.txt").write_text(
-        "$ mediaserve doctor " + " ".join(shown) + "\n" + text
-    )
+    (Path(folder) / f"{name}.txt").write_text(f"$ {command} " + " ".join(shown) + "\n" + text)
 
 
 def public_url(proxy: ServerProcess, name: str = SHOE) -> str:

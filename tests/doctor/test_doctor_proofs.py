@@ -27,7 +27,9 @@ from doctor_support import (
     PRIVATE,
     SHOE,
     SMALL,
+    Run,
     doctor,
+    keep_sample,
     make_media,
     make_pki,
     nginx_conf_path,
@@ -478,13 +480,15 @@ def test_manage_py_scan_of_the_example_catalog(
     media = var / "media"
     nginx = _nginx(proxy, pki, _alias(media))
     (media / "products" / "demo-002.jpg").unlink()
+    args = ("--scan", "--json", "--base-url", f"https://{HOST}:{nginx.port}",
+            "--resolve", f"{HOST}:{nginx.port}:{LOOPBACK}", "--cafile", pki.ca)  # fmt: skip
     done = subprocess.run(
-        [*manage, "mediaserve", "doctor", "--scan", "--json",
-         "--base-url", f"https://{HOST}:{nginx.port}",
-         "--resolve", f"{HOST}:{nginx.port}:{LOOPBACK}", "--cafile", pki.ca],
+        [*manage, "mediaserve", "doctor", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
+    keep_sample(Run(done.returncode, done.stdout, done.stderr), args,
+                command="python manage.py mediaserve doctor")  # fmt: skip
     data = json.loads(done.stdout)
     verdicts = {r["name"]: r["verdict"] for r in data["reports"]}
     assert verdicts == {
