@@ -121,3 +121,12 @@ def test_feed_links_are_read_from_the_examples_own_feed(example_django: Any) -> 
     links, problem = links_in_feed(out.getvalue())
     assert problem is None
     assert links == ["https://shop.example.com/media/products/a%20b.jpg"]
+
+
+def test_call_command_keeps_the_exit_status(example_django: Any) -> None:
+    """From Python (call_command) a failing diagnosis is a CommandError carrying exit 2."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError) as failed:
+        call_command("mediaserve", "doctor", "../escape.jpg", "--json")
+    assert failed.value.returncode == 2

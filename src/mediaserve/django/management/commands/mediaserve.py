@@ -7,23 +7,31 @@ arguments go to the same parser as the ``mediaserve`` command; its exit code is 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
     help = "The mediaserve command line (doctor, ...) with this project's settings."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("args", nargs=argparse.REMAINDER, help="subcommand and its options")
+
     def run_from_argv(self, argv: list[str]) -> None:
+        # Not Django's parser: `mediaserve doctor --help` and every option belong to ours.
         from ....cli import main
 
         sys.exit(main(argv[2:]))
 
-    def handle(self, *args: Any, **options: Any) -> None:  # call_command() path
+    def handle(self, *args: Any, **options: Any) -> None:
+        """The call_command() path: a non-zero exit becomes a CommandError with that code."""
         from ....cli import main
 
-        code = main(list(args))
+        code = main([str(a) for a in args])
         if code:
-            sys.exit(code)
+            raise CommandError(
+                f"mediaserve {' '.join(map(str, args[:1]))} exited {code}", returncode=code
+            )
