@@ -1,5 +1,5 @@
 """What the doctor's proof tests share: a throw-away CA, a media tree, the tiny Django site
-(tests/doctor/site) under gunicorn, nginx sites on TLS, and running ``mediaserve doctor``.
+(tests/doctor/tinysite) under gunicorn, nginx sites on TLS, and running ``mediaserve doctor``.
 
 The public name is ``shop.example.com``; the doctor reaches it on loopback through
 ``--resolve`` (as curl does), and trusts the test CA through ``--cafile``, so TLS is
@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import LOOPBACK, NginxSite, ServerProcess, start_gunicorn, start_nginx
 
-SITE_DIR = Path(__file__).resolve().parent / "site"
+SITE_DIR = Path(__file__).resolve().parent / "tinysite"
 HOST = "shop.example.com"
 SHOE = "products/shoe.jpg"  # 800x800 JPEG: what Meta wants
 SMALL = "products/small.jpg"  # 300x300
