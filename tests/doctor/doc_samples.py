@@ -34,6 +34,7 @@ SAMPLES: list[tuple[str, str]] = [
     ("test_npm_cache_assets_regex_hijacks_images", "NPM's Cache Assets regex takes the images"),
     ("test_file_readable_only_by_its_owner_is_403_from_nginx", "A 0600 file: 403 from nginx"),
     ("test_html_catch_all_is_the_routing_hop", "An HTML page with 200 instead of the file"),
+    ("test_spa_fallback_in_the_proxy_answers_html", "An HTML page from the proxy's SPA fallback"),
     ("test_empty_200_from_the_proxy", "An empty 200"),
     ("test_wrong_content_type", "Wrong Content-Type"),
     (

@@ -531,3 +531,20 @@ def test_validators_stripped_by_the_proxy_are_a_warning(
     assert run.verdict("upstream") == "pass"
     assert run.first["hop"] == "public"
     assert run.first["summary"].startswith("no ETag or Last-Modified")
+
+
+def test_spa_fallback_in_the_proxy_answers_html(
+    pki: PKI, media_root: Path, proxy: list[ServerProcess], workdir: Path
+) -> None:
+    """`try_files $uri /index.html` for a front-end app also catches /media/: a 200 HTML page."""
+    spa = workdir / "spa"
+    spa.mkdir(mode=0o755, exist_ok=True)
+    (spa / "index.html").write_text("<!doctype html><html><div id=root></div></html>")
+    (spa / "index.html").chmod(0o644)
+    nginx = _nginx(proxy, pki, f"location / {{ root {spa}; try_files $uri /index.html; }}")
+    run = doctor(public_url(nginx), "--proxy-config", str(nginx_conf_path(nginx)),
+                 env=site_env(media_root), proxy=nginx, pki=pki)  # fmt: skip
+    assert run.first["hop"] == "proxy", run.stdout
+    assert "try_files answers /index.html" in run.first["summary"]
+    assert "try_files $uri =404;" in run.first["fix"]
+    assert "HTML page instead of the file" in run.text("public")

@@ -432,10 +432,26 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
         evidence.append("no root or alias: nginx's default root html/")
     evidence.append(f"nginx reads {mapped}")
     try_files = scope.first("try_files")
+    target_path = Path(mapped)
+    media = media_prefix or "/media/"
     if try_files is not None:
         evidence.append(try_files.text())
         fallback = try_files.args[-1] if try_files.args else ""
-        if fallback.endswith(".html") or fallback in ("/index.php", "/"):
+        html_fallback = fallback.endswith(".html") or fallback in ("/index.php", "/")
+        if html_fallback and not target_path.exists():
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"{location_text} has no {mapped}, so try_files answers {fallback} "
+                    "(an HTML page with 200) instead of the file",
+                    evidence,
+                    f"Give media its own location, before the SPA fallback:\n"
+                    f"  location ^~ {media} {{ alias /path/to/media/; try_files $uri =404; }}\n"
+                    f"or pass it to the app: location ^~ {media} {{ proxy_pass http://web:8000; }}",
+                )
+            ]
+        if html_fallback:
             findings.append(
                 Finding(
                     HOP,
@@ -446,9 +462,7 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
                     "For media, end try_files with =404: try_files $uri =404;",
                 )
             )
-    target_path = Path(mapped)
     if not target_path.exists():
-        media = media_prefix or "/media/"
         mount_at = alias.args[0] if alias is not None else os.path.dirname(mapped.rstrip("/"))
         findings.append(
             Finding(
