@@ -548,3 +548,24 @@ def test_spa_fallback_in_the_proxy_answers_html(
     assert "try_files answers /index.html" in run.first["summary"]
     assert "try_files $uri =404;" in run.first["fix"]
     assert "HTML page instead of the file" in run.text("public")
+
+
+def test_proxy_not_sending_x_forwarded_proto_loops_and_is_the_proxy_hop(
+    media_root: Path, pki: PKI, proxy: list[ServerProcess]
+) -> None:
+    """Django is set up right (SECURE_PROXY_SSL_HEADER) but nginx does not send the header:
+    the same loop as above, and this time the fix is in the proxy."""
+    values = {"ssl_redirect": "1"}
+    for server in _site(media_root, **values):
+        body = f"""
+        location / {{
+            proxy_pass http://{LOOPBACK}:{server.port};
+            proxy_set_header Host $http_host;
+        }}"""
+        nginx = _nginx(proxy, pki, body)
+        run = doctor(public_url(nginx), "--proxy-config", str(nginx_conf_path(nginx)),
+                     env=site_env(media_root, **values), proxy=nginx, pki=pki)  # fmt: skip
+        assert run.verdict("settings") == "pass", run.stdout
+        assert run.first["hop"] == "proxy", run.stdout
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in run.first["fix"]
+        assert "redirect loop" in run.text("public")

@@ -300,7 +300,23 @@ def _readable_by_others(path: Path) -> tuple[bool, str]:
     return True, f"mode {mode:04o}"
 
 
-def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Finding]:
+def _proxy_headers(*scopes: Directive | None) -> dict[str, str]:
+    """The request headers nginx sets for proxy_pass: the innermost level that has any
+    proxy_set_header replaces the outer ones (nginx's inheritance rule)."""
+    for scope in scopes:
+        if scope is None:
+            continue
+        found = scope.find("proxy_set_header")
+        if found:
+            return {d.args[0].lower(): " ".join(d.args[1:]) for d in found if d.args}
+    return {}
+
+
+def check_proxy(
+    config: Path, url: str, media_prefix: str | None, *, forwarded_proto: bool = False
+) -> list[Finding]:
+    """``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
+    proxy must send it."""
     """Findings about how the nginx at ``config`` handles ``url``."""
     try:
         directives = parse_nginx(config)
@@ -381,12 +397,20 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
     proxy_pass = scope.first("proxy_pass")
     if proxy_pass is not None:
         target = proxy_pass.args[0] if proxy_pass.args else "?"
-        host_header = next(
-            (d for d in scope.find("proxy_set_header") if d.args and d.args[0].lower() == "host"),
-            None,
-        )
+        headers = _proxy_headers(location, server, http)
         evidence.append(f"proxy_pass {target}")
-        if host_header is None:
+        if forwarded_proto and "x-forwarded-proto" not in headers and parts.scheme == "https":
+            findings.append(
+                Finding(
+                    HOP,
+                    "warn",
+                    f"{location_text} does not send X-Forwarded-Proto, which "
+                    "SECURE_PROXY_SSL_HEADER relies on: Django sees every request as http",
+                    evidence,
+                    f"In {location_text}: proxy_set_header X-Forwarded-Proto $scheme;",
+                )
+            )
+        if "host" not in headers:
             findings.append(
                 Finding(
                     HOP,
@@ -397,7 +421,7 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
                     "(ALLOWED_HOSTS, absolute URLs).",
                 )
             )
-        else:
+        if not findings:
             findings.append(
                 Finding(
                     HOP, "pass", f"{location_text} passes {path} to the app: {target}", evidence

@@ -167,7 +167,14 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
 
     upstream = _upstream_hop(report, options, url, facts, served_by_app)
     if options.proxy_config:
-        report.add(check_proxy(options.proxy_config, url, _media_path_prefix(media.url)))
+        report.add(
+            check_proxy(
+                options.proxy_config,
+                url,
+                _media_path_prefix(media.url),
+                forwarded_proto=_trusts_forwarded_proto(options),
+            )
+        )
     report.add(check_tls(url, options.fetch))
     public = _http_exchanges(url, {}, options.fetch, follow=True)
     report.add(check_served("public", public, facts, label=f"GET {url}"))
@@ -324,6 +331,17 @@ def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
     return []
 
 
+def _trusts_forwarded_proto(options: DoctorOptions) -> bool:
+    if not options.use_django:
+        return False
+    from django.conf import settings
+
+    header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not header:
+        return False
+    return str(header[0]).upper() == "HTTP_X_FORWARDED_PROTO"
+
+
 def _fallback_host() -> str:
     from django.conf import settings
 
@@ -360,5 +378,7 @@ def _correlate(report: Report) -> Report:
         if finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in finding.summary:
             finding.verdict = "fail"
         if finding.hop == "proxy" and disallowed and "proxy_set_header Host" in finding.summary:
+            finding.verdict = "fail"
+        if finding.hop == "proxy" and looped and "X-Forwarded-Proto" in finding.summary:
             finding.verdict = "fail"
     return report
