@@ -42,6 +42,10 @@ SAMPLES: list[tuple[str, str]] = [
         "Redirect loop: SECURE_SSL_REDIRECT without SECURE_PROXY_SSL_HEADER",
     ),
     (
+        "test_proxy_not_sending_x_forwarded_proto_loops_and_is_the_proxy_hop",
+        "Redirect loop: the proxy does not send X-Forwarded-Proto",
+    ),
+    (
         "test_public_host_missing_from_allowed_hosts_is_the_settings_hop",
         "DisallowedHost (400): the public host is not in ALLOWED_HOSTS",
     ),
