@@ -356,29 +356,28 @@ def _correlate(report: Report) -> Report:
     """Promote a warning to the failure it explains, so the first failing hop is the cause.
 
     A 0600 file is only a warning until a proxy answers 403; SECURE_SSL_REDIRECT without
-    SECURE_PROXY_SSL_HEADER only until a redirect loop shows up; a proxy that does not pass
-    the Host header only until Django answers 400.
+    SECURE_PROXY_SSL_HEADER, or a proxy not sending X-Forwarded-Proto, only until a redirect
+    loop shows up; a proxy that does not pass the Host header only until Django answers 400.
     """
     summaries = " ".join(f.summary for f in report.findings if f.verdict == "fail")
-    proxy_failed = any(f.hop == "proxy" and f.verdict == "fail" for f in report.findings)
     proxy_403 = "403 from" in summaries or "cannot read" in summaries
     looped = "redirect loop" in summaries
     disallowed = "DisallowedHost" in summaries
     for finding in report.findings:
-        if proxy_failed and finding.hop == "public" and finding.verdict == "fail":
-            finding.fix = "The 'proxy' hop explains this answer: fix that first.\n" + finding.fix
         if finding.verdict != "warn":
             continue
+        text = finding.summary
         if (
-            finding.hop == "file"
-            and proxy_403
-            and ("mode" in finding.summary or "folder" in finding.summary)
+            (finding.hop == "file" and proxy_403 and ("mode" in text or "folder" in text))
+            or (finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in text)
+            or (finding.hop == "proxy" and disallowed and "proxy_set_header Host" in text)
+            or (finding.hop == "proxy" and looped and "X-Forwarded-Proto" in text)
         ):
             finding.verdict = "fail"
-        if finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in finding.summary:
-            finding.verdict = "fail"
-        if finding.hop == "proxy" and disallowed and "proxy_set_header Host" in finding.summary:
-            finding.verdict = "fail"
-        if finding.hop == "proxy" and looped and "X-Forwarded-Proto" in finding.summary:
-            finding.verdict = "fail"
+    if any(f.hop == "proxy" and f.verdict == "fail" for f in report.findings):
+        for finding in report.findings:
+            if finding.hop == "public" and finding.verdict == "fail":
+                finding.fix = (
+                    "The 'proxy' hop explains this answer: fix that first.\n" + finding.fix
+                )
     return report
