@@ -34,11 +34,16 @@ SAMPLES: list[tuple[str, str]] = [
     ("test_npm_cache_assets_regex_hijacks_images", "NPM's Cache Assets regex takes the images"),
     ("test_file_readable_only_by_its_owner_is_403_from_nginx", "A 0600 file: 403 from nginx"),
     ("test_html_catch_all_is_the_routing_hop", "An HTML page with 200 instead of the file"),
+    ("test_spa_fallback_in_the_proxy_answers_html", "An HTML page from the proxy's SPA fallback"),
     ("test_empty_200_from_the_proxy", "An empty 200"),
     ("test_wrong_content_type", "Wrong Content-Type"),
     (
         "test_ssl_redirect_without_proxy_header_is_a_loop_fixed_in_settings",
         "Redirect loop: SECURE_SSL_REDIRECT without SECURE_PROXY_SSL_HEADER",
+    ),
+    (
+        "test_proxy_not_sending_x_forwarded_proto_loops_and_is_the_proxy_hop",
+        "Redirect loop: the proxy does not send X-Forwarded-Proto",
     ),
     (
         "test_public_host_missing_from_allowed_hosts_is_the_settings_hop",
@@ -58,7 +63,13 @@ SAMPLES: list[tuple[str, str]] = [
     ("test_block_only_for_the_crawler_user_agent", "A block only for the crawler's user agent"),
     ("test_bad_certificate_is_the_tls_hop[expired-the", "Expired certificate"),
     ("test_bad_certificate_is_the_tls_hop[wronghost-the", "Certificate for another host"),
+    ("test_redirect_to_a_login_page", "A redirect to a login page"),
     ("test_scan_of_a_feed_with_http_links", "http:// links in the feed (--scan)"),
+    ("test_manage_py_scan_of_the_example_catalog", "Every FileField of the example (--scan)"),
+    (
+        "test_an_exception_in_the_view_is_evidence_not_a_traceback",
+        "An exception in the view (no public URL: local hops only)",
+    ),
     ("test_a_server_that_never_answers_is_bounded_by_the_timeout", "A server that never answers"),
     (
         "test_a_name_escaping_media_root_is_refused_without_reading_it",

@@ -1,5 +1,5 @@
 """What the doctor's proof tests share: a throw-away CA, a media tree, the tiny Django site
-(tests/doctor/site) under gunicorn, nginx sites on TLS, and running ``mediaserve doctor``.
+(tests/doctor/tinysite) under gunicorn, nginx sites on TLS, and running ``mediaserve doctor``.
 
 The public name is ``shop.example.com``; the doctor reaches it on loopback through
 ``--resolve`` (as curl does), and trusts the test CA through ``--cafile``, so TLS is
@@ -20,7 +20,7 @@ from typing import Any
 
 from harness import LOOPBACK, NginxSite, ServerProcess, start_gunicorn, start_nginx
 
-SITE_DIR = Path(__file__).resolve().parent / "site"
+SITE_DIR = Path(__file__).resolve().parent / "tinysite"
 HOST = "shop.example.com"
 SHOE = "products/shoe.jpg"  # 800x800 JPEG: what Meta wants
 SMALL = "products/small.jpg"  # 300x300
@@ -256,11 +256,11 @@ def doctor(
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     run = Run(done.returncode, done.stdout, done.stderr)
-    _keep_sample(run, args)
+    keep_sample(run, args)
     return run
 
 
-def _keep_sample(run: Run, args: tuple[str, ...]) -> None:
+def keep_sample(run: Run, args: tuple[str, ...], command: str = "mediaserve doctor") -> None:
     """With MEDIASERVE_DOCTOR_SAMPLES=DIR, save the text report of each run (docs/doctor.md
     quotes them: scripts/doctor_samples.sh)."""
     folder = os.environ.get("MEDIASERVE_DOCTOR_SAMPLES")
@@ -285,10 +285,17 @@ def _keep_sample(run: Run, args: tuple[str, ...]) -> None:
         text = render_text(rebuild(data))
     name = test.split("::")[-1].split(" ")[0].replace("/", "_")
     Path(folder).mkdir(parents=True, exist_ok=True)
-    shown = [a for a in args if a != "--json"]
-    (Path(folder) / f"{name}.txt").write_text(
-        "$ mediaserve doctor " + " ".join(shown) + "\n" + text
-    )
+    shown: list[str] = []
+    skip = False
+    for arg in args:  # what the harness adds to reach loopback is not part of the example
+        if skip or arg == "--json":
+            skip = False
+            continue
+        if arg in ("--resolve", "--cafile"):
+            skip = True
+            continue
+        shown.append(arg)
+    (Path(folder) / f"{name}.txt").write_text(f"$ {command} " + " ".join(shown) + "\n" + text)
 
 
 def public_url(proxy: ServerProcess, name: str = SHOE) -> str:

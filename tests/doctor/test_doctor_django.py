@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,29 @@ def test_scan_progress_and_summary_table() -> None:
     table = render_table(reports)
     assert "FAIL     file  b.jpg   b.jpg checked" in table
     assert table.strip().endswith("2 checked: 1 pass, 0 warn, 1 fail")
+
+
+def test_feed_links_are_read_from_the_examples_own_feed(example_django: Any) -> None:
+    """The example's feed writer (quoting, CRLF) and the scanner agree on image_link."""
+    from catalog.feed import write_feed
+    from catalog.models import Product
+    from mediaserve.doctor.scan import links_in_feed
+
+    product = Product(
+        pk=1, sku="F-1", name='A "quoted", name', description="multi\nline", price=Decimal("2.50"),
+        currency="BRL", brand="b", image="products/a b.jpg", image_width=800, image_height=800,
+    )  # fmt: skip
+    out = io.StringIO()
+    write_feed(out, [product], "https://shop.example.com")
+    links, problem = links_in_feed(out.getvalue())
+    assert problem is None
+    assert links == ["https://shop.example.com/media/products/a%20b.jpg"]
+
+
+def test_call_command_keeps_the_exit_status(example_django: Any) -> None:
+    """From Python (call_command) a failing diagnosis is a CommandError carrying exit 2."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError) as failed:
+        call_command("mediaserve", "doctor", "../escape.jpg", "--json")
+    assert failed.value.returncode == 2

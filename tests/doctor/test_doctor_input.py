@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +21,19 @@ from harness import LOOPBACK, free_port
 
 
 @pytest.fixture
-def media_root(tmp_path: Path) -> Path:
-    root = tmp_path / "media"
+def media_root() -> Iterator[Path]:
+    """World-readable (pytest's tmp_path is 0700, which the file hop rightly warns about)."""
+    base = Path(tempfile.mkdtemp(prefix="mediaserve-doctor-"))
+    base.chmod(0o755)
+    root = base / "media"
     (root / "products").mkdir(parents=True)
+    for folder in (root, root / "products"):
+        folder.chmod(0o755)
     (root / "products" / "a.txt").write_text("hello")
-    (tmp_path / "secret.txt").write_text("outside")
-    return root
+    (root / "products" / "a.txt").chmod(0o644)
+    (base / "secret.txt").write_text("outside")
+    yield root
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_server_that_never_answers_is_bounded_by_the_timeout(media_root: Path) -> None:
@@ -84,7 +94,7 @@ def test_text_report_ends_with_the_first_broken_hop_and_no_colour_off_a_tty(
          "--media-root", str(media_root)],
         capture_output=True, text=True, check=False,
         # The suite's own Django settings must not leak into the child.
-        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
     )  # fmt: skip
     assert done.returncode == 2
     assert "\033[" not in done.stdout
@@ -104,3 +114,15 @@ def test_no_target_is_one_line() -> None:
     run = doctor()
     assert run.code == 2
     assert run.first["summary"] == "give a URL or a media name (or --scan)"
+
+
+def test_an_exception_in_the_view_is_evidence_not_a_traceback(media_root: Path) -> None:
+    """Django logs a 500's traceback; the doctor keeps it out and quotes the exception."""
+    from doctor_support import site_env
+
+    run = doctor("products/a.txt", env=site_env(media_root, urls="broken"))
+    assert run.first["hop"] == "in-process", run.stdout
+    in_process = run.findings("in-process")[0]
+    assert in_process["verdict"] == "fail"
+    assert in_process["summary"] == "500 from django: the view raised RuntimeError: storage offline"
+    assert "the view raised RuntimeError: storage offline" in in_process["evidence"]

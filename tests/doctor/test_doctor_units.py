@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from harness import png_bytes
+from mediaserve.doctor.consumer import _rules
+from mediaserve.doctor.fetch import Response
 from mediaserve.doctor.magic import image_size, same_family, sniff
 from mediaserve.doctor.proxy import choose_location, choose_server, parse_nginx
 from mediaserve.doctor.report import Finding, Report, render_text
+from mediaserve.doctor.served import explain_status, origin_of
 from mediaserve.doctor.url import check_url
 
 # -- url hop ---------------------------------------------------------------------------------
@@ -172,3 +175,162 @@ def test_colour_only_when_asked() -> None:
     report = Report("x", [Finding("file", "fail", "gone", fix="upload it")])
     assert "\033[31m" in render_text(report, colour=True)
     assert "\033[" not in render_text(report, colour=False)
+
+
+# -- who answered ----------------------------------------------------------------------------
+
+
+def _response(status: int, body: bytes, server: str | None = None) -> Response:
+    headers = [("Server", server)] if server else []
+    return Response(url="https://shop.example.com/media/a.jpg", method="GET", status=status,
+                    reason="", headers=headers, length=len(body), sha256="", head=body,
+                    elapsed=0.0)  # fmt: skip
+
+
+def test_djangos_page_through_nginx_is_djangos() -> None:
+    """nginx replaces the Server header of what it passes on: the body decides."""
+    page = b"<h1>Not Found</h1><p>The requested resource was not found on this server.</p>"
+    assert origin_of(_response(404, page, "nginx/1.22.1")) == "django"
+    nginx_page = b"<html><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center>"
+    assert origin_of(_response(404, nginx_page, "nginx/1.22.1")) == "nginx"
+    assert origin_of(_response(200, b"", "gunicorn")) == "app"
+
+
+def test_nginx_404_and_django_404_get_different_fixes() -> None:
+    nginx_page = b"<hr><center>nginx</center>"
+    summary, fix = explain_status("public", _response(404, nginx_page, "nginx"), None)
+    assert "proxy serves this path from its own disk" in summary
+    assert "mount the media volume" in fix
+    django_page = b"The requested resource was not found on this server."
+    summary, fix = explain_status("public", _response(404, django_page, "nginx"), None)
+    assert summary.startswith("404 from django")
+    assert "media_urlpatterns()" in fix
+
+
+# -- WhatsApp kinds --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "head", "size", "verdict"),
+    [
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", 400 * 1024, "pass"),  # a sticker
+        ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ", 600 * 1024, "fail"),  # too big
+        ("video/webm", b"\x1a\x45\xdf\xa3", 1024, "fail"),  # WhatsApp takes MP4/3GPP only
+        ("application/pdf", b"%PDF-1.7", 50 * 1024 * 1024, "pass"),
+    ],
+)
+def test_whatsapp_types_and_limits_per_kind(
+    content_type: str, head: bytes, size: int, verdict: str
+) -> None:
+    answer = Response(
+        url="https://shop.example.com/media/x", method="GET", status=206, reason="",
+        headers=[("Content-Type", content_type), ("Content-Range", f"bytes 0-9/{size}"),
+                 ("ETag", '"x"')],
+        length=10, sha256="", head=head, elapsed=0.0,
+    )  # fmt: skip
+    found = _rules("whatsapp", answer, None, None)
+    worst = "fail" if any(f.verdict == "fail" for f in found) else "pass"
+    assert worst == verdict, found
+
+
+def test_catalog_takes_jpeg_and_png_only() -> None:
+    """Meta's catalog rejects WebP even where browsers show it."""
+    webp = Response(
+        url="https://shop.example.com/media/x.webp", method="GET", status=200, reason="",
+        headers=[("Content-Type", "image/webp"), ("ETag", '"x"')], length=30, sha256="",
+        head=b"RIFF\x00\x00\x00\x00WEBPVP8X" + bytes(8) + b"\xff\x03\x00\xff\x03\x00",
+        elapsed=0.0,
+    )  # fmt: skip
+    found = {f.summary: f.verdict for f in _rules("meta-catalog", webp, None, None)}
+    assert (
+        found.get("catalog image: the bytes are image/webp, accepted: image/jpeg, image/png")
+        == "fail"
+    )
+
+
+# -- nginx -T dumps and includes -------------------------------------------------------------
+
+NPM_DUMP = """# configuration file /etc/nginx/nginx.conf:
+http {
+    include /etc/nginx/mime.types;
+    include /data/nginx/proxy_host/*.conf;
+}
+
+# configuration file /data/nginx/proxy_host/1.conf:
+server {
+    listen 443 ssl;
+    server_name shop.example.com;
+    location ~* ^.*\\.(css|js|jpe?g|gif|png|webp|woff|eot|ttf|svg|ico|css\\.map|js\\.map)$ {
+        include conf.d/include/proxy.conf;
+    }
+    location /media/ { alias /data/media/; }
+    location / { include conf.d/include/proxy.conf; }
+}
+
+# configuration file /etc/nginx/conf.d/include/proxy.conf:
+proxy_set_header Host $host;
+proxy_pass $forward_scheme://$server:$port$request_uri;
+"""
+
+
+def test_an_nginx_T_dump_resolves_includes_from_itself(tmp_path: Path) -> None:
+    """Nginx Proxy Manager's host files include conf.d/include/proxy.conf relative to
+    /etc/nginx: in a dump the text is there even where the files are not."""
+    from mediaserve.doctor.proxy import check_proxy
+
+    dump = tmp_path / "all.conf"
+    dump.write_text(NPM_DUMP)
+    [hijack] = check_proxy(dump, "https://shop.example.com/media/a.jpg", "/media/")
+    assert hijack.verdict == "fail"
+    assert "regex location" in hijack.summary
+    [app] = check_proxy(dump, "https://shop.example.com/about/", "/media/")
+    assert app.verdict == "pass"
+    assert "passes /about/ to the app" in app.summary
+
+
+def test_an_include_that_cannot_be_read_makes_the_location_unknown(tmp_path: Path) -> None:
+    """Without the included file the doctor cannot say what the location does: it says so
+    instead of guessing that nginx serves from its default root."""
+    from mediaserve.doctor.proxy import check_proxy
+
+    conf = tmp_path / "1.conf"
+    conf.write_text(
+        "server { listen 443; server_name shop.example.com;\n"
+        "  location / { include conf.d/include/no-such-proxy.conf; } }\n"
+    )
+    [finding] = check_proxy(conf, "https://shop.example.com/media/a.jpg", "/media/")
+    assert finding.verdict == "warn"
+    assert "conf.d/include/no-such-proxy.conf, not readable here" in finding.summary
+    assert "nginx -T" in finding.fix
+
+
+# -- file hop --------------------------------------------------------------------------------
+
+
+def test_a_symlinked_file_is_a_warning(tmp_path: Path) -> None:
+    """mediaserve refuses symlinks by default: a link that looks fine on disk 404s."""
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "real.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (tmp_path / "link.jpg").symlink_to("real.jpg")
+    _, found = inspect_file(tmp_path, "link.jpg")
+    assert any(f.verdict == "warn" and "symlink" in f.summary for f in found), found
+
+
+def test_magic_bytes_against_the_extension(tmp_path: Path) -> None:
+    """An HTML error page saved under an image name is caught before any server is asked."""
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "photo.jpg").write_bytes(b"<!doctype html><html><body>Error</body></html>")
+    _, found = inspect_file(tmp_path, "photo.jpg")
+    assert [f.summary for f in found if f.verdict == "fail"] == [
+        "the bytes are text/html but the name says image/jpeg"
+    ]
+
+
+def test_an_empty_file_fails(tmp_path: Path) -> None:
+    from mediaserve.doctor.file import inspect_file
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    _, found = inspect_file(tmp_path, "empty.png")
+    assert [f.summary for f in found if f.verdict == "fail"] == ["the file is empty (0 bytes)"]

@@ -136,7 +136,7 @@ def check_consumer(
                 Finding(
                     HOP,
                     "fail",
-                    f"blocked for Meta's crawler: {short} gets {what}, a plain fetch gets 200",
+                    f"blocked for Meta's crawler: {what} for {short}, 200 for a plain fetch",
                     evidence,
                     "Let Meta's agents through the bot protection for media:\n"
                     "  user agents facebookexternalhit and facebookcatalog (Cloudflare: a WAF "
@@ -173,6 +173,7 @@ def check_consumer(
             )
             continue
         answer = answer or final
+    findings = _merge_agents(findings)
     if answer is None:
         return findings or [Finding(HOP, "fail", "no usable answer for the crawler", [url], "")]
     findings.extend(_rules(profile, answer, plain_final, facts))
@@ -190,6 +191,30 @@ def check_consumer(
             )
         )
     return findings
+
+
+def _key(summary: str, shorts: list[str]) -> str:
+    for short in shorts:
+        summary = summary.replace(short, "{agent}")
+    return summary
+
+
+def _merge_agents(findings: list[Finding]) -> list[Finding]:
+    """One finding when every crawler agent met the same problem, naming them all."""
+    shorts = [agent.split(" ", 1)[0] for agent in CRAWLER_AGENTS]
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(_key(finding.summary, shorts), []).append(finding)
+    result: list[Finding] = []
+    for key, group in groups.items():
+        first = group[0]
+        if len(group) > 1 and key != first.summary:
+            summary = key.replace("{agent}", " and ".join(shorts))
+            evidence = [line for finding in group for line in finding.evidence]
+            result.append(Finding(first.hop, first.verdict, summary, evidence, first.fix))
+        else:
+            result.extend(group)
+    return result
 
 
 def _rules(
@@ -247,8 +272,7 @@ def _rules(
             Finding(
                 HOP,
                 "fail",
-                f"{total / MB:.1f} MB is over the {kind.max_bytes / MB:g} MB "
-                f"limit for a {kind.name}",
+                f"{total / MB:.1f} MB is over the {kind.name} limit of {kind.max_bytes / MB:g} MB",
                 evidence,
                 "Re-encode it smaller (images: resize to <= 2048 px, JPEG quality "
                 "85; video: lower bitrate) before sending.",

@@ -92,6 +92,8 @@ class Fetch:
     error: str | None = None
     #: dns, refused, timeout, tls, closed, protocol, network, redirect-loop, redirects, url
     error_kind: str | None = None
+    #: What else was seen (e.g. the exception behind an in-process 500).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def final(self) -> Response | None:

@@ -9,6 +9,7 @@ what later hops compare the served bodies with.
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,19 @@ def inspect_file(root: Path, name: str) -> tuple[FileFacts | None, list[Finding]
                 "and in settings.py, so new uploads are readable too:\n"
                 "  FILE_UPLOAD_PERMISSIONS = 0o644\n"
                 "  FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o755",
+            )
+        )
+    if path.is_symlink():
+        findings.append(
+            Finding(
+                HOP,
+                "warn",
+                f"the file is a symlink to {os.readlink(path)}: mediaserve refuses symlinks "
+                "unless MEDIASERVE['FOLLOW_SYMLINKS'] is set (and nginx may have "
+                "disable_symlinks on)",
+                evidence,
+                "Store the file itself under MEDIA_ROOT, or set "
+                "MEDIASERVE = {'FOLLOW_SYMLINKS': True} (targets must stay inside MEDIA_ROOT).",
             )
         )
     if facts.closed_dirs:

@@ -8,9 +8,11 @@ correctly configured TLS proxy sends. A failure here is the app's, whatever the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +33,39 @@ def _application() -> Callable[..., Iterable[bytes]]:
     except Exception:
         app = get_wsgi_application()
     return app
+
+
+@contextlib.contextmanager
+def _quiet(notes: list[str]) -> Iterator[None]:
+    """Keep Django's request logging (a traceback for a 500, a line for DisallowedHost) out
+    of the report's output; the exception becomes one line of evidence instead.
+
+    As Django's test client does, database connections are left alone: these are not real
+    requests, and closing the caller's connection (inside ``manage.py`` or a transaction)
+    at "request end" would be a side effect of a diagnosis.
+    """
+    from django.core.signals import got_request_exception, request_finished, request_started
+    from django.db import close_old_connections
+
+    def record(sender: object, request: object = None, **kwargs: object) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            notes.append(f"the view raised {type(exc).__name__}: {exc}")
+
+    got_request_exception.connect(record, weak=False)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+        got_request_exception.disconnect(record)
 
 
 def _call(
@@ -64,20 +99,21 @@ def _call(
     result = Fetch(url=url)
     started = time.monotonic()
     try:
-        body = app(environ, start_response)
-        digest = hashlib.sha256()
-        head = bytearray()
-        length = 0
-        try:
-            for chunk in body:
-                digest.update(chunk)
-                if len(head) < 524289:
-                    head.extend(chunk[: 524289 - len(head)])
-                length += len(chunk)
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+        with _quiet(result.notes):
+            body = app(environ, start_response)
+            digest = hashlib.sha256()
+            head = bytearray()
+            length = 0
+            try:
+                for chunk in body:
+                    digest.update(chunk)
+                    if len(head) < 524289:
+                        head.extend(chunk[: 524289 - len(head)])
+                    length += len(chunk)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
     except Exception as exc:  # the handler normally turns errors into 500s; be safe anyway
         result.error_kind = "protocol"
         result.error = f"the app raised {type(exc).__name__}: {exc}"

@@ -16,6 +16,7 @@ The parser is small on purpose: it understands blocks, directives, quotes, comme
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
@@ -82,9 +83,37 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
-def parse_nginx(path: Path, *, _depth: int = 0) -> list[Directive]:
-    """The directives of an nginx config file, ``include``s expanded."""
+_DUMP_MARK = re.compile(r"^# configuration file (.+):[ \t]*$", re.MULTILINE)
+
+
+def _sources(path: Path) -> tuple[Path, str, dict[str, str]]:
+    """The main file's name and text, and for an ``nginx -T`` dump every file's text."""
     text = path.read_text(errors="replace")
+    marks = list(_DUMP_MARK.finditer(text))
+    if not marks:
+        return path, text, {}
+    files: dict[str, str] = {}
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(text)
+        files.setdefault(mark.group(1), text[mark.end() : end])
+    main = marks[0].group(1)
+    return Path(main), files[main], files
+
+
+def parse_nginx(path: Path) -> list[Directive]:
+    """The directives of an nginx config file (or of ``nginx -T`` output), includes expanded.
+
+    A relative include is looked up beside the including file, beside the main file and in
+    /etc/nginx (nginx itself uses its prefix; Nginx Proxy Manager's host files include
+    ``conf.d/include/...`` that way); in an ``nginx -T`` dump, among the files it holds.
+    One that cannot be found stays an ``include`` directive, so the location holding it is
+    known to be incomplete.
+    """
+    top, text, files = _sources(path)
+    return _parse(text, top, top, files, 0)
+
+
+def _parse(text: str, path: Path, top: Path, files: dict[str, str], depth: int) -> list[Directive]:
     tokens = _tokens(text)
     position = 0
 
@@ -98,8 +127,9 @@ def parse_nginx(path: Path, *, _depth: int = 0) -> list[Directive]:
             if token == ";":  # noqa: S105 (a token, not a password)
                 if words:
                     directive = Directive(words[0], words[1:], source=str(path))
-                    if directive.name == "include" and directive.args and _depth < 8:
-                        items.extend(_include(path, directive.args[0], _depth))
+                    if directive.name == "include" and directive.args and depth < 8:
+                        expanded = _include(path, top, directive.args[0], files, depth)
+                        items.extend(expanded if expanded is not None else [directive])
                     else:
                         items.append(directive)
                 words = []
@@ -117,15 +147,36 @@ def parse_nginx(path: Path, *, _depth: int = 0) -> list[Directive]:
     return block()
 
 
-def _include(base: Path, pattern: str, depth: int) -> list[Directive]:
-    full = pattern if os.path.isabs(pattern) else str(base.parent / pattern)
-    found: list[Directive] = []
-    for name in sorted(glob.glob(full)):
-        try:
-            found.extend(parse_nginx(Path(name), _depth=depth + 1))
-        except (OSError, NginxParseError):
+def _include(
+    base: Path, top: Path, pattern: str, files: dict[str, str], depth: int
+) -> list[Directive] | None:
+    """The included directives, or None when no file matches the pattern anywhere."""
+    if os.path.isabs(pattern):
+        candidates = [pattern]
+    else:
+        folders = dict.fromkeys([base.parent, top.parent, Path("/etc/nginx")])
+        candidates = [str(folder / pattern) for folder in folders]
+    for candidate in candidates:
+        texts: list[tuple[str, str]] = [
+            (name, files[name]) for name in sorted(files) if fnmatch.fnmatchcase(name, candidate)
+        ]
+        if not texts:
+            for name in sorted(glob.glob(candidate)):
+                try:
+                    texts.append((name, Path(name).read_text(errors="replace")))
+                except OSError:
+                    continue
+        if not texts:
             continue
-    return found
+        found: list[Directive] = []
+        for name, text in texts:
+            try:
+                found.extend(_parse(text, Path(name), top, files, depth + 1))
+            except NginxParseError:
+                continue
+        return found
+    # A glob matching nothing is fine for nginx (an empty conf.d/*.conf); a plain name is not.
+    return [] if any(c in pattern for c in "*?[") else None
 
 
 def _servers(directives: list[Directive]) -> list[Directive]:
@@ -249,7 +300,23 @@ def _readable_by_others(path: Path) -> tuple[bool, str]:
     return True, f"mode {mode:04o}"
 
 
-def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Finding]:
+def _proxy_headers(*scopes: Directive | None) -> dict[str, str]:
+    """The request headers nginx sets for proxy_pass: the innermost level that has any
+    proxy_set_header replaces the outer ones (nginx's inheritance rule)."""
+    for scope in scopes:
+        if scope is None:
+            continue
+        found = scope.find("proxy_set_header")
+        if found:
+            return {d.args[0].lower(): " ".join(d.args[1:]) for d in found if d.args}
+    return {}
+
+
+def check_proxy(
+    config: Path, url: str, media_prefix: str | None, *, forwarded_proto: bool = False
+) -> list[Finding]:
+    """``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
+    proxy must send it."""
     """Findings about how the nginx at ``config`` handles ``url``."""
     try:
         directives = parse_nginx(config)
@@ -303,6 +370,20 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
                 "Serve media from a public location; internal ones are for X-Accel-Redirect.",
             )
         ]
+    missing = [d.args[0] for d in scope.find("include") if d.args]
+    handled = any(scope.first(name) for name in ("return", "proxy_pass", "alias", "root"))
+    if missing and not handled:
+        return [
+            Finding(
+                HOP,
+                "warn",
+                f"{location_text} includes {', '.join(missing)}, not readable here: what it "
+                "does is unknown",
+                evidence,
+                "Save the full configuration with `nginx -T > all.conf` (inside the proxy's "
+                "container) and pass --proxy-config all.conf.",
+            )
+        ]
     ret = scope.first("return")
     if ret is not None:
         code = ret.args[0] if ret.args else "?"
@@ -316,12 +397,20 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
     proxy_pass = scope.first("proxy_pass")
     if proxy_pass is not None:
         target = proxy_pass.args[0] if proxy_pass.args else "?"
-        host_header = next(
-            (d for d in scope.find("proxy_set_header") if d.args and d.args[0].lower() == "host"),
-            None,
-        )
+        headers = _proxy_headers(location, server, http)
         evidence.append(f"proxy_pass {target}")
-        if host_header is None:
+        if forwarded_proto and "x-forwarded-proto" not in headers and parts.scheme == "https":
+            findings.append(
+                Finding(
+                    HOP,
+                    "warn",
+                    f"{location_text} does not send X-Forwarded-Proto, which "
+                    "SECURE_PROXY_SSL_HEADER relies on: Django sees every request as http",
+                    evidence,
+                    f"In {location_text}: proxy_set_header X-Forwarded-Proto $scheme;",
+                )
+            )
+        if "host" not in headers:
             findings.append(
                 Finding(
                     HOP,
@@ -332,7 +421,7 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
                     "(ALLOWED_HOSTS, absolute URLs).",
                 )
             )
-        else:
+        if not findings:
             findings.append(
                 Finding(
                     HOP, "pass", f"{location_text} passes {path} to the app: {target}", evidence
@@ -367,10 +456,26 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
         evidence.append("no root or alias: nginx's default root html/")
     evidence.append(f"nginx reads {mapped}")
     try_files = scope.first("try_files")
+    target_path = Path(mapped)
+    media = media_prefix or "/media/"
     if try_files is not None:
         evidence.append(try_files.text())
         fallback = try_files.args[-1] if try_files.args else ""
-        if fallback.endswith(".html") or fallback in ("/index.php", "/"):
+        html_fallback = fallback.endswith(".html") or fallback in ("/index.php", "/")
+        if html_fallback and not target_path.exists():
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"{location_text} has no {mapped}, so try_files answers {fallback} "
+                    "(an HTML page with 200) instead of the file",
+                    evidence,
+                    f"Give media its own location, before the SPA fallback:\n"
+                    f"  location ^~ {media} {{ alias /path/to/media/; try_files $uri =404; }}\n"
+                    f"or pass it to the app: location ^~ {media} {{ proxy_pass http://web:8000; }}",
+                )
+            ]
+        if html_fallback:
             findings.append(
                 Finding(
                     HOP,
@@ -381,9 +486,7 @@ def check_proxy(config: Path, url: str, media_prefix: str | None) -> list[Findin
                     "For media, end try_files with =404: try_files $uri =404;",
                 )
             )
-    target_path = Path(mapped)
     if not target_path.exists():
-        media = media_prefix or "/media/"
         mount_at = alias.args[0] if alias is not None else os.path.dirname(mapped.rstrip("/"))
         findings.append(
             Finding(

@@ -157,6 +157,18 @@ def check_routing(name: str) -> tuple[Routing, list[Finding]]:
                 FIX_PATTERN,
             )
         ]
+    media_route = str(match.route).lstrip("^").startswith(path.strip("/").split("/", 1)[0] + "/")
+    if media_route:
+        return Routing("custom", view or ""), [
+            Finding(
+                HOP,
+                "warn",
+                f"{path} is served by a custom view, {view} (route {route}), not mediaserve",
+                [f"resolve({path!r}) -> {view}"],
+                "The in-process hop shows what it answers; mediaserve's view adds ranges, "
+                "validators and safe lookup:\n  urlpatterns += media_urlpatterns()",
+            )
+        ]
     return Routing("other", view or ""), [
         Finding(
             HOP,

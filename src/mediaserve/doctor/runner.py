@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from .consumer import check_consumer
 from .fetch import Fetch, FetchOptions, fetch
-from .file import FileFacts, inspect_file
+from .file import FileFacts, inspect_file, resolve_name
 from .proxy import check_proxy
 from .report import Finding, Report
 from .served import RANGE_END, Exchanges, check_served
@@ -116,204 +116,185 @@ def _http_exchanges(
     return exchanges
 
 
+def _skip(hop: str, summary: str, fix: str = "") -> Finding:
+    return Finding(hop, "skip", summary, [], fix)
+
+
+def _target(target: str, media: _Media, base_url: str | None) -> tuple[str | None, str | None]:
+    """``(url, name)`` for a target that is a URL or a media name (either may be None)."""
+    if "://" in target or _LOOKS_LIKE_URL.match(target):
+        return target, _name_from_url(target, media, base_url)
+    name = target
+    prefix = _media_path_prefix(media.url)
+    if prefix and name.startswith(prefix):
+        name = unquote(name[len(prefix) :])
+    return _url_from_name(name, media, base_url), name
+
+
 def diagnose(target: str, options: DoctorOptions) -> Report:
     """The report for one URL or media name; never raises for bad input or network trouble."""
     report = Report(target=target)
-    media = _media(options)
-    base_url = _base_url(options)
-    url: str | None = None
-    name: str | None = None
     if "://" in target or _LOOKS_LIKE_URL.match(target):
         problem = parse_url_or_none(target)
         if problem:
-            report.add(
-                [
-                    Finding(
-                        "input",
-                        "fail",
-                        problem,
-                        [],
-                        "Pass an absolute URL (https://host/media/file.jpg) or a media "
-                        "name relative to MEDIA_ROOT (products/file.jpg).",
-                    )
-                ]
+            fix = (
+                "Pass an absolute URL (https://host/media/file.jpg) or a media name relative "
+                "to MEDIA_ROOT (products/file.jpg)."
             )
+            report.add([Finding("input", "fail", problem, [], fix)])
             return report
-        url = target
-        name = _name_from_url(url, media, base_url)
-    else:
-        name = target
-        prefix = _media_path_prefix(media.url)
-        if prefix and name.startswith(prefix):
-            name = unquote(name[len(prefix) :])
-        url = _url_from_name(name, media, base_url)
+    media = _media(options)
+    url, name = _target(target, media, _base_url(options))
     report.url, report.name = url, name
 
-    # url
     if url:
         report.add(check_url(url, profile=options.profile))
     else:
         report.add(
             [
-                Finding(
+                _skip(
                     "url",
-                    "skip",
-                    "no public URL to check",
-                    ["MEDIA_URL is a path and no base URL is known"],
+                    "no public URL to check (MEDIA_URL is a path, no base URL)",
                     "Pass the public URL, or --base-url https://shop.example.com",
                 )
             ]
         )
 
-    # file
-    facts: FileFacts | None = None
-    if name is not None and media.root is not None:
-        facts, found = inspect_file(media.root, name)
-        report.add(found)
-    elif name is None and url:
-        report.add(
-            [
-                Finding(
-                    "file",
-                    "skip",
-                    "the URL is not under MEDIA_URL",
-                    [f"MEDIA_URL = {media.url!r}"],
-                    "",
-                )
-            ]
-        )
-    else:
-        report.add(
-            [
-                Finding(
-                    "file",
-                    "skip",
-                    "no MEDIA_ROOT known",
-                    [],
-                    "Run with Django settings (--settings) or --media-root DIR",
-                )
-            ]
-        )
-    escaped = any(
-        f.hop == "file"
-        and "MEDIA_ROOT" in f.summary
-        and ("escapes" in f.summary or "outside" in f.summary or "not a relative" in f.summary)
-        for f in report.findings
-    )
-
-    # settings, routing, in-process
-    served_by_app = True
-    if options.use_django:
-        from .django_settings import check_settings
-
-        report.add(check_settings(url))
-        if name is not None and not escaped:
-            from .inprocess import in_process_exchanges
-            from .routing import check_routing, media_path
-
-            routing, found = check_routing(name)
-            report.add(found)
-            served_by_app = routing.kind != "external" and not (
-                routing.kind == "none" and media.served_externally
-            )
-            path = media_path(name)
-            if served_by_app and path is not None:
-                parts = urlsplit(url) if url else None
-                host = parts.netloc if parts and parts.netloc else _fallback_host()
-                https = bool(parts and parts.scheme == "https")
-                exchanges = in_process_exchanges(path, host, https)
-                report.add(
-                    check_served("in-process", exchanges, facts, label=f"GET {path} (Host: {host})")
-                )
-            else:
-                report.add(
-                    [
-                        Finding(
-                            "in-process",
-                            "skip",
-                            "the app does not serve this path "
-                            "(MEDIA_URL elsewhere or SERVED_EXTERNALLY)",
-                            [],
-                        )
-                    ]
-                )
-    else:
-        for hop in ("settings", "routing", "in-process"):
-            report.add(
-                [
-                    Finding(
-                        hop, "skip", "no Django settings (--settings or DJANGO_SETTINGS_MODULE)", []
-                    )
-                ]
-            )
-
+    facts, escaped = _file_hop(report, media, name, url)
+    served_by_app = _django_hops(report, options, media, name, url, facts, escaped)
     if escaped or url is None:
-        return _correlate(report, facts)
+        return _correlate(report)
 
-    parts = urlsplit(url)
-    # upstream
-    upstream: Fetch | None = None
-    if options.upstream:
-        problem = parse_url_or_none(options.upstream)
-        if problem:
-            report.add(
-                [
-                    Finding(
-                        "upstream",
-                        "fail",
-                        f"--upstream: {problem}",
-                        [],
-                        "--upstream http://web:8000 (the app server as the proxy reaches it)",
-                    )
-                ]
-            )
-        elif not served_by_app:
-            report.add(
-                [
-                    Finding(
-                        "upstream", "skip", "the app does not serve media (SERVED_EXTERNALLY)", []
-                    )
-                ]
-            )
-        else:
-            upstream_url = (
-                options.upstream.rstrip("/")
-                + (parts.path or "/")
-                + (f"?{parts.query}" if parts.query else "")
-            )
-            headers = {"Host": parts.netloc}
-            if parts.scheme == "https":
-                headers["X-Forwarded-Proto"] = "https"
-            exchanges = _http_exchanges(upstream_url, headers, options.fetch, follow=False)
-            upstream = exchanges.get
-            found = check_served(
-                "upstream", exchanges, facts, label=f"GET {upstream_url} (Host: {parts.netloc})"
-            )
-            report.add(found)
-    else:
-        report.add(
-            [
-                Finding(
-                    "upstream", "skip", "no --upstream given (the app server behind the proxy)", []
-                )
-            ]
-        )
-
-    # proxy
+    upstream = _upstream_hop(report, options, url, facts, served_by_app)
     if options.proxy_config:
-        report.add(check_proxy(options.proxy_config, url, _media_path_prefix(media.url)))
-
-    # tls, public
+        report.add(
+            check_proxy(
+                options.proxy_config,
+                url,
+                _media_path_prefix(media.url),
+                forwarded_proto=_trusts_forwarded_proto(options),
+            )
+        )
     report.add(check_tls(url, options.fetch))
     public = _http_exchanges(url, {}, options.fetch, follow=True)
     report.add(check_served("public", public, facts, label=f"GET {url}"))
     if facts is None and upstream is not None:
-        report.add(compare_hops(upstream, public.get))
-
-    # consumer
+        differences = compare_hops(upstream, public.get)
+        if differences:  # the public answer looked fine on its own; it is not
+            report.findings = [
+                f for f in report.findings if not (f.hop == "public" and f.verdict == "pass")
+            ]
+            report.add(differences)
     if options.profile:
         report.add(check_consumer(url, options.profile, options.fetch, public.get, facts))
-    return _correlate(report, facts, public.get)
+    return _correlate(report)
+
+
+def _file_hop(
+    report: Report, media: _Media, name: str | None, url: str | None
+) -> tuple[FileFacts | None, bool]:
+    """The file's facts, and whether the name escapes MEDIA_ROOT (then nothing is fetched)."""
+    if media.root is None:
+        report.add(
+            [
+                _skip(
+                    "file",
+                    "no MEDIA_ROOT known",
+                    "Run with Django settings (--settings) or --media-root DIR",
+                )
+            ]
+        )
+        return None, False
+    if name is None:
+        report.add([_skip("file", f"the URL is not under MEDIA_URL ({media.url!r})")])
+        return None, False
+    facts, found = inspect_file(media.root, name)
+    report.add(found)
+    return facts, isinstance(resolve_name(media.root, name), str)
+
+
+def _django_hops(
+    report: Report,
+    options: DoctorOptions,
+    media: _Media,
+    name: str | None,
+    url: str | None,
+    facts: FileFacts | None,
+    escaped: bool,
+) -> bool:
+    """settings, routing and in-process; returns whether the app is meant to serve media."""
+    if not options.use_django:
+        why = "no Django settings (--settings or DJANGO_SETTINGS_MODULE)"
+        report.add([_skip(hop, why) for hop in ("settings", "routing", "in-process")])
+        return True
+    from .django_settings import check_settings
+    from .inprocess import in_process_exchanges
+    from .routing import check_routing, media_path
+
+    report.add(check_settings(url))
+    if name is None or escaped:
+        why = "the URL is not under MEDIA_URL" if name is None else "the name escapes MEDIA_ROOT"
+        report.add([_skip(hop, why) for hop in ("routing", "in-process")])
+        return True
+    routing, found = check_routing(name)
+    report.add(found)
+    served_by_app = routing.kind != "external" and not (
+        routing.kind == "none" and media.served_externally
+    )
+    path = media_path(name)
+    if not served_by_app or path is None:
+        report.add(
+            [
+                _skip(
+                    "in-process",
+                    "the app does not serve this path (MEDIA_URL elsewhere or SERVED_EXTERNALLY)",
+                )
+            ]
+        )
+        return False
+    parts = urlsplit(url) if url else None
+    host = parts.netloc if parts and parts.netloc else _fallback_host()
+    https = bool(parts and parts.scheme == "https")
+    exchanges = in_process_exchanges(path, host, https)
+    report.add(check_served("in-process", exchanges, facts, label=f"GET {path} (Host: {host})"))
+    return True
+
+
+def _upstream_hop(
+    report: Report, options: DoctorOptions, url: str, facts: FileFacts | None, served: bool
+) -> Fetch | None:
+    """The app server as the proxy reaches it, asked with the public Host header."""
+    if not options.upstream:
+        report.add([_skip("upstream", "no --upstream given (the app server behind the proxy)")])
+        return None
+    problem = parse_url_or_none(options.upstream)
+    if problem:
+        report.add(
+            [
+                Finding(
+                    "upstream",
+                    "fail",
+                    f"--upstream: {problem}",
+                    [],
+                    "--upstream http://web:8000 (the app server as the proxy reaches it)",
+                )
+            ]
+        )
+        return None
+    if not served:
+        report.add([_skip("upstream", "the app does not serve media (SERVED_EXTERNALLY)")])
+        return None
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    upstream_url = options.upstream.rstrip("/") + (parts.path or "/") + query
+    # What a correct proxy sends: the public Host, and the scheme it terminated.
+    headers = {"Host": parts.netloc}
+    if parts.scheme == "https":
+        headers["X-Forwarded-Proto"] = "https"
+    exchanges = _http_exchanges(upstream_url, headers, options.fetch, follow=False)
+    label = f"GET {upstream_url} (Host: {parts.netloc})"
+    report.add(check_served("upstream", exchanges, facts, label=label))
+    return exchanges.get
 
 
 def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
@@ -350,6 +331,17 @@ def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
     return []
 
 
+def _trusts_forwarded_proto(options: DoctorOptions) -> bool:
+    if not options.use_django:
+        return False
+    from django.conf import settings
+
+    header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not header:
+        return False
+    return str(header[0]).upper() == "HTTP_X_FORWARDED_PROTO"
+
+
 def _fallback_host() -> str:
     from django.conf import settings
 
@@ -360,12 +352,12 @@ def _fallback_host() -> str:
     return "localhost"
 
 
-def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = None) -> Report:
+def _correlate(report: Report) -> Report:
     """Promote a warning to the failure it explains, so the first failing hop is the cause.
 
     A 0600 file is only a warning until a proxy answers 403; SECURE_SSL_REDIRECT without
-    SECURE_PROXY_SSL_HEADER only until a redirect loop shows up; a proxy that does not pass
-    the Host header only until Django answers 400.
+    SECURE_PROXY_SSL_HEADER, or a proxy not sending X-Forwarded-Proto, only until a redirect
+    loop shows up; a proxy that does not pass the Host header only until Django answers 400.
     """
     summaries = " ".join(f.summary for f in report.findings if f.verdict == "fail")
     proxy_403 = "403 from" in summaries or "cannot read" in summaries
@@ -374,14 +366,18 @@ def _correlate(report: Report, facts: FileFacts | None, public: Fetch | None = N
     for finding in report.findings:
         if finding.verdict != "warn":
             continue
+        text = finding.summary
         if (
-            finding.hop == "file"
-            and proxy_403
-            and ("mode" in finding.summary or "folder" in finding.summary)
+            (finding.hop == "file" and proxy_403 and ("mode" in text or "folder" in text))
+            or (finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in text)
+            or (finding.hop == "proxy" and disallowed and "proxy_set_header Host" in text)
+            or (finding.hop == "proxy" and looped and "X-Forwarded-Proto" in text)
         ):
             finding.verdict = "fail"
-        if finding.hop == "settings" and looped and "SECURE_SSL_REDIRECT" in finding.summary:
-            finding.verdict = "fail"
-        if finding.hop == "proxy" and disallowed and "proxy_set_header Host" in finding.summary:
-            finding.verdict = "fail"
+    if any(f.hop == "proxy" and f.verdict == "fail" for f in report.findings):
+        for finding in report.findings:
+            if finding.hop == "public" and finding.verdict == "fail":
+                finding.fix = (
+                    "The 'proxy' hop explains this answer: fix that first.\n" + finding.fix
+                )
     return report

@@ -16,7 +16,7 @@ from typing import TextIO
 from .fetch import FetchOptions, fetch
 from .report import Report
 
-__all__ = ["names_from_models", "render_table", "run_scan", "urls_from_feed"]
+__all__ = ["links_in_feed", "names_from_models", "render_table", "run_scan", "urls_from_feed"]
 
 FEED_COLUMNS = ("image_link", "additional_image_link", "video_link")
 
@@ -50,7 +50,11 @@ def urls_from_feed(feed_url: str, options: FetchOptions) -> tuple[list[str], str
         return [], f"the feed answered {final.status} {final.reason}"
     if final.truncated or final.length > len(final.head):
         return [], "the feed is larger than 512 KiB; scan it in parts"
-    text = final.head.decode("utf-8-sig", errors="replace")
+    return links_in_feed(final.head.decode("utf-8-sig", errors="replace"))
+
+
+def links_in_feed(text: str) -> tuple[list[str], str | None]:
+    """The media URLs in a feed's text (CSV or TSV, the first row naming the columns)."""
     dialect = "excel-tab" if "\t" in text.split("\n", 1)[0] else "excel"
     rows = csv.DictReader(io.StringIO(text), dialect=dialect)
     columns = [c for c in FEED_COLUMNS if c in (rows.fieldnames or [])]

@@ -62,7 +62,7 @@ def _is_login(url: str) -> bool:
 def explain_status(hop: str, response: Response, facts: FileFacts | None) -> tuple[str, str]:
     """``(summary, fix)`` for a non-200 answer, from its status and who sent it."""
     status = response.status
-    who = origin_of(response)
+    who = "django" if hop == "in-process" else origin_of(response)
     if status == 400 and who in ("django", "app", "unknown", "gunicorn"):
         host = urlsplit(response.url).hostname or ""
         return (
@@ -250,7 +250,7 @@ def check_served(
             "speaks this protocol (http vs https) and the server's error log.",
         }.get(get.error_kind or "", "Check the address and that the server runs.")
         return [Finding(hop, "fail", summary, [f"{label}"], fix)]
-    evidence = [r.describe() for r in get.chain]
+    evidence = [r.describe() for r in get.chain] + get.notes
     if get.error_kind == "redirect-loop":
         return [
             Finding(
@@ -324,6 +324,9 @@ def check_served(
         ]
     if response.status != 200:
         summary, fix = explain_status(hop, response, facts)
+        if response.status >= 500 and get.notes:
+            summary = f"{response.status} from django: {get.notes[0]}"
+            fix = "Fix that exception (the app's log has the traceback)."
         return [Finding(hop, "fail", summary, evidence, fix)]
     problems = _header_problems(response, facts)
     for verdict, summary, fix in problems:

@@ -38,7 +38,7 @@ def check_tls(url: str, options: FetchOptions) -> list[Finding]:
                 Finding(
                     HOP,
                     "fail",
-                    f"the certificate has expired: {info.error}",
+                    "the certificate has expired",
                     evidence,
                     "Renew it (certbot renew, or NPM: SSL Certificates -> Renew) and "
                     "reload the proxy; check that automatic renewal runs.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -17,14 +16,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-def feed(request: HttpRequest) -> HttpResponse:
-    """A Meta catalog feed with one row per image under MEDIA_ROOT/products."""
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
-    rows = ["id,title,image_link"]
-    folder = Path(settings.MEDIA_ROOT) / "products"
-    for index, image in enumerate(sorted(folder.glob("*.jpg")), 1):
-        rows.append(f"SKU-{index},{image.stem},{base}{settings.MEDIA_URL}products/{image.name}")
-    return HttpResponse("\r\n".join(rows) + "\r\n", content_type="text/csv")
+def broken(request: HttpRequest, path: str) -> HttpResponse:
+    raise RuntimeError("storage offline")
 
 
 def app_shell(request: HttpRequest) -> HttpResponse:
@@ -32,10 +25,12 @@ def app_shell(request: HttpRequest) -> HttpResponse:
 
 
 SHAPE = os.environ.get("DOCTOR_URLS", "mediaserve")
-urlpatterns = [path("healthz", healthz), path("feed.csv", feed)]
+urlpatterns = [path("healthz", healthz)]
 if SHAPE == "mediaserve":
     urlpatterns += media_urlpatterns()
 elif SHAPE == "static":
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+elif SHAPE == "broken":
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", broken)]
 elif SHAPE == "catchall":
     urlpatterns += [re_path(r"^.*$", app_shell)]

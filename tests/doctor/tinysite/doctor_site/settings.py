@@ -2,7 +2,8 @@
 
 DOCTOR_URLS picks the URLconf shape: ``mediaserve`` (media_urlpatterns), ``static`` (the
 DEBUG-only ``static()`` helper), ``catchall`` (a SPA fallback that answers every path with
-an HTML page). The other DOCTOR_* variables set the settings the doctor checks.
+an HTML page), ``broken`` (a media view that raises). The other DOCTOR_* variables set
+the settings the doctor checks.
 """
 
 from __future__ import annotations
