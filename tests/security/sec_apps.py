@@ -41,7 +41,16 @@ def access(permission: Callable[[Any, str], bool]) -> Access:
     return Access(RULES, signer=Signer(os.environ["SEC_SIGNING_KEY"]), permission=permission)
 
 
+CRASH_PATH = "/__crash__"
+
+
+class DeliberateCrash(RuntimeError):
+    """Raised on CRASH_PATH: the control proving the suite's log check sees an app error."""
+
+
 def _fallback_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == CRASH_PATH:
+        raise DeliberateCrash("the log check's control")
     if environ.get("PATH_INFO") == "/beacon":
         record_beacon(environ.get("QUERY_STRING", ""))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
@@ -55,6 +64,8 @@ async def _fallback_asgi(
 ) -> None:
     if scope["type"] != "http":
         return
+    if scope["path"] == CRASH_PATH:
+        raise DeliberateCrash("the log check's control")
     if scope["path"] == "/beacon":
         record_beacon(scope["query_string"].decode("latin-1"))
     headers = [(b"content-type", b"text/plain"), (b"content-length", b"3")]

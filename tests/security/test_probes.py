@@ -5,6 +5,7 @@ and no error or traceback in any server's log."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -23,11 +24,6 @@ def test_probe(target: Target, probe: Probe) -> None:
     response = target.request(probe.request_target(target.signer), *probe.headers,
                               method=probe.method)  # fmt: skip
     check(probe, response, target.tree.files)
-
-
-def test_no_probe_left_an_error_in_the_log(target: Target) -> None:
-    """Runs after the probes in this module (pytest keeps the file's order per target)."""
-    assert not ERRORS.findall(target.server.logs()), target.server.log_tail(60)
 
 
 def _warnings_about(target: Target, marker: str) -> list[str]:
@@ -91,3 +87,20 @@ def test_fuzzed_paths_and_queries_never_open_protected_files(target: Target) -> 
             assert secret not in body, (path, query)
 
     probe()
+
+
+def test_no_probe_left_an_error_in_the_log(target: Target) -> None:
+    """Last in this file: pytest runs a target's tests in file order, so every probe and
+    the fuzz above have run against this target when the log is read."""
+    assert not ERRORS.findall(target.server.logs()), target.server.log_tail(60)
+
+
+def test_control_the_log_check_sees_a_crash(target: Target) -> None:
+    """The check above is worth something only if this target's way of reporting an
+    application error matches ERRORS: make the app behind the mount raise (after it)."""
+    before = len(ERRORS.findall(target.server.logs()))
+    assert target.request("/__crash__").status == 500
+    deadline = time.monotonic() + 5  # some servers print the traceback after answering
+    while len(ERRORS.findall(target.server.logs())) <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(ERRORS.findall(target.server.logs())) > before, target.server.log_tail(30)
