@@ -233,16 +233,14 @@ class Access:
         self.rules: tuple[tuple[str, str], ...] = tuple(
             sorted(normalised.items(), key=lambda item: len(item[0]), reverse=True)
         )
+        #: Whether any name is not public (else the per-request check is skipped).
+        self.restricts = any(policy != PUBLIC for _, policy in self.rules)
         self.signer = signer
         self.permission = permission
         self.denied_status = denied_status
         self._variants: dict[int, tuple[Mount, Mount]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def restricts(self) -> bool:
-        """Whether any name is not public (else the per-request check can be skipped)."""
-        return any(policy != PUBLIC for _, policy in self.rules)
 
     def policy_for(self, name: str) -> str:
         folded = name.casefold()
