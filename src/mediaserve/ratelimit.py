@@ -17,6 +17,7 @@ client wrote and is ignored (otherwise every request could claim a fresh address
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
@@ -46,6 +47,8 @@ class CounterStore(Protocol):
     def add(self, key: str, value: int, timeout: int) -> bool: ...
 
     def incr(self, key: str, delta: int = 1) -> int: ...
+
+    def decr(self, key: str, delta: int = 1) -> int: ...
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
 
@@ -161,6 +164,10 @@ class RateLimiter:
         else:
             excess = earlier * overlap + count - self.requests
             wait = excess / earlier * self.window
+        # A refused request takes no token (token-bucket semantics): a client that retries
+        # too early is refused again, and admitted as soon as Retry-After has passed.
+        with contextlib.suppress(ValueError):  # evicted meanwhile: nothing to give back
+            self.store.decr(current)
         return max(1, math.ceil(wait))
 
     def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:

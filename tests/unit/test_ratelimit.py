@@ -117,3 +117,16 @@ def test_head_429_has_no_body() -> None:
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 request"):
         limiter(0)
+
+
+def test_a_refused_request_takes_no_token() -> None:
+    """Token-bucket semantics: hammering while refused does not push admission further
+    away; once Retry-After has passed the client is admitted again."""
+    rl, clock = limiter(2)
+    assert [rl.hit("a"), rl.hit("a")] == [0, 0]
+    clock.now += 60 + 30  # one of two tokens is back
+    assert rl.hit("a") == 0
+    refusals = [rl.hit("a") for _ in range(50)]
+    assert all(0 < wait <= 30 for wait in refusals)
+    clock.now += max(refusals)
+    assert rl.hit("a") == 0
