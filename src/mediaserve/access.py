@@ -241,7 +241,6 @@ class Access:
         self._variants: dict[int, tuple[Mount, Mount]] = {}
         self._lock = threading.Lock()
 
-
     def policy_for(self, name: str) -> str:
         folded = name.casefold()
         for prefix, policy in self.rules:

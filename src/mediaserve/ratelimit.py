@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,8 +31,10 @@ from .http.plan import ResponsePlan
 
 __all__ = [
     "CounterStore",
+    "MemoryStore",
     "RateLimiter",
     "client_address",
+    "meta_from_scope",
     "parse_networks",
     "too_many_requests",
 ]
@@ -51,6 +54,51 @@ class CounterStore(Protocol):
     def decr(self, key: str, delta: int = 1) -> int: ...
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
+
+
+class MemoryStore:
+    """A CounterStore in this process's memory, for plain WSGI/ASGI apps with one worker
+    process. Several processes each keep their own counts (the limit is multiplied): give
+    them a shared store instead (a Django cache on Redis, or anything with add/incr/decr)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        found = self._data.get(key)
+        if found is not None and found[1] <= now:
+            del self._data[key]
+            return None
+        return found
+
+    def add(self, key: str, value: int, timeout: int) -> bool:
+        with self._lock:
+            now = self._clock()
+            if self._live(key, now) is not None:
+                return False
+            if len(self._data) > 100_000:  # many clients: drop what has expired
+                for stale in [k for k, (_, until) in self._data.items() if until <= now]:
+                    del self._data[stale]
+            self._data[key] = (value, now + timeout)
+            return True
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        with self._lock:
+            found = self._live(key, self._clock())
+            if found is None:
+                raise ValueError(f"key {key!r} not found")
+            self._data[key] = (found[0] + delta, found[1])
+            return found[0] + delta
+
+    def decr(self, key: str, delta: int = 1) -> int:
+        return self.incr(key, -delta)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        with self._lock:
+            now = self._clock()
+            return {k: found[0] for k in keys if (found := self._live(k, now)) is not None}
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -187,3 +235,21 @@ class RateLimiter:
             extra={"mediaserve_reason": reason, "mediaserve_client": client},
         )
         return too_many_requests(method, wait)
+
+
+def meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The WSGI-style fields the limiter reads (REMOTE_ADDR, HTTP_X_FORWARDED_FOR,
+    HTTP_USER_AGENT, PATH_INFO), from an ASGI scope."""
+    meta: dict[str, Any] = {"PATH_INFO": scope.get("path", "")}
+    client = scope.get("client")
+    if client:
+        meta["REMOTE_ADDR"] = str(client[0])
+    for key, value in scope.get("headers", ()):
+        name = bytes(key).lower()
+        if name == b"x-forwarded-for":
+            text = bytes(value).decode("latin-1")
+            previous = meta.get("HTTP_X_FORWARDED_FOR")
+            meta["HTTP_X_FORWARDED_FOR"] = f"{previous}, {text}" if previous else text
+        elif name == b"user-agent":
+            meta["HTTP_USER_AGENT"] = bytes(value).decode("latin-1")
+    return meta

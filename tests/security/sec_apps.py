@@ -9,6 +9,7 @@ control, proving its check would see a script run. ``/beacon`` records that a sc
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -17,11 +18,23 @@ from typing import Any
 
 from sec_beacon import record_beacon
 
-from mediaserve import Access, ASGIMedia, ServeOptions, Signer, WSGIMedia
+from mediaserve import Access, ASGIMedia, MemoryStore, RateLimiter, ServeOptions, Signer, WSGIMedia
 
 ROOT = os.environ["MEDIA_TEST_ROOT"]
 RULES = {"signed/": "signed", "private/": "private"}
 BEARER = "Bearer let-me-in"
+# The same limit as sec_settings: the probes' own User-Agent is exempt, so only the burst
+# test (another agent, a client address forwarded by the trusted 127.0.0.1) meets it.
+RATE_LIMIT = 60
+PROBE_AGENT = "mediaserve-probe"
+
+
+def rate_limit() -> RateLimiter:
+    return RateLimiter(
+        MemoryStore(), RATE_LIMIT, 3600, trusted_proxies=(ipaddress.ip_network("127.0.0.1"),),
+        allow_agents=(PROBE_AGENT, "facebookexternalhit"),
+    )  # fmt: skip
+
 
 # Refusals are logged by mediaserve at WARNING; the suite counts them in the server's output.
 logging.basicConfig(
@@ -76,10 +89,10 @@ async def _fallback_asgi(
 UNSAFE = ServeOptions(neutralise_active=False)
 
 wsgi = WSGIMedia(
-    ROOT, prefix="/media/", access=access(_bearer_wsgi),
+    ROOT, prefix="/media/", access=access(_bearer_wsgi), rate_limit=rate_limit(),
     app=WSGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_wsgi),
 )  # fmt: skip
 asgi = ASGIMedia(
-    ROOT, prefix="/media/", access=access(_bearer_asgi),
+    ROOT, prefix="/media/", access=access(_bearer_asgi), rate_limit=rate_limit(),
     app=ASGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_asgi),
 )  # fmt: skip

@@ -5,7 +5,8 @@ it for ``(root, env)`` and returns the running server, and register it in ``TARG
 probe in ``probes.py`` then runs against it with the same expectations. The server must
 serve ``root`` at ``/media/`` with the access rules of ``sec_apps.RULES`` (signing key
 ``env["SEC_SIGNING_KEY"]``, private names admitted with ``Authorization: Bearer let-me-in``),
-answer 200 at ``/``, and log mediaserve's WARNINGs to its output.
+answer 200 at ``/``, limit each client to ``RATE_LIMIT`` media requests an hour (``PROBE_AGENT``
+exempt, ``X-Forwarded-For`` believed from 127.0.0.1), and log mediaserve's WARNINGs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from mediaserve import Signer
 SEC_DIR = Path(__file__).resolve().parent
 EXAMPLE_DIR = REPO_ROOT / "example"
 SIGNING_KEY = "security-suite-signing-key-" + "k" * 30
+#: Every target limits each client to RATE_LIMIT requests an hour, except this User-Agent,
+#: which the probes send (so only the burst test meets the limit).
+PROBE_AGENT = "mediaserve-probe"
+RATE_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Target:
 
     def request(self, target: str, *headers: str, method: str = "GET") -> RawResponse:
         """Send ``target`` verbatim (curl would normalise it) and read one response."""
+        if not any(h.lower().startswith("user-agent:") for h in headers):
+            headers = (*headers, f"User-Agent: {PROBE_AGENT}")  # exempt from the rate limit
         lines = "".join(f"{h}\r\n" for h in (*headers, "Connection: close"))
         data = f"{method} {target} HTTP/1.1\r\nHost: t\r\n{lines}\r\n".encode("latin-1")
         return raw_request(self.server.host, self.server.port, data, timeout=15)

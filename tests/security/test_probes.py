@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from security.probes import FORBIDDEN_CONTENT, PROBES, Probe, check
-from security.targets import Target
+from security.targets import RATE_LIMIT, Target
 
 # gunicorn "[ERROR]", uvicorn "ERROR:", Django's "ERROR [pid] django.request", tracebacks.
 ERRORS = re.compile(r"Traceback \(most recent call last\)|\[ERROR\]|^ERROR:| ERROR ", re.M)
@@ -87,6 +87,21 @@ def test_fuzzed_paths_and_queries_never_open_protected_files(target: Target) -> 
             assert secret not in body, (path, query)
 
     probe()
+
+
+def test_a_burst_from_one_client_gets_429_with_retry_after(target: Target) -> None:
+    """RATE_LIMIT media requests an hour per client, then 429 with Retry-After; the refusal
+    is logged once at WARNING with the client (forwarded by the trusted 127.0.0.1)."""
+    client = ("X-Forwarded-For: 198.51.100.77", "User-Agent: burst/1.0")
+    statuses = [target.request("/media/hello.txt", *client).status for _ in range(RATE_LIMIT)]
+    assert statuses == [200] * RATE_LIMIT
+    refused = target.request("/media/hello.txt", *client)
+    assert refused.status == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.headers["cache-control"] == "no-store"
+    other = ("X-Forwarded-For: 198.51.100.78", "User-Agent: burst/1.0")
+    assert target.request("/media/hello.txt", *other).status == 200  # its own bucket
+    assert len(_warnings_about(target, "198.51.100.77")) == 1
 
 
 def test_no_probe_left_an_error_in_the_log(target: Target) -> None:

@@ -130,3 +130,29 @@ def test_a_refused_request_takes_no_token() -> None:
     assert all(0 < wait <= 30 for wait in refusals)
     clock.now += max(refusals)
     assert rl.hit("a") == 0
+
+
+def test_memory_store_behaves_like_a_cache() -> None:
+    """add does not overwrite, incr/decr of a missing or expired key raise ValueError (as
+    Django's caches do), entries expire after their timeout."""
+    from mediaserve.ratelimit import MemoryStore
+
+    clock = Clock(100.0)
+    store = MemoryStore(clock=clock)
+    assert store.add("k", 0, 10) is True
+    assert store.add("k", 5, 10) is False
+    assert store.incr("k") == 1
+    assert store.decr("k") == 0
+    assert store.get_many(["k", "missing"]) == {"k": 0}
+    clock.now += 10
+    assert store.get_many(["k"]) == {}
+    with pytest.raises(ValueError, match="not found"):
+        store.incr("k")
+
+
+def test_the_limiter_works_on_the_memory_store() -> None:
+    from mediaserve.ratelimit import MemoryStore
+
+    clock = Clock(6_000_000.0)
+    rl = RateLimiter(MemoryStore(clock=clock), 2, 60, clock=clock)
+    assert [rl.hit("a"), rl.hit("a"), rl.hit("a")] == [0, 0, 60]
