@@ -1,12 +1,17 @@
 """The delivery paths the security suite attacks, one ``Target`` each, all serving one tree.
 
 To add a delivery path (the proxy offload, object storage...), write a function that starts
-it for ``(root, env)`` and returns the running server, and register it in ``TARGETS``: every
-probe in ``probes.py`` then runs against it with the same expectations. The server must
-serve ``root`` at ``/media/`` with the access rules of ``sec_apps.RULES`` (signing key
-``env["SEC_SIGNING_KEY"]``, private names admitted with ``Authorization: Bearer let-me-in``),
-answer 200 at ``/``, limit each client to ``RATE_LIMIT`` media requests an hour (``PROBE_AGENT``
-exempt, ``X-Forwarded-For`` believed from 127.0.0.1), and log mediaserve's WARNINGs.
+it for ``(root, env)`` and returns the running servers, the one the probes talk to first
+(``(nginx, gunicorn)`` for a proxy in front of the app), and register it in ``TARGETS``:
+every probe in ``probes.py`` then runs against it with the same expectations, and the log
+checks read all the servers' output.
+
+The front server must serve ``root`` at ``/media/`` with the access rules of
+``sec_apps.RULES`` (signing key ``env["SEC_SIGNING_KEY"]``, private names admitted with
+``Authorization: Bearer let-me-in``), answer 200 at ``/``, limit each client to
+``RATE_LIMIT`` media requests an hour (``PROBE_AGENT`` exempt, ``X-Forwarded-For``
+believed from 127.0.0.1), and log mediaserve's WARNINGs. ``sec_settings`` is that
+configuration for Django.
 """
 
 from __future__ import annotations
@@ -45,6 +50,15 @@ class Target:
     server: ServerProcess
     tree: MediaTree
     beacon_dir: Path
+    #: Servers behind ``server`` (an app behind a proxy): their output is part of the logs.
+    upstreams: tuple[ServerProcess, ...] = ()
+
+    def logs(self) -> str:
+        """The output of every server of this target (mediaserve logs where the app runs)."""
+        return "\n".join(s.logs() for s in (self.server, *self.upstreams))
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:])
 
     @property
     def signer(self) -> Signer:
@@ -62,7 +76,7 @@ class Target:
         return self.server.url(path)
 
 
-Starter = Callable[[Path, dict[str, str]], ServerProcess]
+Starter = Callable[[Path, dict[str, str]], "ServerProcess | tuple[ServerProcess, ...]"]
 
 
 def _plain_wsgi(root: Path, env: dict[str, str]) -> ServerProcess:
@@ -109,8 +123,10 @@ def running(name: str, tree: MediaTree) -> Iterator[Target]:
             "SEC_BEACON_DIR": str(beacons),
             "EXAMPLE_VAR_DIR": str(var),
         }
-        server = TARGETS[name](tree.root, env)
+        started = TARGETS[name](tree.root, env)
+        servers = started if isinstance(started, tuple) else (started,)
         try:
-            yield Target(name, server, tree, beacons)
+            yield Target(name, servers[0], tree, beacons, servers[1:])
         finally:
-            server.stop()
+            for server in servers:  # the front first, then what it proxies to
+                server.stop()

@@ -27,7 +27,7 @@ def test_probe(target: Target, probe: Probe) -> None:
 
 
 def _warnings_about(target: Target, marker: str) -> list[str]:
-    lines = target.server.logs().splitlines()
+    lines = target.logs().splitlines()
     return [line for line in lines if marker in line and "WARNING" in line and "mediaserve" in line]
 
 
@@ -35,7 +35,7 @@ def test_a_refused_lookup_is_logged_once_with_client_and_reason(target: Target) 
     marker = uuid.uuid4().hex
     assert target.request(f"/media/.{marker}").status == 404
     found = _warnings_about(target, marker)
-    assert len(found) == 1, target.server.log_tail(20)
+    assert len(found) == 1, target.log_tail(20)
     assert "127.0.0.1" in found[0]
     assert "dotfile" in found[0]
 
@@ -44,7 +44,7 @@ def test_a_denied_read_is_logged_once_with_client_and_reason(target: Target) -> 
     marker = uuid.uuid4().hex
     assert target.request(f"/media/signed/{marker}.pdf?expires=1&signature=x").status == 404
     found = _warnings_about(target, marker)
-    assert len(found) == 1, target.server.log_tail(20)
+    assert len(found) == 1, target.log_tail(20)
     assert "127.0.0.1" in found[0]
     assert "signature does not match" in found[0]
 
@@ -107,15 +107,15 @@ def test_a_burst_from_one_client_gets_429_with_retry_after(target: Target) -> No
 def test_no_probe_left_an_error_in_the_log(target: Target) -> None:
     """Last in this file: pytest runs a target's tests in file order, so every probe and
     the fuzz above have run against this target when the log is read."""
-    assert not ERRORS.findall(target.server.logs()), target.server.log_tail(60)
+    assert not ERRORS.findall(target.logs()), target.log_tail(60)
 
 
 def test_control_the_log_check_sees_a_crash(target: Target) -> None:
     """The check above is worth something only if this target's way of reporting an
     application error matches ERRORS: make the app behind the mount raise (after it)."""
-    before = len(ERRORS.findall(target.server.logs()))
+    before = len(ERRORS.findall(target.logs()))
     assert target.request("/__crash__").status == 500
     deadline = time.monotonic() + 5  # some servers print the traceback after answering
-    while len(ERRORS.findall(target.server.logs())) <= before and time.monotonic() < deadline:
+    while len(ERRORS.findall(target.logs())) <= before and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(ERRORS.findall(target.server.logs())) > before, target.server.log_tail(30)
+    assert len(ERRORS.findall(target.logs())) > before, target.log_tail(30)
