@@ -163,8 +163,11 @@ class Signer:
         if not (expires.isascii() and expires.isdigit()) or len(expires) > _MAX_EXPIRES_DIGITS:
             raise BadSignature("malformed expiry")
         bound = found.get(METHOD_PARAM, "")
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters, and a
+        # query string can hold any (a TypeError here would be a 500).
+        given = signature.encode("utf-8", "surrogateescape")
         if not any(
-            hmac.compare_digest(self._signature(key, name, expires, bound), signature)
+            hmac.compare_digest(self._signature(key, name, expires, bound).encode(), given)
             for key in self._keys
         ):
             raise BadSignature("signature does not match")

@@ -170,6 +170,8 @@ PROBES: list[Probe] = [
     Probe("signed, for another file", _tampered("public/doc.pdf", "signed/doc.pdf"), NOT_FOUND),
     Probe("signed, forged", "/media/signed/doc.pdf?expires=99999999999&signature=AAAA",
           NOT_FOUND),
+    Probe("signed, non-ASCII signature",
+          "/media/signed/doc.pdf?expires=99999999999&signature=%C3%A9%00", NOT_FOUND),
     Probe("signed, upper-case prefix", "/media/SIGNED/doc.pdf", NOT_FOUND),
     Probe("signed, via public/..", "/media/public/../signed/doc.pdf", REFUSED),
     Probe("signed, via %2e%2e", "/media/public/%2e%2e/signed/doc.pdf", REFUSED),
