@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("mediaserve")
+# RateLimiter -> when its store last failed (the limiter is frozen; this is bookkeeping).
+_last_store_failure: dict[int, float] = {}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -218,12 +220,24 @@ class RateLimiter:
             self.store.decr(current)
         return max(1, math.ceil(wait))
 
+    def _store_failed(self, exc: Exception) -> None:
+        """Log an unavailable store at most once a minute: media keeps flowing unlimited
+        (a rate limit protects the service; it must not take it down), and the log says so."""
+        now = time.monotonic()
+        if now - _last_store_failure.get(id(self), -1e9) >= 60:
+            _last_store_failure[id(self)] = now
+            logger.error("mediaserve rate limit store unavailable, not limiting: %r", exc)
+
     def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:
         """``None`` when the request may go on, else the 429 to send (logged at WARNING)."""
         if self.exempt(meta.get("HTTP_USER_AGENT")):
             return None
         client = self.client(meta)
-        wait = self.hit(client)
+        try:
+            wait = self.hit(client)
+        except Exception as exc:  # the store is down (Redis restarting...): fail open
+            self._store_failed(exc)
+            return None
         if not wait:
             return None
         reason = f"rate limit of {self.requests} per {self.window}s exceeded"

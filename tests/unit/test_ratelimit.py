@@ -156,3 +156,23 @@ def test_the_limiter_works_on_the_memory_store() -> None:
     clock = Clock(6_000_000.0)
     rl = RateLimiter(MemoryStore(clock=clock), 2, 60, clock=clock)
     assert [rl.hit("a"), rl.hit("a"), rl.hit("a")] == [0, 0, 60]
+
+
+def test_an_unreachable_store_fails_open_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis down (here: a real RedisCache pointed at a closed port) must not turn media
+    into 500s: requests pass unlimited and one ERROR line says why."""
+    pytest.importorskip("redis")
+    from django.core.cache.backends.redis import RedisCache
+
+    from harness import free_port
+
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0", {})
+    rl = RateLimiter(cache, 1, 60)  # type: ignore[arg-type]
+    meta = {"REMOTE_ADDR": "192.0.2.5"}
+    with caplog.at_level("ERROR", logger="mediaserve"):
+        assert [rl.check(meta, "GET") for _ in range(3)] == [None, None, None]
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "store unavailable" in errors[0].getMessage()
