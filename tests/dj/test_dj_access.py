@@ -330,6 +330,14 @@ def test_private_media_without_authentication_middleware_is_a_warning(
         assert "mediaserve.W041" in _ids(ACCESS={"invoices/": "private"})
 
 
+def test_restricted_media_served_directly_by_a_proxy_is_a_warning(
+    private_media: MediaTree,
+) -> None:
+    """A proxy reading MEDIA_ROOT itself would hand invoices to anyone."""
+    assert "mediaserve.W043" in _ids(ACCESS=ACCESS, SERVED_EXTERNALLY=True)
+    assert "mediaserve.W043" not in _ids(ACCESS={"thumbs/": "public"}, SERVED_EXTERNALLY=True)
+
+
 def test_a_sound_access_configuration_passes_the_checks(private_media: MediaTree) -> None:
     ours = {f"mediaserve.{kind}04{n}" for kind in "EW" for n in range(10)}
     assert not ours & set(_ids(ACCESS=ACCESS))
