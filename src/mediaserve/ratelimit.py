@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .http.plan import ResponsePlan
@@ -175,6 +175,7 @@ class RateLimiter:
     allow_agents: tuple[str, ...] = ()
     key_prefix: str = "mediaserve:rl:"
     clock: Callable[[], float] = time.time
+    _finished: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.window < 1:
@@ -196,14 +197,17 @@ class RateLimiter:
         index, into = divmod(now, self.window)
         current = f"{self.key_prefix}{client}:{int(index)}"
         previous = f"{self.key_prefix}{client}:{int(index) - 1}"
-        # Two windows' lifetime: the next window still reads this one as its "previous".
-        self.store.add(current, 0, 2 * self.window + 1)
+        # Count first: the window's key exists for all but its first request, so the common
+        # case is one incr (add only creates it). Two windows' lifetime: the next window
+        # still reads this one as its "previous"; a key is never near expiry while current.
         try:
             count = self.store.incr(current)
-        except ValueError:  # evicted between add and incr: start again from this request
-            self.store.add(current, 1, 2 * self.window + 1)
-            count = 1
-        earlier = int(self.store.get_many([previous]).get(previous) or 0)
+        except ValueError:
+            if self.store.add(current, 1, 2 * self.window + 1):
+                count = 1
+            else:  # another worker created it meanwhile
+                count = self.store.incr(current)
+        earlier = self._finished_count(previous)
         overlap = 1.0 - into / self.window
         if earlier * overlap + count <= self.requests:
             return 0
@@ -227,6 +231,17 @@ class RateLimiter:
         if now - _last_store_failure.get(id(self), -1e9) >= 60:
             _last_store_failure[id(self)] = now
             logger.error("mediaserve rate limit store unavailable, not limiting: %r", exc)
+
+    def _finished_count(self, key: str) -> int:
+        """The count of a window that has ended: it no longer changes, so each process reads
+        it from the store once (one round trip saved per request in the common case)."""
+        found = self._finished.get(key)
+        if found is None:
+            found = int(self.store.get_many([key]).get(key) or 0)
+            if len(self._finished) >= 10_000:  # many clients: start over, not grow forever
+                self._finished.clear()
+            self._finished[key] = found
+        return found
 
     def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:
         """``None`` when the request may go on, else the 429 to send (logged at WARNING)."""
