@@ -11,6 +11,7 @@ from .delivery.asgi import ASGIMedia
 from .delivery.wsgi import WSGIMedia
 from .http.plan import FileMeta, RequestHeaders, ResponsePlan, ServeOptions, plan
 from .mount import Mount
+from .ratelimit import MemoryStore, RateLimiter
 from .sources import LocalSource, NotFound, OpenFile, Refused
 
 __version__ = "0.1.0"
@@ -32,9 +33,11 @@ __all__ = [
     "Access",
     "FileMeta",
     "LocalSource",
+    "MemoryStore",
     "Mount",
     "NotFound",
     "OpenFile",
+    "RateLimiter",
     "Refused",
     "RequestHeaders",
     "ResponsePlan",

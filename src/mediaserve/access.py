@@ -163,8 +163,11 @@ class Signer:
         if not (expires.isascii() and expires.isdigit()) or len(expires) > _MAX_EXPIRES_DIGITS:
             raise BadSignature("malformed expiry")
         bound = found.get(METHOD_PARAM, "")
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters, and a
+        # query string can hold any (a TypeError here would be a 500).
+        given = signature.encode("utf-8", "surrogateescape")
         if not any(
-            hmac.compare_digest(self._signature(key, name, expires, bound), signature)
+            hmac.compare_digest(self._signature(key, name, expires, bound).encode(), given)
             for key in self._keys
         ):
             raise BadSignature("signature does not match")
@@ -233,16 +236,13 @@ class Access:
         self.rules: tuple[tuple[str, str], ...] = tuple(
             sorted(normalised.items(), key=lambda item: len(item[0]), reverse=True)
         )
+        #: Whether any name is not public (else the per-request check is skipped).
+        self.restricts = any(policy != PUBLIC for _, policy in self.rules)
         self.signer = signer
         self.permission = permission
         self.denied_status = denied_status
         self._variants: dict[int, tuple[Mount, Mount]] = {}
         self._lock = threading.Lock()
-
-    @property
-    def restricts(self) -> bool:
-        """Whether any name is not public (else the per-request check can be skipped)."""
-        return any(policy != PUBLIC for _, policy in self.rules)
 
     def policy_for(self, name: str) -> str:
         folded = name.casefold()

@@ -17,25 +17,31 @@ client wrote and is ignored (otherwise every request could claim a fresh address
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .http.plan import ResponsePlan
 
 __all__ = [
     "CounterStore",
+    "MemoryStore",
     "RateLimiter",
     "client_address",
+    "meta_from_scope",
     "parse_networks",
     "too_many_requests",
 ]
 
 logger = logging.getLogger("mediaserve")
+# RateLimiter -> when its store last failed (the limiter is frozen; this is bookkeeping).
+_last_store_failure: dict[int, float] = {}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -47,7 +53,54 @@ class CounterStore(Protocol):
 
     def incr(self, key: str, delta: int = 1) -> int: ...
 
+    def decr(self, key: str, delta: int = 1) -> int: ...
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
+
+
+class MemoryStore:
+    """A CounterStore in this process's memory, for plain WSGI/ASGI apps with one worker
+    process. Several processes each keep their own counts (the limit is multiplied): give
+    them a shared store instead (a Django cache on Redis, or anything with add/incr/decr)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        found = self._data.get(key)
+        if found is not None and found[1] <= now:
+            del self._data[key]
+            return None
+        return found
+
+    def add(self, key: str, value: int, timeout: int) -> bool:
+        with self._lock:
+            now = self._clock()
+            if self._live(key, now) is not None:
+                return False
+            if len(self._data) > 100_000:  # many clients: drop what has expired
+                for stale in [k for k, (_, until) in self._data.items() if until <= now]:
+                    del self._data[stale]
+            self._data[key] = (value, now + timeout)
+            return True
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        with self._lock:
+            found = self._live(key, self._clock())
+            if found is None:
+                raise ValueError(f"key {key!r} not found")
+            self._data[key] = (found[0] + delta, found[1])
+            return found[0] + delta
+
+    def decr(self, key: str, delta: int = 1) -> int:
+        return self.incr(key, -delta)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        with self._lock:
+            now = self._clock()
+            return {k: found[0] for k in keys if (found := self._live(k, now)) is not None}
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -122,6 +175,7 @@ class RateLimiter:
     allow_agents: tuple[str, ...] = ()
     key_prefix: str = "mediaserve:rl:"
     clock: Callable[[], float] = time.time
+    _finished: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.window < 1:
@@ -143,14 +197,17 @@ class RateLimiter:
         index, into = divmod(now, self.window)
         current = f"{self.key_prefix}{client}:{int(index)}"
         previous = f"{self.key_prefix}{client}:{int(index) - 1}"
-        # Two windows' lifetime: the next window still reads this one as its "previous".
-        self.store.add(current, 0, 2 * self.window + 1)
+        # Count first: the window's key exists for all but its first request, so the common
+        # case is one incr (add only creates it). Two windows' lifetime: the next window
+        # still reads this one as its "previous"; a key is never near expiry while current.
         try:
             count = self.store.incr(current)
-        except ValueError:  # evicted between add and incr: start again from this request
-            self.store.add(current, 1, 2 * self.window + 1)
-            count = 1
-        earlier = int(self.store.get_many([previous]).get(previous) or 0)
+        except ValueError:
+            if self.store.add(current, 1, 2 * self.window + 1):
+                count = 1
+            else:  # another worker created it meanwhile
+                count = self.store.incr(current)
+        earlier = self._finished_count(previous)
         overlap = 1.0 - into / self.window
         if earlier * overlap + count <= self.requests:
             return 0
@@ -161,14 +218,41 @@ class RateLimiter:
         else:
             excess = earlier * overlap + count - self.requests
             wait = excess / earlier * self.window
+        # A refused request takes no token (token-bucket semantics): a client that retries
+        # too early is refused again, and admitted as soon as Retry-After has passed.
+        with contextlib.suppress(ValueError):  # evicted meanwhile: nothing to give back
+            self.store.decr(current)
         return max(1, math.ceil(wait))
+
+    def _store_failed(self, exc: Exception) -> None:
+        """Log an unavailable store at most once a minute: media keeps flowing unlimited
+        (a rate limit protects the service; it must not take it down), and the log says so."""
+        now = time.monotonic()
+        if now - _last_store_failure.get(id(self), -1e9) >= 60:
+            _last_store_failure[id(self)] = now
+            logger.error("mediaserve rate limit store unavailable, not limiting: %r", exc)
+
+    def _finished_count(self, key: str) -> int:
+        """The count of a window that has ended: it no longer changes, so each process reads
+        it from the store once (one round trip saved per request in the common case)."""
+        found = self._finished.get(key)
+        if found is None:
+            found = int(self.store.get_many([key]).get(key) or 0)
+            if len(self._finished) >= 10_000:  # many clients: start over, not grow forever
+                self._finished.clear()
+            self._finished[key] = found
+        return found
 
     def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:
         """``None`` when the request may go on, else the 429 to send (logged at WARNING)."""
         if self.exempt(meta.get("HTTP_USER_AGENT")):
             return None
         client = self.client(meta)
-        wait = self.hit(client)
+        try:
+            wait = self.hit(client)
+        except Exception as exc:  # the store is down (Redis restarting...): fail open
+            self._store_failed(exc)
+            return None
         if not wait:
             return None
         reason = f"rate limit of {self.requests} per {self.window}s exceeded"
@@ -180,3 +264,21 @@ class RateLimiter:
             extra={"mediaserve_reason": reason, "mediaserve_client": client},
         )
         return too_many_requests(method, wait)
+
+
+def meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The WSGI-style fields the limiter reads (REMOTE_ADDR, HTTP_X_FORWARDED_FOR,
+    HTTP_USER_AGENT, PATH_INFO), from an ASGI scope."""
+    meta: dict[str, Any] = {"PATH_INFO": scope.get("path", "")}
+    client = scope.get("client")
+    if client:
+        meta["REMOTE_ADDR"] = str(client[0])
+    for key, value in scope.get("headers", ()):
+        name = bytes(key).lower()
+        if name == b"x-forwarded-for":
+            text = bytes(value).decode("latin-1")
+            previous = meta.get("HTTP_X_FORWARDED_FOR")
+            meta["HTTP_X_FORWARDED_FOR"] = f"{previous}, {text}" if previous else text
+        elif name == b"user-agent":
+            meta["HTTP_USER_AGENT"] = bytes(value).decode("latin-1")
+    return meta

@@ -42,8 +42,13 @@ def private_media(media_settings: MediaTree) -> Iterator[MediaTree]:
         path.parent.mkdir(mode=0o755, exist_ok=True)
         path.write_bytes(data)
         path.chmod(0o644)
-    with override_settings(MIDDLEWARE=AUTH_STACK, MEDIASERVE={"ACCESS": ACCESS}):
+    from django.db import transaction
+
+    # Users and sessions made by a test are rolled back: the database is the session's.
+    with transaction.atomic(), override_settings(MIDDLEWARE=AUTH_STACK,
+                                                 MEDIASERVE={"ACCESS": ACCESS}):  # fmt: skip
         yield media_settings
+        transaction.set_rollback(True)
 
 
 def user(name: str, *, staff: bool) -> Any:
@@ -257,9 +262,21 @@ def test_wsgi_wrapper_hands_private_media_to_django(private_media: MediaTree) ->
 def test_wsgi_wrapper_lets_staff_read_private_media_through_django(
     private_media: MediaTree,
 ) -> None:
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
     client = staff_client()
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    result = call_wsgi(get_wsgi_application(), _wsgi_env(f"/media/{INVOICE}", HTTP_COOKIE=cookie))
+    # As Django's test client does: the handler must not close the connection that holds
+    # this test's (rolled back) transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        env = _wsgi_env(f"/media/{INVOICE}", HTTP_COOKIE=cookie)
+        result = call_wsgi(get_wsgi_application(), env)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     assert (result.code, result.body) == (200, INVOICE_BYTES)
     assert result.header("Cache-Control") == "private, no-store"
 
@@ -311,6 +328,14 @@ def test_private_media_without_authentication_middleware_is_a_warning(
 ) -> None:
     with override_settings(MIDDLEWARE=["dj_middleware.CountingMiddleware"]):
         assert "mediaserve.W041" in _ids(ACCESS={"invoices/": "private"})
+
+
+def test_restricted_media_served_directly_by_a_proxy_is_a_warning(
+    private_media: MediaTree,
+) -> None:
+    """A proxy reading MEDIA_ROOT itself would hand invoices to anyone."""
+    assert "mediaserve.W043" in _ids(ACCESS=ACCESS, SERVED_EXTERNALLY=True)
+    assert "mediaserve.W043" not in _ids(ACCESS={"thumbs/": "public"}, SERVED_EXTERNALLY=True)
 
 
 def test_a_sound_access_configuration_passes_the_checks(private_media: MediaTree) -> None:

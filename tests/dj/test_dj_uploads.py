@@ -174,3 +174,61 @@ def test_metadata_is_kept_unless_asked(example_django: Any, storage_dir: Path) -
     name = storage.save("photos/me.jpg", ContentFile(jpeg((40, 20), _gps_exif())))
     with Image.open(storage_dir / name) as kept:
         assert kept.getexif().get_ifd(0x8825)
+
+
+# -- through Django's upload handlers ----------------------------------------------------------
+
+
+@pytest.fixture
+def upload_site(media_settings: Any, tmp_path: Path) -> Iterator[Path]:
+    """MEDIA_ROOT is a fresh directory, served at /media/, with the upload view; the process
+    umask is 077, as in a hardened container."""
+    from django.test import override_settings
+
+    root = tmp_path / "media"
+    root.mkdir()
+    old = os.umask(0o077)
+    try:
+        with override_settings(MEDIA_ROOT=str(root), ROOT_URLCONF="dj_urls_upload",
+                               FILE_UPLOAD_PERMISSIONS=None):  # fmt: skip
+            yield root
+    finally:
+        os.umask(old)
+
+
+def test_a_large_upload_is_stored_0644_under_a_safe_name_and_served(upload_site: Path) -> None:
+    """3 MB is past FILE_UPLOAD_MAX_MEMORY_SIZE: Django streams it to a 0600 temporary file
+    and moves it into place; the storage still leaves it readable (0644) in a 0755 folder."""
+    from django.test import Client
+
+    data = b"%PDF-1.4\n" + bytes(range(256)) * (3 * 4096)
+    upload = SimpleUploadedFile("../../Relatório final\u202e.PDF", data)
+    response = Client().post("/upload/", {"attachment": upload})
+    assert response.status_code == 200, response.content
+    name = response.json()["name"]
+    assert name == "chat/Relatório_final.pdf"
+    assert (upload_site / name).stat().st_mode & 0o777 == 0o644
+    assert (upload_site / "chat").stat().st_mode & 0o777 == 0o755
+    served = Client().get("/media/chat/Relat%C3%B3rio_final.pdf")
+    assert b"".join(served.streaming_content) == data  # type: ignore[attr-defined]
+
+
+def test_a_rejected_upload_is_a_400_naming_the_problem_and_stores_nothing(
+    upload_site: Path,
+) -> None:
+    from django.test import Client
+
+    upload = SimpleUploadedFile("cat.jpg", b"<html><script>alert(1)</script></html>")
+    response = Client().post("/upload/", {"attachment": upload})
+    assert response.status_code == 400
+    assert "named .jpg but its content is a markup file" in response.json()["errors"][0]
+    assert list(upload_site.iterdir()) == []
+
+
+def test_an_uploaded_photo_loses_its_gps_position(upload_site: Path) -> None:
+    from django.test import Client
+
+    upload = SimpleUploadedFile("me.jpg", jpeg((40, 20), _gps_exif()))
+    name = Client().post("/upload/", {"attachment": upload}).json()["name"]
+    with Image.open(upload_site / name) as stored:
+        assert not stored.getexif().get_ifd(0x8825)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import MediaTree, media_tree, png_bytes
+from security.probes import HOSTILE_NAMES
 from security.targets import TARGETS, Target, running
 
 #: name -> bytes of the files the suite adds to the harness's sample tree.
@@ -32,7 +33,9 @@ EXTRA_FILES = {
 @pytest.fixture(scope="module")
 def sec_tree() -> Iterator[MediaTree]:
     with media_tree() as tree:
-        for name, data in {**EXTRA_FILES, "uploads/photo.png": png_bytes(32, 24)}.items():
+        hostile = {name: b"<svg/>" for name in HOSTILE_NAMES}
+        for name, data in {**EXTRA_FILES, "uploads/photo.png": png_bytes(32, 24),
+                           **hostile}.items():  # fmt: skip
             path = tree.root / name
             path.parent.mkdir(mode=0o755, exist_ok=True)
             path.parent.chmod(0o755)

@@ -13,8 +13,10 @@ method a file does not support; 412 a failed If-Match.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from harness import RawResponse
 from mediaserve import Signer
@@ -85,6 +87,10 @@ RFD = [
     "/media/uploads/evil.html;/setup.bat",
 ]
 
+#: Stored names with a quote, CR, LF + a header, ';' (what an uploader could get on disk).
+HOSTILE_NAMES = ['names/quote".svg', "names/cr\r.html", "names/lf\nSet-Cookie: a=b.html",
+                 "names/semi;filename=setup.bat.html"]  # fmt: skip
+
 # Names with CR/LF, quotes and the like in the URL: no header may come out of them.
 INJECTIONS = [
     "/media/hello.txt%0d%0aSet-Cookie:%20injected=1",
@@ -97,6 +103,8 @@ RANGE_FILE = "random.bin"
 # As many as fit in gunicorn's 8190-byte header line limit: far past MAX_RANGES (16).
 _MANY_RANGES = ",".join(f"{i * 3}-{i * 3}" for i in range(700))
 
+#: attachment; filename="ASCII without quote, backslash, CR, LF"; filename*=UTF-8''...
+DISPOSITION = re.compile(r"""attachment; filename="[^"\\\r\n]*"(; filename\*=UTF-8''[^\s";]*)?""")
 Expect = frozenset[int]
 #: 404 from mediaserve, 400 from a server that cannot parse the request line.
 REFUSED: Expect = frozenset({400, 404})
@@ -155,6 +163,10 @@ PROBES: list[Probe] = [
     *(Probe(f"traversal {t[:60]!r}", t, REFUSED) for t in TRAVERSALS),
     *(Probe(f"rfd {t!r}", t, NOT_FOUND) for t in RFD),
     *(Probe(f"injection {t!r}", t, REFUSED) for t in INJECTIONS),
+    # Files whose stored names carry a quote, CR, LF + a header, ';': served, and the
+    # download name stays inside one Content-Disposition field (check() looks).
+    *(Probe(f"hostile name {n!r}", "/media/" + quote(n), frozenset({200}), body=n)
+      for n in HOSTILE_NAMES),
     # -- access ----------------------------------------------------------------------------
     Probe("public file", "/media/public/doc.pdf", frozenset({200}), body="public/doc.pdf"),
     Probe("signed, no signature", "/media/signed/doc.pdf", NOT_FOUND),
@@ -170,6 +182,8 @@ PROBES: list[Probe] = [
     Probe("signed, for another file", _tampered("public/doc.pdf", "signed/doc.pdf"), NOT_FOUND),
     Probe("signed, forged", "/media/signed/doc.pdf?expires=99999999999&signature=AAAA",
           NOT_FOUND),
+    Probe("signed, non-ASCII signature",
+          "/media/signed/doc.pdf?expires=99999999999&signature=%C3%A9%00", NOT_FOUND),
     Probe("signed, upper-case prefix", "/media/SIGNED/doc.pdf", NOT_FOUND),
     Probe("signed, via public/..", "/media/public/../signed/doc.pdf", REFUSED),
     Probe("signed, via %2e%2e", "/media/public/%2e%2e/signed/doc.pdf", REFUSED),
@@ -223,6 +237,8 @@ def check(probe: Probe, response: RawResponse, files: dict[str, bytes]) -> None:
     assert "location" not in headers, where
     disposition = headers.get("content-disposition", "")
     assert not disposition.endswith((".bat", '.bat"', ".cmd", '.cmd"')), disposition
+    if disposition:  # RFC 6266/8187: one quoted ASCII fallback, then an encoded filename*
+        assert DISPOSITION.fullmatch(disposition), disposition
     if status in (200, 206):
         assert headers["x-content-type-options"] == "nosniff", where
         if probe.body is not None and probe.method != "HEAD":

@@ -9,6 +9,7 @@ control, proving its check would see a script run. ``/beacon`` records that a sc
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -17,11 +18,23 @@ from typing import Any
 
 from sec_beacon import record_beacon
 
-from mediaserve import Access, ASGIMedia, ServeOptions, Signer, WSGIMedia
+from mediaserve import Access, ASGIMedia, MemoryStore, RateLimiter, ServeOptions, Signer, WSGIMedia
 
 ROOT = os.environ["MEDIA_TEST_ROOT"]
 RULES = {"signed/": "signed", "private/": "private"}
 BEARER = "Bearer let-me-in"
+# The same limit as sec_settings: the probes' own User-Agent is exempt, so only the burst
+# test (another agent, a client address forwarded by the trusted 127.0.0.1) meets it.
+RATE_LIMIT = 60
+PROBE_AGENT = "mediaserve-probe"
+
+
+def rate_limit() -> RateLimiter:
+    return RateLimiter(
+        MemoryStore(), RATE_LIMIT, 3600, trusted_proxies=(ipaddress.ip_network("127.0.0.1"),),
+        allow_agents=(PROBE_AGENT, "facebookexternalhit"),
+    )  # fmt: skip
+
 
 # Refusals are logged by mediaserve at WARNING; the suite counts them in the server's output.
 logging.basicConfig(
@@ -41,7 +54,16 @@ def access(permission: Callable[[Any, str], bool]) -> Access:
     return Access(RULES, signer=Signer(os.environ["SEC_SIGNING_KEY"]), permission=permission)
 
 
+CRASH_PATH = "/__crash__"
+
+
+class DeliberateCrash(RuntimeError):
+    """Raised on CRASH_PATH: the control proving the suite's log check sees an app error."""
+
+
 def _fallback_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == CRASH_PATH:
+        raise DeliberateCrash("the log check's control")
     if environ.get("PATH_INFO") == "/beacon":
         record_beacon(environ.get("QUERY_STRING", ""))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
@@ -55,6 +77,8 @@ async def _fallback_asgi(
 ) -> None:
     if scope["type"] != "http":
         return
+    if scope["path"] == CRASH_PATH:
+        raise DeliberateCrash("the log check's control")
     if scope["path"] == "/beacon":
         record_beacon(scope["query_string"].decode("latin-1"))
     headers = [(b"content-type", b"text/plain"), (b"content-length", b"3")]
@@ -65,10 +89,10 @@ async def _fallback_asgi(
 UNSAFE = ServeOptions(neutralise_active=False)
 
 wsgi = WSGIMedia(
-    ROOT, prefix="/media/", access=access(_bearer_wsgi),
+    ROOT, prefix="/media/", access=access(_bearer_wsgi), rate_limit=rate_limit(),
     app=WSGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_wsgi),
 )  # fmt: skip
 asgi = ASGIMedia(
-    ROOT, prefix="/media/", access=access(_bearer_asgi),
+    ROOT, prefix="/media/", access=access(_bearer_asgi), rate_limit=rate_limit(),
     app=ASGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_asgi),
 )  # fmt: skip

@@ -15,6 +15,12 @@ ROOT_URLCONF = "sec_urls"
 MEDIASERVE = {
     "ACCESS": {"signed/": "signed", "private/": "private"},
     "PERMISSION": "sec_urls.bearer_permission",
+    # As sec_apps.rate_limit(): the probes' own User-Agent is exempt (one gunicorn worker, so
+    # the default LocMemCache is one shared bucket store here).
+    "RATE_LIMIT": 60,
+    "RATE_LIMIT_WINDOW": 3600,
+    "RATE_LIMIT_TRUSTED_PROXIES": ["127.0.0.1"],
+    "RATE_LIMIT_ALLOW_AGENTS": ["mediaserve-probe", "facebookexternalhit"],
 }
 
 # The offload target: nginx in front sends the bytes the app allowed (X-Accel-Redirect).
@@ -29,9 +35,4 @@ if os.environ.get("SEC_REDIS_URL"):
             "LOCATION": os.environ["SEC_REDIS_URL"],
         }
     }
-    MEDIASERVE |= {
-        "RATE_LIMIT": int(os.environ["SEC_RATE_LIMIT"]),
-        "RATE_LIMIT_WINDOW": 3600,
-        "RATE_LIMIT_TRUSTED_PROXIES": ["127.0.0.1"],
-        "RATE_LIMIT_ALLOW_AGENTS": ["facebookexternalhit"],
-    }
+    MEDIASERVE["RATE_LIMIT"] = int(os.environ["SEC_RATE_LIMIT"])

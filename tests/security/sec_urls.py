@@ -31,6 +31,11 @@ def beacon(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ok\n", content_type="text/plain")
 
 
+def crash(request: HttpRequest) -> HttpResponse:
+    """The control proving the suite's log check sees an application error."""
+    raise RuntimeError("the log check's control")
+
+
 _UNSAFE = Mount.create(settings.MEDIA_ROOT, "/unsafe/", ServeOptions(neutralise_active=False))
 
 
@@ -42,6 +47,7 @@ def unsafe(request: HttpRequest, name: str) -> HttpResponseBase:
 urlpatterns = [
     path("", index),
     path("beacon", beacon),
+    path("__crash__", crash),
     re_path(r"^unsafe/(?P<name>.*)$", unsafe),
     *media_urlpatterns(),
 ]

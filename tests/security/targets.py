@@ -1,11 +1,17 @@
 """The delivery paths the security suite attacks, one ``Target`` each, all serving one tree.
 
 To add a delivery path (the proxy offload, object storage...), write a function that starts
-it for ``(root, env)`` and returns the running server, and register it in ``TARGETS``: every
-probe in ``probes.py`` then runs against it with the same expectations. The server must
-serve ``root`` at ``/media/`` with the access rules of ``sec_apps.RULES`` (signing key
-``env["SEC_SIGNING_KEY"]``, private names admitted with ``Authorization: Bearer let-me-in``),
-answer 200 at ``/``, and log mediaserve's WARNINGs to its output.
+it for ``(root, env)`` and returns the running servers, the one the probes talk to first
+(``(nginx, gunicorn)`` for a proxy in front of the app), and register it in ``TARGETS``:
+every probe in ``probes.py`` then runs against it with the same expectations, and the log
+checks read all the servers' output.
+
+The front server must serve ``root`` at ``/media/`` with the access rules of
+``sec_apps.RULES`` (signing key ``env["SEC_SIGNING_KEY"]``, private names admitted with
+``Authorization: Bearer let-me-in``), answer 200 at ``/``, limit each client to
+``RATE_LIMIT`` media requests an hour (``PROBE_AGENT`` exempt, ``X-Forwarded-For``
+believed from 127.0.0.1), and log mediaserve's WARNINGs. ``sec_settings`` is that
+configuration for Django.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ from mediaserve import Signer
 SEC_DIR = Path(__file__).resolve().parent
 EXAMPLE_DIR = REPO_ROOT / "example"
 SIGNING_KEY = "security-suite-signing-key-" + "k" * 30
+#: Every target limits each client to RATE_LIMIT requests an hour, except this User-Agent,
+#: which the probes send (so only the burst test meets the limit).
+PROBE_AGENT = "mediaserve-probe"
+RATE_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,15 @@ class Target:
     server: ServerProcess
     tree: MediaTree
     beacon_dir: Path
+    #: Servers behind ``server`` (an app behind a proxy): their output is part of the logs.
+    upstreams: tuple[ServerProcess, ...] = ()
+
+    def logs(self) -> str:
+        """The output of every server of this target (mediaserve logs where the app runs)."""
+        return "\n".join(s.logs() for s in (self.server, *self.upstreams))
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.logs().splitlines()[-lines:])
 
     @property
     def signer(self) -> Signer:
@@ -52,6 +71,8 @@ class Target:
 
     def request(self, target: str, *headers: str, method: str = "GET") -> RawResponse:
         """Send ``target`` verbatim (curl would normalise it) and read one response."""
+        if not any(h.lower().startswith("user-agent:") for h in headers):
+            headers = (*headers, f"User-Agent: {PROBE_AGENT}")  # exempt from the rate limit
         lines = "".join(f"{h}\r\n" for h in (*headers, "Connection: close"))
         data = f"{method} {target} HTTP/1.1\r\nHost: t\r\n{lines}\r\n".encode("latin-1")
         return raw_request(self.server.host, self.server.port, data, timeout=15)
@@ -60,7 +81,7 @@ class Target:
         return self.server.url(path)
 
 
-Starter = Callable[[Path, dict[str, str]], ServerProcess]
+Starter = Callable[[Path, dict[str, str]], "ServerProcess | tuple[ServerProcess, ...]"]
 
 
 def _plain_wsgi(root: Path, env: dict[str, str]) -> ServerProcess:
@@ -83,31 +104,7 @@ def _django(entry: str) -> Starter:
     return start
 
 
-class ProxiedServer:
-    """nginx in front of an app server, seen as one server: requests go to nginx, the logs
-    are both processes' (mediaserve's WARNINGs come from the app)."""
-
-    def __init__(self, proxy: ServerProcess, app: ServerProcess) -> None:
-        self.proxy = proxy
-        self.app = app
-        self.host = proxy.host
-        self.port = proxy.port
-
-    def url(self, path: str) -> str:
-        return self.proxy.url(path)
-
-    def logs(self) -> str:
-        return self.app.logs() + "\n" + self.proxy.logs()
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.logs().splitlines()[-lines:])
-
-    def stop(self) -> None:
-        self.proxy.stop()
-        self.app.stop()
-
-
-def _offload(root: Path, env: dict[str, str]) -> ServerProcess:
+def _offload(root: Path, env: dict[str, str]) -> tuple[ServerProcess, ServerProcess]:
     """The Django wrapper with OFFLOAD behind real nginx from ``mediaserve config nginx``:
     every media URL goes to the app (``--private ''``), which checks it and hands the file
     back to nginx with X-Accel-Redirect."""
@@ -128,7 +125,7 @@ def _offload(root: Path, env: dict[str, str]) -> ServerProcess:
     except BaseException:
         app.stop()
         raise
-    return ProxiedServer(proxy, app)  # type: ignore[return-value]
+    return proxy, app
 
 
 #: name -> starter. The Django view runs behind Django's own handler and middleware; the
@@ -156,8 +153,10 @@ def running(name: str, tree: MediaTree) -> Iterator[Target]:
             "SEC_BEACON_DIR": str(beacons),
             "EXAMPLE_VAR_DIR": str(var),
         }
-        server = TARGETS[name](tree.root, env)
+        started = TARGETS[name](tree.root, env)
+        servers = started if isinstance(started, tuple) else (started,)
         try:
-            yield Target(name, server, tree, beacons)
+            yield Target(name, servers[0], tree, beacons, servers[1:])
         finally:
-            server.stop()
+            for server in servers:  # the front first, then what it proxies to
+                server.stop()

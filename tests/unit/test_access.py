@@ -117,6 +117,9 @@ def test_the_bound_method_is_covered_by_the_signature() -> None:
         ("expires=" + "9" * 40 + "&signature=abc", "malformed expiry"),
         ("expires=1&expires=2&signature=abc", "repeated 'expires'"),
         ("expires=%00&signature=%ff", "malformed expiry"),
+        ("expires=1&signature=%C3%A9", "does not match"),  # non-ASCII: no TypeError
+        ("expires=1&signature=%ff%fe", "does not match"),
+        ("expires=1&method=G%C3%89T&signature=x", "does not match"),
     ],
 )
 def test_malformed_signed_queries_are_refused_with_a_reason(query: str, reason: str) -> None:

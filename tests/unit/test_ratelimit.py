@@ -117,3 +117,62 @@ def test_head_429_has_no_body() -> None:
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1 request"):
         limiter(0)
+
+
+def test_a_refused_request_takes_no_token() -> None:
+    """Token-bucket semantics: hammering while refused does not push admission further
+    away; once Retry-After has passed the client is admitted again."""
+    rl, clock = limiter(2)
+    assert [rl.hit("a"), rl.hit("a")] == [0, 0]
+    clock.now += 60 + 30  # one of two tokens is back
+    assert rl.hit("a") == 0
+    refusals = [rl.hit("a") for _ in range(50)]
+    assert all(0 < wait <= 30 for wait in refusals)
+    clock.now += max(refusals)
+    assert rl.hit("a") == 0
+
+
+def test_memory_store_behaves_like_a_cache() -> None:
+    """add does not overwrite, incr/decr of a missing or expired key raise ValueError (as
+    Django's caches do), entries expire after their timeout."""
+    from mediaserve.ratelimit import MemoryStore
+
+    clock = Clock(100.0)
+    store = MemoryStore(clock=clock)
+    assert store.add("k", 0, 10) is True
+    assert store.add("k", 5, 10) is False
+    assert store.incr("k") == 1
+    assert store.decr("k") == 0
+    assert store.get_many(["k", "missing"]) == {"k": 0}
+    clock.now += 10
+    assert store.get_many(["k"]) == {}
+    with pytest.raises(ValueError, match="not found"):
+        store.incr("k")
+
+
+def test_the_limiter_works_on_the_memory_store() -> None:
+    from mediaserve.ratelimit import MemoryStore
+
+    clock = Clock(6_000_000.0)
+    rl = RateLimiter(MemoryStore(clock=clock), 2, 60, clock=clock)
+    assert [rl.hit("a"), rl.hit("a"), rl.hit("a")] == [0, 0, 60]
+
+
+def test_an_unreachable_store_fails_open_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis down (here: a real RedisCache pointed at a closed port) must not turn media
+    into 500s: requests pass unlimited and one ERROR line says why."""
+    pytest.importorskip("redis")
+    from django.core.cache.backends.redis import RedisCache
+
+    from harness import free_port
+
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0", {})
+    rl = RateLimiter(cache, 1, 60)  # type: ignore[arg-type]
+    meta = {"REMOTE_ADDR": "192.0.2.5"}
+    with caplog.at_level("ERROR", logger="mediaserve"):
+        assert [rl.check(meta, "GET") for _ in range(3)] == [None, None, None]
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "store unavailable" in errors[0].getMessage()

@@ -16,6 +16,7 @@ from typing import Any
 from ..access import NO_REQUEST, Access, admit
 from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
+from ..ratelimit import RateLimiter, meta_from_scope
 from ..sources.base import OpenFile, Source
 from .offload import Offload
 
@@ -331,7 +332,8 @@ class ASGIMedia:
     """An ASGI application serving files under ``prefix``; other paths go to ``app``.
 
     ``access`` restricts names by prefix (see ``mediaserve.access``); its permission
-    callable, if any, is called with the ASGI scope on the event loop.
+    callable, if any, is called with the ASGI scope on the event loop. ``rate_limit``
+    answers 429 to a client past its limit; its store is called on the I/O pool.
     """
 
     def __init__(
@@ -343,15 +345,25 @@ class ASGIMedia:
         options: ServeOptions | None = None,
         offload: Offload | None = None,
         access: Access | None = None,
+        rate_limit: RateLimiter | None = None,
     ) -> None:
         self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
         self.access = access
+        self.rate_limit = rate_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             name = self.mount.match(path_in_app(scope))
             if name is not None:
+                if self.rate_limit is not None:
+                    method = str(scope.get("method", "GET"))
+                    limited = await asyncio.get_running_loop().run_in_executor(
+                        executor(), self.rate_limit.check, meta_from_scope(scope), method
+                    )
+                    if limited is not None:
+                        await deliver(Prepared(limited, None), scope, receive, send, 0)
+                        return
                 if self.access is None:
                     await serve(self.mount, scope, receive, send, name)
                     return

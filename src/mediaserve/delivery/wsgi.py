@@ -10,6 +10,7 @@ from typing import Any
 from ..access import NO_REQUEST, Access, admit
 from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
 from ..mount import Mount, decode_path
+from ..ratelimit import RateLimiter
 from ..sources.base import OpenFile, Source
 from .body import FileReader, status_line
 from .offload import PROXY_HEADER_WSGI, Offload
@@ -226,7 +227,8 @@ class WSGIMedia:
     """A WSGI application serving files under ``prefix``; other paths go to ``app``.
 
     ``access`` restricts names by prefix (see ``mediaserve.access``); its permission
-    callable, if any, is called with the WSGI environ.
+    callable, if any, is called with the WSGI environ. ``rate_limit`` answers 429 to a
+    client past its limit (see ``mediaserve.ratelimit``).
     """
 
     def __init__(
@@ -238,10 +240,12 @@ class WSGIMedia:
         options: ServeOptions | None = None,
         offload: Offload | None = None,
         access: Access | None = None,
+        rate_limit: RateLimiter | None = None,
     ) -> None:
         self.mount = Mount.create(root_or_source, prefix, options, offload)
         self.app = app
         self.access = access
+        self.rate_limit = rate_limit
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         name = self.mount.match(environ.get("PATH_INFO", "") or "/")
@@ -253,6 +257,10 @@ class WSGIMedia:
             if self.app is not None:
                 return self.app(environ, start_response)
             return deliver(not_found(method), None, environ, start_response, 0)
+        if self.rate_limit is not None:
+            limited = self.rate_limit.check(environ, method)
+            if limited is not None:
+                return deliver(limited, None, environ, start_response, 0)
         if self.access is not None:
             served = serve_admitted(self.access, self.mount, environ, start_response, name, environ)
             if served is not None:  # never None: a request was given, nothing is deferred

@@ -117,11 +117,8 @@ def read_values() -> dict[str, Any]:
         value = values[key]
         # bool is an int subclass: MAX_RANGES=True is a mistake, not 1.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            name = (
-                expected.__name__
-                if isinstance(expected, type)
-                else " or ".join("None" if t is type(None) else t.__name__ for t in expected)
-            )
+            kinds = expected if isinstance(expected, tuple) else (expected,)
+            name = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
             raise SettingsError(f"MEDIASERVE[{key!r}] must be a {name}, not {value!r}")
     if values["OFFLOAD"] is not None:
         values["OFFLOAD"] = values["OFFLOAD"].strip().lower()

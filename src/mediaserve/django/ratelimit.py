@@ -16,7 +16,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..http.plan import ResponsePlan
-from ..ratelimit import RateLimiter, parse_networks
+from ..ratelimit import RateLimiter, meta_from_scope, parse_networks
 from .conf import SettingsError, read_values
 
 __all__ = ["build_limiter", "get_limiter", "meta_from_scope", "throttle"]
@@ -76,20 +76,3 @@ def throttle(
     if isinstance(target, MutableMapping):
         target[COUNTED] = True
     return limiter.check(meta, method)
-
-
-def meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The META fields the limiter reads, from an ASGI scope."""
-    meta: dict[str, Any] = {"PATH_INFO": scope.get("path", "")}
-    client = scope.get("client")
-    if client:
-        meta["REMOTE_ADDR"] = str(client[0])
-    for key, value in scope.get("headers", ()):
-        name = bytes(key).lower()
-        if name == b"x-forwarded-for":
-            text = bytes(value).decode("latin-1")
-            previous = meta.get("HTTP_X_FORWARDED_FOR")
-            meta["HTTP_X_FORWARDED_FOR"] = f"{previous}, {text}" if previous else text
-        elif name == b"user-agent":
-            meta["HTTP_USER_AGENT"] = bytes(value).decode("latin-1")
-    return meta

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import Resolver404, get_resolver
 
-from ..access import DENIED_STATUSES, POLICIES, PRIVATE
+from ..access import DENIED_STATUSES, POLICIES, PRIVATE, SIGNED
 from .conf import SettingsError, media_prefix, read_values
 
 __all__ = ["check_access", "check_rate_limit"]
@@ -28,6 +28,8 @@ def _view_is_routed(prefix: str) -> bool:
         return get_resolver().resolve(prefix + "mediaserve-check.pdf").func is mediaserve_view
     except Resolver404:
         return False
+    except Exception:  # a broken URLconf is Django's own check to report, not a W040
+        return True
 
 
 @register(Tags.security)
@@ -79,6 +81,20 @@ def check_access(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
                 "would be expired when made.",
                 hint="Set a lifetime in seconds, e.g. 3600.",
                 id="mediaserve.E043",
+            )
+        )
+    restricted = sorted(str(p) for p, policy in rules.items() if policy in (PRIVATE, SIGNED))
+    if restricted and values["SERVED_EXTERNALLY"]:
+        messages.append(
+            Warning(
+                f"MEDIASERVE['ACCESS'] restricts {', '.join(restricted)}, but "
+                "SERVED_EXTERNALLY says a proxy serves MEDIA_URL: a proxy reading MEDIA_ROOT "
+                "itself answers those files to anyone, without checking a session or a "
+                "signature.",
+                hint="Let Django decide and the proxy send the bytes (proxy offload, "
+                "X-Accel-Redirect/X-Sendfile), or keep restricted files out of the "
+                "directory the proxy serves.",
+                id="mediaserve.W043",
             )
         )
     if PRIVATE not in rules.values():

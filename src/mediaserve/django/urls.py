@@ -26,4 +26,7 @@ def media_urlpatterns() -> list[URLPattern]:
         # Serving media at the site root would shadow every other URL: refuse quietly
         # here, the system check mediaserve.E004 explains it.
         return []
-    return [re_path(rf"^{re.escape(prefix.lstrip('/'))}(?P<path>.*)$", serve, name="mediaserve")]
+    # (?s:...): "." must match a newline too, or a stored name holding one (uploaders choose
+    # names) is a 404 from the URL resolver while every other delivery path serves it.
+    pattern = rf"^{re.escape(prefix.lstrip('/'))}(?P<path>(?s:.*))$"
+    return [re_path(pattern, serve, name="mediaserve")]
