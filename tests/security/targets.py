@@ -16,6 +16,7 @@ configuration for Django.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,8 @@ def _offload(root: Path, env: dict[str, str]) -> tuple[ServerProcess, ServerProc
              "--listen", f"127.0.0.1:{site.port}", "--media-root", str(root),
              "--upstream", f"127.0.0.1:{app.port}", "--private", ""],
             capture_output=True, text=True, check=True, timeout=60,
+            # Options only: the suite's own DJANGO_SETTINGS_MODULE must not be read.
+            env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
         )  # fmt: skip
         return done.stdout
 
