@@ -10,6 +10,7 @@ wrk runs on core 1. Rows:
 * ``nginx-direct``: public media served by nginx from the directory (the anchor);
 * ``offload``: a private file: nginx -> app (lookup, headers, X-Accel-Redirect) -> nginx sends;
 * ``in-process``: the same private file with offload off: the app sends the bytes;
+* ``app-direct``: the app server alone, no proxy in front;
 
 plus the latency of unaligned ranges (``bytes=1000-66535``) over one keep-alive connection with
 ``tcp_nopush`` on and off. Prints requests/s, server CPU per request (both processes' trees)
@@ -140,6 +141,11 @@ def main() -> int:
                 rows.setdefault(name, {})[label] = measure(
                     nginx.url(f"/media/private/{name}"), [app, nginx], args
                 )
+                if not offload:
+                    # No proxy at all: what the app server does alone.
+                    rows[name]["app-direct"] = measure(
+                        app.url(f"/media/private/{name}"), [app], args
+                    )
                 if offload:
                     rows[name]["nginx-direct"] = measure(
                         nginx.url(f"/media/{name}"), [app, nginx], args
@@ -160,7 +166,7 @@ def main() -> int:
         print(f"{'file':<10} {'path':<13} {'req/s':>9} {'CPU us/req':>11} "
               f"{'vs nginx':>9} {'vs in-proc':>10}")  # fmt: skip
         for name, by in rows.items():
-            for label in ("nginx-direct", "offload", "in-process"):
+            for label in ("nginx-direct", "offload", "in-process", "app-direct"):
                 rate, cpu = by[label]
                 print(
                     f"{name:<10} {label:<13} {rate:>9.0f} {cpu:>11.1f} "
