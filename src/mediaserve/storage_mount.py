@@ -137,7 +137,7 @@ class StorageMount:
         try:
             label = name if isinstance(name, str) else name()
             if self.mode == "redirect":
-                location, signed = self.source.url(label, self.expiry)
+                location, signed = self.source.url(label, self.expiry, method)
                 cache = redirect_cache_control(self.expiry, signed, self.options.cache_control)
                 return redirect_plan(method, location, self.redirect_status, cache), None
             obj = self.source.stat(label)

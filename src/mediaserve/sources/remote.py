@@ -74,9 +74,10 @@ class RemoteSource(Protocol):
         raise Changed or Unavailable (possibly after some chunks were yielded)."""
         ...
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
-        """A URL a browser can fetch ``name`` from, and whether it is signed (so expires
-        after ``expiry`` seconds); raise Refused or Unavailable."""
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
+        """A URL a browser can fetch ``name`` from with ``method`` (GET or HEAD), and
+        whether it is signed (so expires after ``expiry`` seconds); raise Refused or
+        Unavailable. SigV4 signs the method: a GET URL followed with HEAD is refused."""
         ...
 
 

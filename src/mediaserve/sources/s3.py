@@ -170,17 +170,17 @@ class S3Source:
         finally:
             body.close()
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
         key = self.key(name)
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/") + "/" + quote(key, safe="/~"), False
         try:
             presigner = self._fast_presigner()
             if presigner is not None:
-                signed = presigner.url(key, expiry)
+                signed = presigner.url(key, expiry, method=method)
             else:
                 signed = self.client.generate_presigned_url(
-                    "get_object",
+                    "head_object" if method == "HEAD" else "get_object",
                     Params={"Bucket": self.settings.bucket, "Key": key},
                     ExpiresIn=expiry,
                 )

@@ -77,7 +77,7 @@ class DjangoStorageSource:
         finally:
             handle.close()
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
         key = object_key(name, allow_dotfiles=self.allow_dotfiles)
         try:
             target = str(self.storage.url(key))
