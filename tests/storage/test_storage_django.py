@@ -162,3 +162,27 @@ def test_check_deploy_command_fails_on_an_unreachable_store(example_django: Any)
         pytest.raises(SystemCheckError, match=r"mediaserve\.E035"),
     ):
         call_command("check", "--deploy", verbosity=0)
+
+
+def test_django_storage_redirect_goes_to_the_storage_url(
+    example_django: Any, tmp_path: Path
+) -> None:
+    """BACKEND 'django' in redirect mode: Location is the storage's own url(); an unsigned
+    URL is cached like the file, and nothing is read from the storage to answer."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "cdn": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "base_url": "https://cdn.example.com/m/"},
+        },
+    }
+    storage = {"BACKEND": "django", "STORAGE_ALIAS": "cdn", "MODE": "redirect"}
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", STORAGES=storages,
+        MEDIASERVE={"STORAGE": storage}, ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+    ):  # fmt: skip
+        response = Client().get("/media/products/a%20b.jpg")
+    assert response.status_code == 302
+    assert response["Location"] == "https://cdn.example.com/m/products/a%20b.jpg"
+    assert response["Cache-Control"] == "public, max-age=3600"
