@@ -58,6 +58,8 @@ STORAGE_DEFAULTS: dict[str, Any] = {
     # Redirect mode with PUBLIC_URL serves without signatures: set True to say the
     # bucket is meant to be public (silences mediaserve.W031).
     "PUBLIC": False,
+    # MODE "offload": the nginx internal location that proxies to the store.
+    "OFFLOAD_LOCATION": "/_mediaserve_store/",
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -79,6 +81,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RETRY_AFTER": (int,),
     "STORAGE_ALIAS": (str,),
     "PUBLIC": (bool,),
+    "OFFLOAD_LOCATION": (str,),
 }
 
 _SECRET_KEYS = frozenset({"ACCESS_KEY_ID", "SECRET_ACCESS_KEY"})
@@ -133,6 +136,14 @@ def read_storage(user: dict[str, Any]) -> dict[str, Any]:
         raise StorageSettingsError(f"{_name('MAX_ATTEMPTS')} must be 1-10")
     if values["RETRY_AFTER"] < 0:
         raise StorageSettingsError(f"{_name('RETRY_AFTER')} must be 0 or more seconds")
+    location = values["OFFLOAD_LOCATION"]
+    if not (location.startswith("/") and location.endswith("/")) or any(
+        ch in location for ch in "?#\r\n\0 "
+    ):
+        raise StorageSettingsError(
+            f"{_name('OFFLOAD_LOCATION')} must be a path starting and ending with '/', "
+            "e.g. '/_mediaserve_store/'"
+        )
     if values["ADDRESSING_STYLE"] not in ("auto", "path", "virtual"):
         raise StorageSettingsError(f"{_name('ADDRESSING_STYLE')} must be auto, path or virtual")
     for key in ("ENDPOINT_URL", "PUBLIC_URL"):
@@ -186,4 +197,5 @@ def build_storage_mount(values: dict[str, Any], prefix: str, options: ServeOptio
         expiry=values["EXPIRY"],
         redirect_status=values["REDIRECT_STATUS"],
         retry_after=values["RETRY_AFTER"],
+        offload_location=values["OFFLOAD_LOCATION"],
     )
