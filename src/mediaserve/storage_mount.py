@@ -216,7 +216,12 @@ class StorageMount:
                 location, _signed = self.source.url(label, self.expiry, method)
                 plan_ = offload_plan(location, self.offload_location, self.options.cache_control)
                 return plan_, None
-            obj = self.source.stat(label)
+            if method == "GET" and headers == _PLAIN:
+                # The common request (an <img>): nothing to decide from the headers first,
+                # so one GET both describes the object and starts its body.
+                obj = self.source.fetch(label, self.options.chunk_size)
+            else:
+                obj = self.source.stat(label)
         except Refused as exc:
             logger.warning(
                 "mediaserve refused %r from %s: %s",
@@ -238,10 +243,14 @@ class StorageMount:
         result = plan(method, headers, obj.meta, self.options)
         if any(isinstance(segment, FilePart) for segment in result.body):
             return result, obj
+        obj.discard()  # an empty object: nothing of the prefetched body to send
         return result, None
 
     def body(self, obj: RemoteObject, result: ResponsePlan) -> RemoteBody:
         return RemoteBody(self.source, obj, result, self.options.chunk_size)
+
+
+_PLAIN = RequestHeaders()
 
 
 class RemoteBody:
@@ -269,9 +278,17 @@ class RemoteBody:
                 yield segment
                 continue
             try:
-                yield from self.source.read(
-                    self.obj, segment.offset, segment.length, self.chunk_size
-                )
+                prefetched = self.obj.prefetched
+                if prefetched is not None and (segment.offset, segment.length) == (
+                    0,
+                    self.obj.meta.size,
+                ):
+                    self.obj.prefetched = None
+                    yield from prefetched
+                else:
+                    yield from self.source.read(
+                        self.obj, segment.offset, segment.length, self.chunk_size
+                    )
             except (Changed, Unavailable, NotFound) as exc:
                 self.short = True
                 reason = exc.reason if isinstance(exc, Unavailable | NotFound) else str(exc)

@@ -276,3 +276,32 @@ def test_public_custom_domain_alias_redirects_there(
         response = Client().get("/media/a%20b.jpg")
     assert response.status_code == 302
     assert response["Location"] == "https://cdn.example.com/a%20b.jpg"
+
+
+def test_a_plain_get_is_one_store_request_and_a_range_two(
+    example_django: Any, seaweed: SeaweedS3, bucket: dict[str, bytes]
+) -> None:
+    """A plain GET (an <img>) has nothing to decide before the body: one GET describes the
+    object and streams it. A Range or validator needs the HEAD first (the plan may be a
+    304 or a 416), then only the planned bytes."""
+    from mediaserve.django.conf import get_config
+
+    storage = storage_setting(seaweed, MODE="proxy")
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", MEDIASERVE={"STORAGE": storage},
+        ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+    ):  # fmt: skip
+        mount = get_config().storage
+        assert mount is not None
+        sent: list[str] = []
+        client = mount.source.client  # type: ignore[attr-defined]
+        client.meta.events.register(
+            "before-send.s3", lambda request, **kw: sent.append(request.method)
+        )
+        plain = Client().get("/media/big.bin")
+        assert b"".join(plain.streaming_content) == bucket["big.bin"]  # type: ignore[attr-defined]
+        plain_requests, sent[:] = list(sent), []
+        ranged = Client().get("/media/big.bin", headers={"Range": "bytes=0-9"})
+        assert b"".join(ranged.streaming_content) == bucket["big.bin"][:10]  # type: ignore[attr-defined]
+    assert plain_requests == ["GET"]
+    assert sent == ["HEAD", "GET"]

@@ -48,12 +48,27 @@ class Changed(Exception):
 class RemoteObject:
     """One version of one stored object: what a HEAD returned."""
 
-    __slots__ = ("key", "meta", "version")
+    __slots__ = ("key", "meta", "prefetched", "version")
 
-    def __init__(self, key: str, meta: FileMeta, version: str) -> None:
+    def __init__(
+        self,
+        key: str,
+        meta: FileMeta,
+        version: str,
+        prefetched: Iterator[bytes] | None = None,
+    ) -> None:
         self.key = key  # the key in the store (prefix included)
         self.meta = meta  # name relative to the mount, size, date, identity
         self.version = version  # what a GET must match (an S3 ETag), "" when unknown
+        # The whole object's bytes from the GET that described it (``fetch``), unread.
+        self.prefetched = prefetched
+
+    def discard(self) -> None:
+        """Release an unread prefetched body (and its connection)."""
+        close = getattr(self.prefetched, "close", None)
+        self.prefetched = None
+        if callable(close):
+            close()
 
     def __repr__(self) -> str:
         return f"RemoteObject({self.key!r}, size={self.meta.size})"
@@ -67,6 +82,11 @@ class RemoteSource(Protocol):
 
     def stat(self, name: str) -> RemoteObject:
         """HEAD ``name``; raise NotFound, Refused or Unavailable."""
+        ...
+
+    def fetch(self, name: str, chunk_size: int) -> RemoteObject:
+        """GET ``name`` whole: the object described by the response, with ``prefetched``
+        holding its unread body. One round trip instead of HEAD + GET for a plain GET."""
         ...
 
     def read(self, obj: RemoteObject, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
