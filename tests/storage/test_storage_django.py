@@ -305,3 +305,20 @@ def test_a_plain_get_is_one_store_request_and_a_range_two(
         assert b"".join(ranged.streaming_content) == bucket["big.bin"][:10]  # type: ignore[attr-defined]
     assert plain_requests == ["GET"]
     assert sent == ["HEAD", "GET"]
+
+
+def test_media_middleware_serves_storage_without_a_url_pattern(
+    example_django: Any, seaweed: SeaweedS3, bucket: dict[str, bytes]
+) -> None:
+    """MediaMiddleware answers MEDIA_URL from the bucket before the URL resolver runs."""
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls_plain",
+        MEDIASERVE={"STORAGE": storage_setting(seaweed, MODE="proxy")},
+        ALLOWED_HOSTS=["testserver"],
+        MIDDLEWARE=["mediaserve.django.middleware.MediaMiddleware"],
+    ):  # fmt: skip
+        found = Client().get("/media/hello.txt")
+        other = Client().get("/healthz")
+    assert found.status_code == 200
+    assert b"".join(found.streaming_content) == bucket["hello.txt"]  # type: ignore[attr-defined]
+    assert other.status_code == 200
