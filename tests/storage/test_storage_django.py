@@ -162,3 +162,163 @@ def test_check_deploy_command_fails_on_an_unreachable_store(example_django: Any)
         pytest.raises(SystemCheckError, match=r"mediaserve\.E035"),
     ):
         call_command("check", "--deploy", verbosity=0)
+
+
+def test_django_storage_redirect_goes_to_the_storage_url(
+    example_django: Any, tmp_path: Path
+) -> None:
+    """BACKEND 'django' in redirect mode: Location is the storage's own url(); an unsigned
+    URL is cached like the file, and nothing is read from the storage to answer."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "cdn": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "base_url": "https://cdn.example.com/m/"},
+        },
+    }
+    storage = {"BACKEND": "django", "STORAGE_ALIAS": "cdn", "MODE": "redirect"}
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", STORAGES=storages,
+        MEDIASERVE={"STORAGE": storage}, ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+    ):  # fmt: skip
+        response = Client().get("/media/products/a%20b.jpg")
+    assert response.status_code == 302
+    assert response["Location"] == "https://cdn.example.com/m/products/a%20b.jpg"
+    assert response["Cache-Control"] == "public, max-age=3600"
+
+
+def _s3_alias(seaweed: SeaweedS3, **options: Any) -> dict[str, Any]:
+    return {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "media": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+
+
+def _seaweed_options(seaweed: SeaweedS3) -> dict[str, Any]:
+    return {
+        "bucket_name": BUCKET, "endpoint_url": seaweed.endpoint, "region_name": seaweed.region,
+        "access_key": seaweed.access_key, "secret_key": seaweed.secret_key,
+        "addressing_style": "path",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("configured_by", ["OPTIONS", "AWS_* settings"])
+def test_a_django_storages_s3_alias_is_served_with_ranged_gets(
+    example_django: Any, seaweed: SeaweedS3, bucket: dict[str, bytes], configured_by: str
+) -> None:
+    """BACKEND 'django' on a django-storages S3 alias uses the native S3 source, built from
+    the alias's options or django-storages' global settings (django-storages itself is not
+    even installed here: its S3File would download whole objects before the first byte)."""
+    opts = _seaweed_options(seaweed)
+    globals_: dict[str, Any] = {}
+    if configured_by == "OPTIONS":
+        storages = _s3_alias(seaweed, **opts)
+    else:
+        storages = _s3_alias(seaweed)
+        globals_ = {
+            "AWS_STORAGE_BUCKET_NAME": opts["bucket_name"],
+            "AWS_S3_ENDPOINT_URL": opts["endpoint_url"],
+            "AWS_S3_REGION_NAME": opts["region_name"],
+            "AWS_ACCESS_KEY_ID": opts["access_key"],
+            "AWS_SECRET_ACCESS_KEY": opts["secret_key"],
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
+    storage = {"BACKEND": "django", "STORAGE_ALIAS": "media", "MODE": "proxy"}
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", STORAGES=storages,
+        MEDIASERVE={"STORAGE": storage}, ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+        **globals_,
+    ):  # fmt: skip
+        whole = Client().get("/media/big.bin")
+        part = Client().get("/media/big.bin", headers={"Range": "bytes=5-14"})
+    assert whole.status_code == 200
+    assert b"".join(whole.streaming_content) == bucket["big.bin"]  # type: ignore[attr-defined]
+    assert part.status_code == 206
+    assert b"".join(part.streaming_content) == bucket["big.bin"][5:15]  # type: ignore[attr-defined]
+
+
+def test_custom_domain_without_signing_is_w032(example_django: Any, seaweed: SeaweedS3) -> None:
+    """django-storages with custom_domain signs only with CloudFront keys; without them it
+    silently hands out permanent unsigned URLs."""
+    storages = _s3_alias(seaweed, bucket_name="b", custom_domain="cdn.example.com")
+    with override_settings(STORAGES=storages):
+        messages = storage_checks.check_storages_signing()
+    assert ids(messages) == ["mediaserve.W032"]
+    assert "'media'" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"querystring_auth": False}, {"cloudfront_key_id": "K1", "cloudfront_key": "-----BEGIN"}],
+)
+def test_custom_domain_public_or_cloudfront_signed_is_silent(
+    example_django: Any, seaweed: SeaweedS3, extra: dict[str, Any]
+) -> None:
+    storages = _s3_alias(seaweed, bucket_name="b", custom_domain="cdn.example.com", **extra)
+    with override_settings(STORAGES=storages):
+        assert storage_checks.check_storages_signing() == []
+
+
+def test_public_custom_domain_alias_redirects_there(
+    example_django: Any, seaweed: SeaweedS3
+) -> None:
+    storages = _s3_alias(
+        seaweed, **_seaweed_options(seaweed), custom_domain="cdn.example.com",
+        querystring_auth=False,
+    )  # fmt: skip
+    storage = {"BACKEND": "django", "STORAGE_ALIAS": "media", "MODE": "redirect"}
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", STORAGES=storages,
+        MEDIASERVE={"STORAGE": storage}, ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+    ):  # fmt: skip
+        response = Client().get("/media/a%20b.jpg")
+    assert response.status_code == 302
+    assert response["Location"] == "https://cdn.example.com/a%20b.jpg"
+
+
+def test_a_plain_get_is_one_store_request_and_a_range_two(
+    example_django: Any, seaweed: SeaweedS3, bucket: dict[str, bytes]
+) -> None:
+    """A plain GET (an <img>) has nothing to decide before the body: one GET describes the
+    object and streams it. A Range or validator needs the HEAD first (the plan may be a
+    304 or a 416), then only the planned bytes."""
+    from mediaserve.django.conf import get_config
+
+    storage = storage_setting(seaweed, MODE="proxy")
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", MEDIASERVE={"STORAGE": storage},
+        ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
+    ):  # fmt: skip
+        mount = get_config().storage
+        assert mount is not None
+        sent: list[str] = []
+        client = mount.source.client  # type: ignore[attr-defined]
+        client.meta.events.register(
+            "before-send.s3", lambda request, **kw: sent.append(request.method)
+        )
+        plain = Client().get("/media/big.bin")
+        assert b"".join(plain.streaming_content) == bucket["big.bin"]  # type: ignore[attr-defined]
+        plain_requests, sent[:] = list(sent), []
+        ranged = Client().get("/media/big.bin", headers={"Range": "bytes=0-9"})
+        assert b"".join(ranged.streaming_content) == bucket["big.bin"][:10]  # type: ignore[attr-defined]
+    assert plain_requests == ["GET"]
+    assert sent == ["HEAD", "GET"]
+
+
+def test_media_middleware_serves_storage_without_a_url_pattern(
+    example_django: Any, seaweed: SeaweedS3, bucket: dict[str, bytes]
+) -> None:
+    """MediaMiddleware answers MEDIA_URL from the bucket before the URL resolver runs."""
+    with override_settings(
+        MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls_plain",
+        MEDIASERVE={"STORAGE": storage_setting(seaweed, MODE="proxy")},
+        ALLOWED_HOSTS=["testserver"],
+        MIDDLEWARE=["mediaserve.django.middleware.MediaMiddleware"],
+    ):  # fmt: skip
+        found = Client().get("/media/hello.txt")
+        other = Client().get("/healthz")
+    assert found.status_code == 200
+    assert b"".join(found.streaming_content) == bucket["hello.txt"]  # type: ignore[attr-defined]
+    assert other.status_code == 200

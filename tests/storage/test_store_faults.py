@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 from storage_support import BUCKET, start_site, storage_setting
 
-from harness import SeaweedS3, ServerProcess, curl, start_seaweedfs
+from harness import SeaweedS3, ServerProcess, curl, start_nginx, start_seaweedfs
+from mediaserve.storage_mount import nginx_offload_location
 
 DATA = bytes(range(256)) * 1000
 FAST_FAIL = {"CONNECT_TIMEOUT": 1, "READ_TIMEOUT": 1, "MAX_ATTEMPTS": 1, "RETRY_AFTER": 7}
@@ -182,3 +183,27 @@ def test_store_dying_mid_download_ends_the_connection_short(
         finally:
             store.start()
     assert 0 < received < size
+
+
+def test_offload_mode_store_down_is_503_from_nginx_then_recovers(store: SeaweedS3) -> None:
+    """In offload mode nginx fetches from the store: its snippet turns the 502/504 of a dead
+    store into the same 503 + Retry-After as proxy mode, and serves again once it is back."""
+    app = start_site(storage_setting(store, MODE="offload", **FAST_FAIL))
+    conf = f"location /media/ {{ proxy_pass {app.base_url}; }}\n" + nginx_offload_location(
+        store.endpoint, retry_after=7, connect_timeout=1
+    )
+    front = start_nginx(conf)
+    try:
+        store.stop()
+        try:
+            down = curl(front.url("/media/photo.jpg"), timeout=30)
+        finally:
+            store.start()
+        up = curl(front.url("/media/photo.jpg"))
+    finally:
+        front.stop()
+        app.stop()
+    assert down.status == 503
+    assert down.headers["Retry-After"] == "7"
+    assert "no-store" in down.headers.getall("Cache-Control")
+    assert (up.status, up.body) == (200, DATA)

@@ -245,3 +245,27 @@ def test_management_command_syncs_media_root_to_the_storage_bucket(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert bucket_contents(seaweed, sync_bucket) == {"site/a.txt": b"from media root"}
+
+
+def test_delete_spares_objects_of_refused_source_names(
+    seaweed: SeaweedS3, sync_bucket: str, tmp_path: Path
+) -> None:
+    """Two local names that collide after NFC are refused, not absent: --delete must not
+    take the bucket's existing copy away."""
+    seaweed.client().put_object(Bucket=sync_bucket, Key="caf\u00e9.txt", Body=b"keep me")
+    make_tree(tmp_path, {"caf\u00e9.txt": b"nfc", "cafe\u0301.txt": b"nfd"})
+    result = run_sync(seaweed, str(tmp_path), f"s3://{sync_bucket}", "--delete")
+    assert result.returncode == 1
+    assert bucket_contents(seaweed, sync_bucket) == {"caf\u00e9.txt": b"keep me"}
+
+
+def test_download_delete_removes_only_files_the_bucket_lacks(
+    seaweed: SeaweedS3, sync_bucket: str, tmp_path: Path
+) -> None:
+    """Back from the bucket with --delete: local extras go, dotfiles (never listed) stay."""
+    seaweed.client().put_object(Bucket=sync_bucket, Key="kept.txt", Body=b"kept")
+    make_tree(tmp_path, {"kept.txt": b"kept", "stale.txt": b"old", ".env": b"SECRET=1"})
+    result = run_sync(seaweed, f"s3://{sync_bucket}", str(tmp_path), "--delete")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "kept.txt"]
+    assert "deleted stale.txt" in result.stdout

@@ -60,9 +60,11 @@ def test_presigned_urls_equal_botocores(
         config=Config(signature_version="s3v4", s3={"addressing_style": style}),
     )  # fmt: skip
     presigner = Presigner(client, "media", session.get_credentials())
+    now = MOMENT.replace(tzinfo=datetime.timezone.utc)
     for key in KEYS:
-        expected = client.generate_presigned_url(
-            "get_object", Params={"Bucket": "media", "Key": key}, ExpiresIn=300
-        )
-        ours = presigner.url(key, 300, now=MOMENT.replace(tzinfo=datetime.timezone.utc))
-        assert ours == expected, key
+        for method, operation in (("GET", "get_object"), ("HEAD", "head_object")):
+            expected = client.generate_presigned_url(
+                operation, Params={"Bucket": "media", "Key": key}, ExpiresIn=300
+            )
+            ours = presigner.url(key, 300, now=now, method=method)
+            assert ours == expected, (method, key)

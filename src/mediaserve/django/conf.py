@@ -212,5 +212,5 @@ def _build() -> MediaConfig:
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: object) -> None:
     global _cached
-    if setting in ("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME"):
+    if setting in ("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME", "STORAGES"):
         _cached = None

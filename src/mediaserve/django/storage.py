@@ -58,6 +58,8 @@ STORAGE_DEFAULTS: dict[str, Any] = {
     # Redirect mode with PUBLIC_URL serves without signatures: set True to say the
     # bucket is meant to be public (silences mediaserve.W031).
     "PUBLIC": False,
+    # MODE "offload": the nginx internal location that proxies to the store.
+    "OFFLOAD_LOCATION": "/_mediaserve_store/",
 }
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -79,6 +81,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "RETRY_AFTER": (int,),
     "STORAGE_ALIAS": (str,),
     "PUBLIC": (bool,),
+    "OFFLOAD_LOCATION": (str,),
 }
 
 _SECRET_KEYS = frozenset({"ACCESS_KEY_ID", "SECRET_ACCESS_KEY"})
@@ -133,6 +136,14 @@ def read_storage(user: dict[str, Any]) -> dict[str, Any]:
         raise StorageSettingsError(f"{_name('MAX_ATTEMPTS')} must be 1-10")
     if values["RETRY_AFTER"] < 0:
         raise StorageSettingsError(f"{_name('RETRY_AFTER')} must be 0 or more seconds")
+    location = values["OFFLOAD_LOCATION"]
+    if not (location.startswith("/") and location.endswith("/")) or any(
+        ch in location for ch in "?#\r\n\0 "
+    ):
+        raise StorageSettingsError(
+            f"{_name('OFFLOAD_LOCATION')} must be a path starting and ending with '/', "
+            "e.g. '/_mediaserve_store/'"
+        )
     if values["ADDRESSING_STYLE"] not in ("auto", "path", "virtual"):
         raise StorageSettingsError(f"{_name('ADDRESSING_STYLE')} must be auto, path or virtual")
     for key in ("ENDPOINT_URL", "PUBLIC_URL"):
@@ -165,11 +176,48 @@ def s3_settings(values: dict[str, Any], allow_dotfiles: bool = False) -> S3Setti
     )
 
 
+def _django_storages_s3(values: dict[str, Any], allow_dotfiles: bool) -> S3Source | None:
+    """An S3 source for ``STORAGES[STORAGE_ALIAS]`` when it is a django-storages S3 storage.
+
+    Its custom domain is used for redirects only when django-storages itself would not sign
+    (``querystring_auth`` off); otherwise redirects stay presigned on the bucket's host.
+    """
+    from .storages_s3 import s3_options
+
+    alias = values["STORAGE_ALIAS"]
+    found = s3_options(alias)
+    if found is None or not found["bucket_name"]:
+        return None
+    public_url = None
+    if found["custom_domain"] and not found["querystring_auth"]:
+        public_url = f"{found['url_protocol']}//{found['custom_domain']}/"
+    return S3Source(
+        S3Settings(
+            bucket=str(found["bucket_name"]),
+            endpoint_url=found["endpoint_url"],
+            region=found["region_name"],
+            access_key_id=found["access_key"],
+            secret_access_key=found["secret_key"],
+            addressing_style=found["addressing_style"] or "auto",
+            location=str(found["location"] or ""),
+            public_url=public_url,
+            connect_timeout=float(values["CONNECT_TIMEOUT"]),
+            read_timeout=float(values["READ_TIMEOUT"]),
+            max_attempts=values["MAX_ATTEMPTS"],
+            allow_dotfiles=allow_dotfiles,
+            setting=f"STORAGES[{alias!r}]['OPTIONS']",
+        )
+    )
+
+
 def build_storage_mount(values: dict[str, Any], prefix: str, options: ServeOptions) -> StorageMount:
     """The mount for checked ``values`` (from :func:`read_storage`)."""
     source: RemoteSource
     if values["BACKEND"] == "s3":
         source = S3Source(s3_settings(values, options.allow_dotfiles))
+    elif (s3 := _django_storages_s3(values, options.allow_dotfiles)) is not None:
+        # A django-storages S3 alias: served natively (ranged GETs), not through S3File.
+        source = s3
     else:
         from django.core.files.storage import storages
 
@@ -186,4 +234,5 @@ def build_storage_mount(values: dict[str, Any], prefix: str, options: ServeOptio
         expiry=values["EXPIRY"],
         redirect_status=values["REDIRECT_STATUS"],
         retry_after=values["RETRY_AFTER"],
+        offload_location=values["OFFLOAD_LOCATION"],
     )

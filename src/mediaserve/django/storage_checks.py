@@ -17,7 +17,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .storage import SETTING, StorageSettingsError, build_storage_mount, read_storage
 
-__all__ = ["check_storage", "check_storage_reachable"]
+__all__ = ["check_storage", "check_storage_reachable", "check_storages_signing"]
 
 
 def _storage_values() -> dict[str, Any] | CheckMessage | None:
@@ -113,6 +113,34 @@ def check_storage(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
                 id="mediaserve.W031",
             )
         )
+    return messages
+
+
+@register(Tags.security)
+def check_storages_signing(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """W032: a django-storages S3 storage whose custom domain silently drops signing.
+
+    Runs whether or not MEDIASERVE["STORAGE"] is set: uploads linked with ``.url`` leak
+    either way.
+    """
+    from .storages_s3 import unsigned_custom_domain
+
+    messages: list[CheckMessage] = []
+    for alias in getattr(settings, "STORAGES", None) or {}:
+        reason = unsigned_custom_domain(str(alias))
+        if reason:
+            messages.append(
+                Warning(
+                    reason + ".",
+                    hint="Set cloudfront_key_id and cloudfront_key (CloudFront signed URLs), "
+                    "or querystring_auth=False if the objects are meant to be public, or "
+                    "drop custom_domain and serve through MEDIASERVE['STORAGE'] "
+                    "(presigned redirects on the bucket's host, or proxy mode).",
+                    id="mediaserve.W032",
+                )
+            )
     return messages
 
 

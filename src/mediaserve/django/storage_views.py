@@ -35,8 +35,20 @@ class _SyncBody:
     def __init__(self, body: RemoteBody, environ: dict[str, object]) -> None:
         self.body = body
         self.environ = environ
+        self.chunks: Iterator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        self.chunks = self._chunks()
+        return self.chunks
+
+    def close(self) -> None:
+        """Called by Django when the response closes (also after a client went away):
+        releases the store connection of a body that was not read to the end."""
+        close = getattr(self.chunks, "close", None)
+        if callable(close):
+            close()
+
+    def _chunks(self) -> Iterator[bytes]:
         yield from self.body
         if self.body.short:
             sock = self.environ.get("gunicorn.socket")

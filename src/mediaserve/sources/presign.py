@@ -70,8 +70,15 @@ class Presigner:
             cached = key
         return cached
 
-    def url(self, key: str, expiry: int, now: datetime.datetime | None = None) -> str:
-        """A presigned GET URL for ``key`` valid for ``expiry`` seconds from ``now``."""
+    def url(
+        self,
+        key: str,
+        expiry: int,
+        now: datetime.datetime | None = None,
+        method: str = "GET",
+    ) -> str:
+        """A presigned ``method`` (GET or HEAD) URL for ``key``, valid for ``expiry``
+        seconds from ``now``."""
         frozen = self.credentials.get_frozen_credentials()
         moment = now or datetime.datetime.now(datetime.timezone.utc)
         stamp = moment.strftime("%Y%m%dT%H%M%SZ")
@@ -92,7 +99,9 @@ class Presigner:
         canonical_query = "&".join(sorted(pairs))
         query = "&".join(pairs)
         path = self.path_prefix + _encode(key, safe="-_.~/")
-        canonical = f"GET\n{path}\n{canonical_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        canonical = (
+            f"{method}\n{path}\n{canonical_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        )
         to_sign = (
             f"{_ALGORITHM}\n{stamp}\n{scope}\n" + hashlib.sha256(canonical.encode()).hexdigest()
         )

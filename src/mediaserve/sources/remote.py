@@ -48,12 +48,27 @@ class Changed(Exception):
 class RemoteObject:
     """One version of one stored object: what a HEAD returned."""
 
-    __slots__ = ("key", "meta", "version")
+    __slots__ = ("key", "meta", "prefetched", "version")
 
-    def __init__(self, key: str, meta: FileMeta, version: str) -> None:
+    def __init__(
+        self,
+        key: str,
+        meta: FileMeta,
+        version: str,
+        prefetched: Iterator[bytes] | None = None,
+    ) -> None:
         self.key = key  # the key in the store (prefix included)
         self.meta = meta  # name relative to the mount, size, date, identity
         self.version = version  # what a GET must match (an S3 ETag), "" when unknown
+        # The whole object's bytes from the GET that described it (``fetch``), unread.
+        self.prefetched = prefetched
+
+    def discard(self) -> None:
+        """Release an unread prefetched body (and its connection)."""
+        close = getattr(self.prefetched, "close", None)
+        self.prefetched = None
+        if callable(close):
+            close()
 
     def __repr__(self) -> str:
         return f"RemoteObject({self.key!r}, size={self.meta.size})"
@@ -69,14 +84,20 @@ class RemoteSource(Protocol):
         """HEAD ``name``; raise NotFound, Refused or Unavailable."""
         ...
 
+    def fetch(self, name: str, chunk_size: int) -> RemoteObject:
+        """GET ``name`` whole: the object described by the response, with ``prefetched``
+        holding its unread body. One round trip instead of HEAD + GET for a plain GET."""
+        ...
+
     def read(self, obj: RemoteObject, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
         """Yield ``length`` bytes from ``offset`` in chunks of at most ``chunk_size``;
         raise Changed or Unavailable (possibly after some chunks were yielded)."""
         ...
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
-        """A URL a browser can fetch ``name`` from, and whether it is signed (so expires
-        after ``expiry`` seconds); raise Refused or Unavailable."""
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
+        """A URL a browser can fetch ``name`` from with ``method`` (GET or HEAD), and
+        whether it is signed (so expires after ``expiry`` seconds); raise Refused or
+        Unavailable. SigV4 signs the method: a GET URL followed with HEAD is refused."""
         ...
 
 

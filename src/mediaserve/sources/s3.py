@@ -134,12 +134,44 @@ class S3Source:
             if isinstance(error, NotFound):
                 self._check_bucket()
             raise error from None
-        etag = str(head.get("ETag") or "")
-        version = str(head.get("VersionId") or "")
-        modified = head.get("LastModified")
+        return self._describe(name, key, head)
+
+    def fetch(self, name: str, chunk_size: int) -> RemoteObject:
+        key = self.key(name)
+        try:
+            response = self.client.get_object(Bucket=self.settings.bucket, Key=key)
+        except Exception as exc:
+            error = self._translate(exc, key)
+            if isinstance(error, NotFound):
+                self._check_bucket()
+            raise error from None
+        obj = self._describe(name, key, response)
+        body = response["Body"]
+        obj.prefetched = _Closing(self._stream(body, key, obj.meta.size, chunk_size), body)
+        return obj
+
+    def _describe(self, name: str, key: str, response: dict[str, Any]) -> RemoteObject:
+        etag = str(response.get("ETag") or "")
+        version = str(response.get("VersionId") or "")
+        modified = response.get("LastModified")
         mtime_ns = int(modified.timestamp()) * 1_000_000_000 if modified is not None else 0
-        meta = FileMeta(name, int(head.get("ContentLength") or 0), mtime_ns, version or etag)
+        meta = FileMeta(name, int(response.get("ContentLength") or 0), mtime_ns, version or etag)
         return RemoteObject(key, meta, etag)
+
+    def _stream(self, body: Any, key: str, length: int, chunk_size: int) -> Iterator[bytes]:
+        remaining = length
+        try:
+            while remaining > 0:
+                try:
+                    data = body.read(min(chunk_size, remaining))
+                except Exception as exc:
+                    raise self._translate(exc, key) from None
+                if not data:
+                    raise Changed(f"{key!r} ended {remaining} bytes early")
+                remaining -= len(data)
+                yield data
+        finally:
+            body.close()
 
     def read(self, obj: RemoteObject, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
         if length <= 0:
@@ -155,32 +187,19 @@ class S3Source:
             response = self.client.get_object(**params)
         except Exception as exc:
             raise self._translate(exc, obj.key) from None
-        body = response["Body"]
-        remaining = length
-        try:
-            while remaining > 0:
-                try:
-                    data = body.read(min(chunk_size, remaining))
-                except Exception as exc:
-                    raise self._translate(exc, obj.key) from None
-                if not data:
-                    raise Changed(f"{obj.key!r} ended {remaining} bytes early")
-                remaining -= len(data)
-                yield data
-        finally:
-            body.close()
+        yield from self._stream(response["Body"], obj.key, length, chunk_size)
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
         key = self.key(name)
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/") + "/" + quote(key, safe="/~"), False
         try:
             presigner = self._fast_presigner()
             if presigner is not None:
-                signed = presigner.url(key, expiry)
+                signed = presigner.url(key, expiry, method=method)
             else:
                 signed = self.client.generate_presigned_url(
-                    "get_object",
+                    "head_object" if method == "HEAD" else "get_object",
                     Params={"Bucket": self.settings.bucket, "Key": key},
                     ExpiresIn=expiry,
                 )
@@ -270,6 +289,29 @@ class S3Source:
             return exc
         # Connection refused, DNS, connect/read timeouts, a connection cut mid-body.
         return Unavailable(f"{self.endpoint} unreachable: {kind}: {_short(exc)}")
+
+
+class _Closing:
+    """An iterator over a response body whose ``close()`` releases the connection even
+    when iteration never started (closing an unstarted generator runs no ``finally``)."""
+
+    __slots__ = ("body", "chunks")
+
+    def __init__(self, chunks: Iterator[bytes], body: Any) -> None:
+        self.chunks = chunks
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self.chunks)
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if callable(close):
+            close()
+        self.body.close()
 
 
 def _short(exc: BaseException) -> str:

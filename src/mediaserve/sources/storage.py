@@ -53,6 +53,11 @@ class DjangoStorageSource:
             raise self._unavailable(exc) from None
         return RemoteObject(key, FileMeta(name, size, mtime_ns, f"{size}:{mtime_ns}"), "")
 
+    def fetch(self, name: str, chunk_size: int) -> RemoteObject:
+        obj = self.stat(name)
+        obj.prefetched = self.read(obj, 0, obj.meta.size, chunk_size)  # lazy: opens on use
+        return obj
+
     def read(self, obj: RemoteObject, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
         if length <= 0:
             return
@@ -77,7 +82,7 @@ class DjangoStorageSource:
         finally:
             handle.close()
 
-    def url(self, name: str, expiry: int) -> tuple[str, bool]:
+    def url(self, name: str, expiry: int, method: str = "GET") -> tuple[str, bool]:
         key = object_key(name, allow_dotfiles=self.allow_dotfiles)
         try:
             target = str(self.storage.url(key))

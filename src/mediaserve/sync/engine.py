@@ -518,6 +518,10 @@ def run_sync(
             return False
 
     actions, result.extra = plan_sync(source, dest, same, delete=delete)
+    # A refused source name is still a source name: its copy at the destination (from an
+    # earlier run, or another tool) is not "extra", and --delete must not remove it.
+    actions = [a for a in actions if not (a.op == "delete" and a.name in refused)]
+    result.extra = [name for name in result.extra if name not in refused]
     copies = [a for a in actions if a.op == "copy"]
     result.skipped = sum(1 for a in actions if a.op == "skip")
     if dry_run:
