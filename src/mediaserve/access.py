@@ -31,12 +31,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
 from .http.plan import ALLOWED_METHODS, ResponsePlan, not_found
 from .mount import Mount
 from .sources.base import Refused
+
+# A Mount (local files) or a StorageMount (object storage): both carry ``options``.
+_M = TypeVar("_M")
 
 __all__ = [
     "DEFER",
@@ -241,7 +244,7 @@ class Access:
         self.signer = signer
         self.permission = permission
         self.denied_status = denied_status
-        self._variants: dict[int, tuple[Mount, Mount]] = {}
+        self._variants: dict[int, tuple[object, object]] = {}
         self._lock = threading.Lock()
 
     def policy_for(self, name: str) -> str:
@@ -274,23 +277,29 @@ class Access:
             return _PRIVATE
         return Verdict("deny", "permission denied")
 
-    def private_mount(self, mount: Mount) -> Mount:
+    def private_mount(self, mount: _M) -> _M:
         """``mount`` with ``Cache-Control: private, no-store`` (built once per mount).
 
         A new Mount, not ``dataclasses.replace``: replace would share the plan cache, and a
-        cached public plan would then be sent for a private file.
+        cached public plan would then be sent for a private file. A StorageMount (object
+        storage) keeps no plans and is copied with the private options.
         """
         key = id(mount)
         found = self._variants.get(key)
         if found is not None and found[0] is mount:
-            return found[1]
-        options = dataclasses.replace(mount.options, cache_control=PRIVATE_CACHE_CONTROL)
-        variant = Mount(mount.prefix, mount.source, options, mount.offload)
+            return cast(_M, found[1])
+        source: Any = mount
+        options = dataclasses.replace(source.options, cache_control=PRIVATE_CACHE_CONTROL)
+        variant: Any
+        if isinstance(mount, Mount):
+            variant = Mount(mount.prefix, mount.source, options, mount.offload)
+        else:
+            variant = dataclasses.replace(source, options=options)
         with self._lock:
             if len(self._variants) > 64:  # mounts are rebuilt only when settings change
                 self._variants.clear()
             self._variants[key] = (mount, variant)
-        return variant
+        return cast(_M, variant)
 
 
 def forbidden(method: str = "GET") -> ResponsePlan:
@@ -307,13 +316,13 @@ def forbidden(method: str = "GET") -> ResponsePlan:
 
 def admit(
     access: Access | None,
-    mount: Mount,
+    mount: _M,
     method: str,
     name: str | Callable[[], str],
     query: str,
     client: str | None,
     request: Any = NO_REQUEST,
-) -> Mount | ResponsePlan | None:
+) -> _M | ResponsePlan | None:
     """The mount to serve the request with, the refusal to send, or ``None`` to hand the
     request to the application behind (a private name reached without a request object).
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .http.plan import (
@@ -184,6 +184,8 @@ class StorageMount:
     retry_after: int = 5
     # Offload mode: the nginx ``internal`` location that proxies to the store.
     offload_location: str = "/_mediaserve_store/"
+    # Offload mismatches already logged (once per process, not per request).
+    _warned: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -207,8 +209,15 @@ class StorageMount:
         name: str | Callable[[], str],
         headers: RequestHeaders,
         client: str | None = None,
+        via: str | None = None,
     ) -> tuple[ResponsePlan, RemoteObject | None]:
-        """The plan, and the object to read when the plan has file slices to send."""
+        """The plan, and the object to read when the plan has file slices to send.
+
+        ``via`` is the request's ``X-Mediaserve-Offload`` header: offload mode hands the
+        fetch to nginx only when nginx announced it can (the generated config sets it);
+        any other request is streamed as in proxy mode, so an app reached without the
+        proxy never answers an empty 200 with an X-Accel-Redirect nobody acts on.
+        """
         if method not in ALLOWED_METHODS:
             return method_not_allowed(), None
         label = name if isinstance(name, str) else "<undecodable>"
@@ -218,7 +227,7 @@ class StorageMount:
                 location, signed = self.source.url(label, self.expiry, method)
                 cache = redirect_cache_control(self.expiry, signed, self.options.cache_control)
                 return redirect_plan(method, location, self.redirect_status, cache), None
-            if self.mode == "offload":
+            if self.mode == "offload" and self._offloads(via):
                 location, _signed = self.source.url(label, self.expiry, method)
                 plan_ = offload_plan(location, self.offload_location, self.options.cache_control)
                 return plan_, None
@@ -251,6 +260,20 @@ class StorageMount:
             return result, obj
         obj.discard()  # an empty object: nothing of the prefetched body to send
         return result, None
+
+    def _offloads(self, via: str | None) -> bool:
+        if via is not None and via.strip().lower() == "x-accel-redirect":
+            return True
+        problem = "absent" if via is None else f"different ({via[:40]!r})"
+        if problem not in self._warned:
+            self._warned.add(problem)
+            logger.warning(
+                "mediaserve: STORAGE MODE is 'offload' but this request's X-Mediaserve-Offload"
+                " header is %s, so the object is streamed by the app instead. Reach the app"
+                " through nginx configured by `mediaserve config nginx`, which sets it.",
+                problem,
+            )
+        return False
 
     def body(self, obj: RemoteObject, result: ResponsePlan) -> RemoteBody:
         return RemoteBody(self.source, obj, result, self.chunk_size)

@@ -12,6 +12,13 @@ from harness import SeaweedS3, ServerProcess, start_gunicorn, start_uvicorn
 HERE = Path(__file__).parent
 BUCKET = "media-tests"
 UNICODE_KEY = "dir/café menu \u2013 ü.txt"  # spaces, é, an en dash, ü
+#: The app's location in front of offload mode: nginx announces that it acts on
+#: X-Accel-Redirect (without the header the app streams the object itself).
+OFFLOADING_APP = """location /media/ {{
+    proxy_pass {url};
+    proxy_set_header X-Mediaserve-Offload x-accel-redirect;
+}}
+"""
 
 #: Object name -> exact bytes, uploaded once per session.
 OBJECTS: dict[str, bytes] = {
@@ -39,7 +46,11 @@ def storage_setting(store: SeaweedS3, **overrides: Any) -> dict[str, Any]:
 
 
 def start_site(
-    storage: dict[str, Any], *, asgi: bool = False, wrapped: bool = False
+    storage: dict[str, Any],
+    *,
+    asgi: bool = False,
+    wrapped: bool = False,
+    access: dict[str, str] | None = None,
 ) -> ServerProcess:
     """The ``s3site`` Django project configured with ``storage``: under gunicorn (gthread)
     for WSGI, uvicorn for ASGI. ``wrapped``: through mediaserve's WSGI/ASGI wrappers with no
@@ -50,6 +61,7 @@ def start_site(
         # No AWS config files from the developer's home: only the settings name the store.
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "S3SITE_ACCESS": json.dumps(access or {}),
     }
     module = "s3site.wrapped" if wrapped else ("s3site.asgi" if asgi else "s3site.wsgi")
     attribute = ("asgi" if asgi else "wsgi") if wrapped else "application"

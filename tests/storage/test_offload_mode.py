@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from storage_support import BUCKET, UNICODE_KEY, start_site, storage_setting
+from storage_support import BUCKET, OFFLOADING_APP, UNICODE_KEY, start_site, storage_setting
 
 from harness import SeaweedS3, ServerProcess, curl, start_nginx
 from mediaserve.storage_mount import nginx_offload_location
@@ -28,20 +28,29 @@ def app(seaweed: SeaweedS3, bucket: dict[str, bytes]) -> Iterator[ServerProcess]
 
 @pytest.fixture(scope="module")
 def front(app: ServerProcess, seaweed: SeaweedS3) -> Iterator[ServerProcess]:
-    conf = f"location /media/ {{ proxy_pass {app.base_url}; }}\n" + nginx_offload_location(
-        seaweed.endpoint
-    )
+    conf = OFFLOADING_APP.format(url=app.base_url) + nginx_offload_location(seaweed.endpoint)
     server = start_nginx(conf)
     yield server
     server.stop()
 
 
 def test_app_answers_with_x_accel_redirect_to_a_presigned_path(app: ServerProcess) -> None:
-    result = curl(app.url("/media/big.bin"))
+    result = curl(app.url("/media/big.bin"), "-H", "X-Mediaserve-Offload: x-accel-redirect")
     assert (result.status, result.body) == (200, b"")
     target = result.headers["X-Accel-Redirect"]
     assert target.startswith(f"/_mediaserve_store/{BUCKET}/big.bin?")
     assert "X-Amz-Signature=" in target
+
+
+def test_without_the_proxy_the_app_streams_the_object(
+    app: ServerProcess, bucket: dict[str, bytes]
+) -> None:
+    """No X-Mediaserve-Offload header (the app reached directly, or a proxy without the
+    offload location): an X-Accel-Redirect would reach the client as an empty 200."""
+    result = curl(app.url("/media/big.bin"))
+    assert (result.status, result.body) == (200, bucket["big.bin"])
+    assert "X-Accel-Redirect" not in result.headers
+    assert "X-Mediaserve-Offload header is absent" in app.logs()
 
 
 def test_get_through_nginx_is_byte_exact(front: ServerProcess, bucket: dict[str, bytes]) -> None:
@@ -98,6 +107,7 @@ def test_the_internal_location_is_not_reachable_from_outside(front: ServerProces
 
 def test_the_bytes_never_pass_through_the_app(front: ServerProcess, app: ServerProcess) -> None:
     curl(front.url("/media/big.bin"))
-    lines = [line for line in app.logs().splitlines() if '"GET /media/big.bin' in line]
+    # nginx talks HTTP/1.0 to the app; direct requests (another test) are streamed.
+    lines = [line for line in app.logs().splitlines() if '"GET /media/big.bin HTTP/1.0"' in line]
     assert lines
     assert all(re.search(r'" 200 0 ', line) for line in lines), lines

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from storage_support import BUCKET, start_site, storage_setting
+from storage_support import BUCKET, OFFLOADING_APP, start_site, storage_setting
 
 from harness import SeaweedS3, ServerProcess, curl, start_nginx, start_seaweedfs
 from mediaserve.storage_mount import nginx_offload_location
@@ -189,7 +189,7 @@ def test_offload_mode_store_down_is_503_from_nginx_then_recovers(store: SeaweedS
     """In offload mode nginx fetches from the store: its snippet turns the 502/504 of a dead
     store into the same 503 + Retry-After as proxy mode, and serves again once it is back."""
     app = start_site(storage_setting(store, MODE="offload", **FAST_FAIL))
-    conf = f"location /media/ {{ proxy_pass {app.base_url}; }}\n" + nginx_offload_location(
+    conf = OFFLOADING_APP.format(url=app.base_url) + nginx_offload_location(
         store.endpoint, retry_after=7, connect_timeout=1
     )
     front = start_nginx(conf)

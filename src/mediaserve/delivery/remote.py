@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 
+from ..access import NO_REQUEST, Access, admit
+from ..http.plan import ResponsePlan
 from ..mount import decode_path
 from ..storage_mount import RemoteBody, StorageMount
-from .asgi import Receive, Scope, Send, _Disconnect, executor
+from .asgi import Receive, Scope, Send, _Disconnect, executor, offload_via
 from .asgi import request_headers as asgi_request_headers
 from .body import status_line
+from .offload import PROXY_HEADER_WSGI
 from .wsgi import Environ, StartResponse, _close_connection_after, _raw_uri, request_headers
 
 __all__ = ["serve_asgi", "serve_wsgi"]
@@ -46,19 +49,41 @@ class _WSGIBody:
 
 
 def serve_wsgi(
-    storage: StorageMount, environ: Environ, start_response: StartResponse, name: str
-) -> Iterable[bytes]:
-    """Serve ``name`` (from PATH_INFO, latin-1 per PEP 3333) from ``storage``."""
+    storage: StorageMount,
+    environ: Environ,
+    start_response: StartResponse,
+    name: str,
+    access: Access | None = None,
+    request: object = NO_REQUEST,
+) -> Iterable[bytes] | None:
+    """Serve ``name`` (from PATH_INFO, latin-1 per PEP 3333) from ``storage``.
+
+    ``access`` is decided first, as for local files (``access.admit``); ``None`` is
+    returned when a private name must go to the application behind (no ``request`` to
+    judge it by).
+    """
     raw = _raw_uri(environ)
 
     def decoded() -> str:
         return decode_path(name.encode("latin-1", "replace"), raw)
 
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    if access is not None:
+        query = str(environ.get("QUERY_STRING", "") or "")
+        target = admit(access, storage, method, decoded, query, environ.get("REMOTE_ADDR"),
+                       request)  # fmt: skip
+        if target is None:
+            return None
+        if isinstance(target, ResponsePlan):
+            start_response(status_line(target.status), list(target.headers))
+            return [s for s in target.body if isinstance(s, bytes)]
+        storage = target
     plan, obj = storage.respond(
-        str(environ.get("REQUEST_METHOD", "GET")),
+        method,
         decoded,
         request_headers(environ),
         environ.get("REMOTE_ADDR"),
+        environ.get(PROXY_HEADER_WSGI),
     )
     start_response(status_line(plan.status), list(plan.headers))
     if obj is None:
@@ -69,12 +94,26 @@ def serve_wsgi(
 _DONE = object()
 
 
+async def _send_plan(plan: ResponsePlan, send: Send) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
+    await send({"type": "http.response.start", "status": plan.status, "headers": headers})
+    body = b"".join(s for s in plan.body if isinstance(s, bytes))
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 async def serve_asgi(
-    storage: StorageMount, scope: Scope, receive: Receive, send: Send, name: str
-) -> None:
+    storage: StorageMount,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    name: str,
+    access: Access | None = None,
+    request: object = NO_REQUEST,
+) -> bool:
     """Serve ``name`` (the decoded path relative to the mount) from ``storage``.
 
-    Every store request runs on the shared I/O pool; the loop only forwards chunks.
+    Every store request runs on the shared I/O pool; the loop only forwards chunks. False
+    when ``access`` leaves a private name to the application behind (nothing was sent).
     """
     loop = asyncio.get_running_loop()
     pool = executor()
@@ -84,20 +123,33 @@ async def serve_asgi(
         return decode_path(name.encode("utf-8", "surrogateescape"), raw if raw else None)
 
     client = scope.get("client")
+    address = str(client[0]) if client else None
+    method = str(scope.get("method", "GET"))
+    if access is not None:
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        target = await loop.run_in_executor(
+            pool, admit, access, storage, method, decoded, query, address, request
+        )
+        if target is None:
+            return False
+        if isinstance(target, ResponsePlan):
+            await _send_plan(target, send)
+            return True
+        storage = target
     plan, obj = await loop.run_in_executor(
         pool,
         storage.respond,
-        str(scope.get("method", "GET")),
+        method,
         decoded,
         asgi_request_headers(scope),
-        str(client[0]) if client else None,
+        address,
+        offload_via(scope),
     )
+    if obj is None:
+        await _send_plan(plan, send)
+        return True
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
     await send({"type": "http.response.start", "status": plan.status, "headers": headers})
-    if obj is None:
-        body = b"".join(s for s in plan.body if isinstance(s, bytes))
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-        return
     remote = storage.body(obj, plan)
     chunks = iter(remote)
     disconnect = _Disconnect(receive)
@@ -109,8 +161,9 @@ async def serve_asgi(
             assert isinstance(chunk, bytes)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if remote.short or disconnect.happened:
-            return  # unfinished: the server closes the connection
+            return True  # unfinished: the server closes the connection
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
     finally:
         disconnect.stop()
         close = getattr(chunks, "close", None)

@@ -41,7 +41,18 @@ class MediaASGIHandler:
             if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
                 found = config.storage.match(path_in_app(scope))
                 if found is not None:
-                    await serve_asgi(config.storage, scope, receive, send, found)
+                    if get_limiter() is not None:
+                        method = str(scope.get("method", "GET"))
+                        limited = await asyncio.get_running_loop().run_in_executor(
+                            executor(), throttle, meta_from_scope(scope), method, scope
+                        )
+                        if limited is not None:
+                            await deliver(Prepared(limited, None), scope, receive, send, 0)
+                            return
+                    if await serve_asgi(config.storage, scope, receive, send, found, get_access()):
+                        return
+                    # A private name without a valid signature: Django's view decides.
+                    await self.app(scope, receive, send)
                     return
             mount = config.mount
             if mount is not None:

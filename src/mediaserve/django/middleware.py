@@ -37,7 +37,10 @@ class MediaMiddleware:
             from .storage_views import serve_storage
 
             found = config.storage.match(request.path_info)
-            return None if found is None else serve_storage(config.storage, request, found)
+            if found is None:
+                return None
+            # Private names are judged by the view, after the authentication middleware.
+            return serve_storage(config.storage, request, found, defer_private=True)
         mount = config.mount
         if mount is None:
             return None

@@ -14,10 +14,15 @@ from collections.abc import AsyncIterator, Iterator
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from ..access import NO_REQUEST, admit
 from ..delivery.asgi import executor
+from ..delivery.offload import PROXY_HEADER_WSGI
 from ..delivery.wsgi import request_headers
+from ..http.plan import ResponsePlan
 from ..mount import decode_path
 from ..storage_mount import RemoteBody, StorageMount
+from .access import get_access
+from .ratelimit import throttle
 
 __all__ = ["serve_storage"]
 
@@ -72,8 +77,26 @@ async def _async_chunks(body: RemoteBody) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def serve_storage(storage: StorageMount, request: HttpRequest, name: str) -> HttpResponseBase:
-    """Redirect to or stream ``name`` from the store, as ``storage.mode`` says."""
+def _plain(plan: ResponsePlan) -> HttpResponseBase:
+    """A response for a plan without file slices (a refusal, a 429)."""
+    response = HttpResponse(
+        b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
+    )
+    del response["Content-Type"]
+    for header, value in plan.headers:
+        response[header] = value
+    return response
+
+
+def serve_storage(
+    storage: StorageMount, request: HttpRequest, name: str, *, defer_private: bool = False
+) -> HttpResponseBase | None:
+    """Redirect to, stream or offload ``name`` from the store, as ``storage.mode`` says.
+
+    Rate limit and ``ACCESS`` come first, as for local files; with ``defer_private`` (the
+    middleware, before authentication ran) a private name without a signature is left to
+    the view (None).
+    """
     scope = getattr(request, "scope", None)
     raw: bytes | None
     if isinstance(scope, dict) and scope.get("raw_path"):
@@ -85,9 +108,25 @@ def serve_storage(storage: StorageMount, request: HttpRequest, name: str) -> Htt
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw)
 
+    method = request.method or "GET"
+    client = request.META.get("REMOTE_ADDR")
+    limited = throttle(request.META, method, scope if isinstance(scope, dict) else None)
+    if limited is not None:
+        return _plain(limited)
+    access = get_access()
+    if access is not None:
+        target = admit(
+            access, storage, method, decoded, str(request.META.get("QUERY_STRING", "")), client,
+            NO_REQUEST if defer_private else request,
+        )  # fmt: skip
+        if target is None:
+            return None
+        if isinstance(target, ResponsePlan):
+            return _plain(target)
+        storage = target
     plan, obj = storage.respond(
-        request.method or "GET", decoded, request_headers(request.META),
-        request.META.get("REMOTE_ADDR"),
+        method, decoded, request_headers(request.META), client,
+        request.META.get(PROXY_HEADER_WSGI),
     )  # fmt: skip
     response: HttpResponseBase
     if obj is None:

@@ -169,7 +169,10 @@ def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:
         found = path if path is not None else config.storage.match(request.path_info)
         if found is None:
             raise Http404("outside MEDIA_URL")
-        return serve_storage(config.storage, request, found)
+        response = serve_storage(config.storage, request, found)
+        if response is None:  # never: with the request at hand nothing is deferred
+            raise Http404("not served")
+        return response
     mount = config.mount
     if mount is None:
         raise Http404("MEDIA_URL is not served by this process")

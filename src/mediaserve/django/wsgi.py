@@ -40,7 +40,14 @@ class MediaWSGIHandler:
         if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
             found = config.storage.match(environ.get("PATH_INFO", "") or "/")
             if found is not None:
-                return serve_wsgi(config.storage, environ, start_response, found)
+                limited = throttle(environ, str(environ.get("REQUEST_METHOD", "GET")))
+                if limited is not None:
+                    return deliver(limited, None, environ, start_response, 0)
+                served = serve_wsgi(config.storage, environ, start_response, found, get_access())
+                if served is not None:
+                    return served
+                # A private name without a valid signature: Django's view decides.
+                return self.app(environ, start_response)
         mount = config.mount
         if mount is not None:
             name = mount.match(environ.get("PATH_INFO", "") or "/")

@@ -15,7 +15,10 @@ DATABASES: dict[str, object] = {}
 USE_TZ = True
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.environ.get("S3SITE_MEDIA_ROOT", "")
-MEDIASERVE = {"STORAGE": json.loads(os.environ.get("S3SITE_STORAGE", "null"))}
+MEDIASERVE = {
+    "STORAGE": json.loads(os.environ.get("S3SITE_STORAGE", "null")),
+    "ACCESS": json.loads(os.environ.get("S3SITE_ACCESS", "{}")),
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
