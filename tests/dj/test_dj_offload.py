@@ -137,3 +137,24 @@ def test_config_command_sends_non_public_access_prefixes_to_the_app(
     assert 'location ^~ "/media/invoices/" {' in conf
     assert 'location ^~ "/media/staff/" {' in conf
     assert "/media/catalog/" not in conf
+
+
+def test_config_command_for_storage_offload_fetches_from_the_store(
+    media_settings: MediaTree,
+) -> None:
+    """STORAGE in offload mode: media live in the bucket, so every media URL goes to the app
+    (which signs) and nginx gets the internal location that fetches from the store."""
+    storage = {
+        "BACKEND": "s3",
+        "MODE": "offload",
+        "BUCKET": "media",
+        "ENDPOINT_URL": "http://127.0.0.1:8333",
+        "REGION": "us-east-1",
+    }
+    with override_settings(MEDIASERVE={"STORAGE": storage}):
+        conf = run_command("config", "nginx")
+    assert "location /_mediaserve_store/ {" in conf
+    assert "proxy_pass http://127.0.0.1:8333/;" in conf
+    assert 'location ^~ "/media/" {\n        proxy_pass http://mediaserve_app;' in conf
+    assert 'proxy_set_header X-Mediaserve-Offload "x-accel-redirect";' in conf
+    assert "alias" not in conf

@@ -5,14 +5,25 @@ as signed, whatever characters it holds."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from storage_support import BUCKET, OFFLOADING_APP, UNICODE_KEY, start_site, storage_setting
+from storage_support import (
+    BUCKET,
+    HERE,
+    OFFLOADING_APP,
+    UNICODE_KEY,
+    start_site,
+    storage_setting,
+)
 
-from harness import SeaweedS3, ServerProcess, curl, start_nginx
+from harness import NginxSite, SeaweedS3, ServerProcess, curl, start_nginx
+from harness.servers import server_env
 from mediaserve.storage_mount import nginx_offload_location
 
 ODD_KEY = "odd/+=&!'()*,;:@$ ~.txt"  # characters SigV4 and nginx escape differently
@@ -111,3 +122,33 @@ def test_the_bytes_never_pass_through_the_app(front: ServerProcess, app: ServerP
     lines = [line for line in app.logs().splitlines() if '"GET /media/big.bin HTTP/1.0"' in line]
     assert lines
     assert all(re.search(r'" 200 0 ', line) for line in lines), lines
+
+
+@pytest.fixture(scope="module")
+def generated_front(app: ServerProcess, seaweed: SeaweedS3) -> Iterator[ServerProcess]:
+    """nginx running what ``mediaserve config nginx`` prints for the project's settings."""
+    storage = storage_setting(seaweed, MODE="offload")
+
+    def conf(site: NginxSite) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "mediaserve.cli", "config", "nginx",
+             "--settings", "s3site.settings", "--listen", f"127.0.0.1:{site.port}",
+             "--upstream", f"127.0.0.1:{app.port}"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env=server_env({"S3SITE_STORAGE": json.dumps(storage)}, [HERE]),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    server = start_nginx(conf)
+    yield server
+    server.stop()
+
+
+def test_generated_nginx_config_offloads_to_the_store(
+    generated_front: ServerProcess, bucket: dict[str, bytes]
+) -> None:
+    result = curl(generated_front.url("/media/big.bin"), "-H", "Range: bytes=10-20009")
+    assert (result.status, result.body) == (206, bucket["big.bin"][10:20010])
+    whole = curl(generated_front.url("/media/" + quote(UNICODE_KEY)))
+    assert (whole.status, whole.body) == (200, bucket[UNICODE_KEY])

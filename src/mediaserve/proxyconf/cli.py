@@ -107,6 +107,19 @@ def settings_defaults() -> dict[str, Any]:
         result["app_media_root"] = result["media_root"]
     if values["OFFLOAD_ROOT"]:
         result["media_root"] = values["OFFLOAD_ROOT"]
+    storage = values.get("STORAGE")
+    if isinstance(storage, dict) and str(storage.get("MODE", "")).lower() == "offload":
+        from ..django.storage import read_storage
+        from ..storage_mount import nginx_offload_location
+
+        store = read_storage(storage)
+        if store.get("ENDPOINT_URL"):
+            # Media are in the bucket: everything under MEDIA_URL goes to the app.
+            result["store_block"] = nginx_offload_location(
+                store["ENDPOINT_URL"], store["OFFLOAD_LOCATION"]
+            )
+            result["private"] = ("",)
+            result["offload"] = "x-accel-redirect"
     return result
 
 
@@ -156,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
             max_ranges=args.max_ranges or found.get("max_ranges") or 16,
             volume=args.volume,
             app_media_root=args.app_media_root or found.get("app_media_root") or "/app/media",
+            store_block=found.get("store_block", "") if args.kind in ("nginx", "npm") else "",
         )
         rendered = render(args.kind, setup)
     except ConfigError as exc:

@@ -106,6 +106,10 @@ class ProxySetup:
     max_body: str = "100m"
     # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
     max_ranges: int = 16
+    # Object storage in offload mode: the nginx location(s) that fetch from the store
+    # (storage_mount.nginx_offload_location). Media then live in the bucket: every media URL
+    # goes to the app, which answers X-Accel-Redirect into this location.
+    store_block: str = ""
     # The docker-compose volume that holds MEDIA_ROOT (NPM and Traefik output).
     volume: str = "media"
     # Where the app's container mounts that volume (its MEDIA_ROOT), for compose output.
@@ -188,7 +192,7 @@ class ProxySetup:
     @property
     def needs_internal(self) -> bool:
         """Whether the proxy needs an internal location for offloaded files."""
-        return self.offload in ("x-accel-redirect", "x-litespeed-location")
+        return not self.store_block and self.offload in ("x-accel-redirect", "x-litespeed-location")
 
 
 def _regex_literal(text: str) -> str:

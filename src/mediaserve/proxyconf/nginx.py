@@ -145,6 +145,11 @@ def server_locations(
         )
     if setup.needs_internal:
         blocks.append(_internal_location(setup))
+    if setup.store_block:
+        blocks.append(
+            "# Object storage, offload mode: the app signs, nginx fetches from the store.\n"
+            + setup.store_block.strip()
+        )
     if default_location and upstream is not None:
         blocks.append(
             "# Everything else: the app.\n" + _app_location("/", upstream, setup.offload, "")
