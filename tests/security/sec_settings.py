@@ -23,6 +23,12 @@ MEDIASERVE = {
     "RATE_LIMIT_ALLOW_AGENTS": ["mediaserve-probe", "facebookexternalhit"],
 }
 
+# The object-storage target: MEDIA_URL served from a SeaweedFS bucket holding the same tree.
+if os.environ.get("SEC_STORAGE"):
+    import json
+
+    MEDIASERVE["STORAGE"] = json.loads(os.environ["SEC_STORAGE"])
+
 # The offload target: nginx in front sends the bytes the app allowed (X-Accel-Redirect).
 if os.environ.get("SEC_OFFLOAD"):
     MEDIASERVE["OFFLOAD"] = os.environ["SEC_OFFLOAD"]

@@ -16,6 +16,7 @@ configuration for Django.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,11 +31,13 @@ from harness import (
     MediaTree,
     NginxSite,
     RawResponse,
+    SeaweedS3,
     ServerProcess,
     raw_request,
     require,
     start_gunicorn,
     start_nginx,
+    start_seaweedfs,
     start_uvicorn,
 )
 from mediaserve import Signer
@@ -131,6 +134,45 @@ def _offload(root: Path, env: dict[str, str]) -> tuple[ServerProcess, ServerProc
     return proxy, app
 
 
+class _Store:
+    """The bucket's SeaweedFS as a target member: stopped with the target; its own log is
+    not the app's (weed logs routine E-lines that are not mediaserve errors)."""
+
+    def __init__(self, store: SeaweedS3) -> None:
+        self.store = store
+
+    def logs(self) -> str:
+        return ""
+
+    def stop(self) -> None:
+        self.store.close()
+
+
+def _storage(root: Path, env: dict[str, str]) -> tuple[ServerProcess, ...]:
+    """The Django WSGI wrapper with MEDIASERVE["STORAGE"] (proxy mode) over a real SeaweedFS
+    bucket holding every regular file of the tree (symlinks and what lies outside the root
+    have no counterpart in a bucket: those probes must simply find nothing)."""
+    store = start_seaweedfs()
+    try:
+        bucket = store.create_bucket("sec-media")
+        client = store.client()
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                key = path.relative_to(root).as_posix()
+                client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        storage = {
+            "BACKEND": "s3", "MODE": "proxy", "BUCKET": bucket,
+            "ENDPOINT_URL": store.endpoint, "REGION": store.region,
+            "ACCESS_KEY_ID": store.access_key, "SECRET_ACCESS_KEY": store.secret_key,
+            "ADDRESSING_STYLE": "path",
+        }  # fmt: skip
+        app = _django("sec_wsgi:wrapper")(root, {**env, "SEC_STORAGE": json.dumps(storage)})
+    except BaseException:
+        store.close()
+        raise
+    return app, _Store(store)  # type: ignore[return-value]
+
+
 #: name -> starter. The Django view runs behind Django's own handler and middleware; the
 #: wrappers are mediaserve's fast paths in front of Django (private names fall through to it).
 TARGETS: dict[str, Starter] = {
@@ -140,6 +182,7 @@ TARGETS: dict[str, Starter] = {
     "django-wrapper": _django("sec_wsgi:wrapper"),
     "django-asgi-wrapper": _django("sec_asgi:wrapper"),
     "nginx-offload": _offload,
+    "s3-storage": _storage,
 }
 
 

@@ -4,6 +4,7 @@ and no error or traceback in any server's log."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import uuid
@@ -19,10 +20,21 @@ from security.targets import RATE_LIMIT, Target
 ERRORS = re.compile(r"Traceback \(most recent call last\)|\[ERROR\]|^ERROR:| ERROR ", re.M)
 
 
+#: The one deliberate difference between paths: the S3 source refuses object keys holding a
+#: control character (sources/remote.py) -- a 404 -- where a local file so named is served
+#: as an attachment with its name made safe. Every other expectation is the same.
+REFUSED_BY_STORAGE = frozenset(
+    p.id for p in PROBES if p.id.startswith("hostile name") and ("\\r" in p.id or "\\n" in p.id)
+)
+assert len(REFUSED_BY_STORAGE) == 2, REFUSED_BY_STORAGE  # the CR and the LF name, no more
+
+
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
 def test_probe(target: Target, probe: Probe) -> None:
     response = target.request(probe.request_target(target.signer), *probe.headers,
                               method=probe.method)  # fmt: skip
+    if target.name == "s3-storage" and probe.id in REFUSED_BY_STORAGE:
+        probe = dataclasses.replace(probe, expect=frozenset({404}), body=None)
     check(probe, response, target.tree.files)
 
 
