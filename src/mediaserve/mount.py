@@ -25,7 +25,15 @@ from .http.plan import (
 from .sources.base import LookupError_, NotFound, OpenFile, Refused, Source
 from .sources.local import LocalSource
 
-__all__ = ["Mount", "decode_path", "logger", "normalise_prefix"]
+__all__ = [
+    "Mount",
+    "announced",
+    "decode_path",
+    "log_refusal",
+    "logger",
+    "match_prefix",
+    "normalise_prefix",
+]
 
 logger = logging.getLogger("mediaserve")
 
@@ -63,6 +71,52 @@ def decode_path(path_bytes: bytes, raw: bytes | None) -> str:
         return path_bytes.decode("utf-8")
     except UnicodeDecodeError:
         raise Refused("path is not valid UTF-8") from None
+
+
+def match_prefix(prefix: str, path: str) -> str | None:
+    """The name for ``path`` under ``prefix`` (which ends in "/"), or ``None`` outside it.
+
+    "/media-x/a.jpg" is not under "/media/" (no bare ``startswith`` on the prefix without
+    its slash); the bare prefix "/media" is inside: it names the directory.
+    """
+    if path.startswith(prefix):
+        return path[len(prefix) :]
+    if path == prefix[:-1]:
+        return ""
+    return None
+
+
+def log_refusal(label: str, client: str | None, reason: str) -> None:
+    """One WARNING per refused name (a probe or a misconfiguration), with client and reason."""
+    logger.warning(
+        "mediaserve refused %r from %s: %s",
+        label,
+        client or "unknown client",
+        reason,
+        extra={"mediaserve_reason": reason, "mediaserve_client": client},
+    )
+
+
+def announced(via: str | None, method: str, warned: set[str], setting: str) -> bool:
+    """Whether the proxy in front announced offload ``method`` (``X-Mediaserve-Offload``).
+
+    A mismatch is served by the app (correct, only slower) and logged once per process:
+    an offload header the proxy does not act on would reach the client as an empty 200.
+    """
+    if via is not None and via.strip().lower() == method:
+        return True
+    problem = "absent" if via is None else f"different ({via[:40]!r})"
+    if problem not in warned:
+        warned.add(problem)
+        logger.warning(
+            "mediaserve: %s is %r but this request's X-Mediaserve-Offload header is %s,"
+            " so the app sends the bytes instead. Reach the app through the proxy"
+            " configured by `mediaserve config`, which sets that header.",
+            setting,
+            method,
+            problem,
+        )
+    return False
 
 
 @dataclass(frozen=True)
@@ -103,16 +157,8 @@ class Mount:
         return cls(normalise_prefix(prefix), source, opts, offload)
 
     def match(self, path: str) -> str | None:
-        """The mount-relative name for ``path``, or ``None`` when outside the mount.
-
-        The prefix always ends in "/", so "/media-x/a.jpg" is not under "/media/". The
-        bare prefix without its slash ("/media") is inside: it names the directory.
-        """
-        if path.startswith(self.prefix):
-            return path[len(self.prefix) :]
-        if path == self.prefix[:-1]:
-            return ""
-        return None
+        """The mount-relative name for ``path``, or ``None`` outside (see ``match_prefix``)."""
+        return match_prefix(self.prefix, path)
 
     def respond(
         self,
@@ -137,13 +183,7 @@ class Mount:
             label = name if isinstance(name, str) else name()
             opened = self.source.open(label)
         except Refused as exc:
-            logger.warning(
-                "mediaserve refused %r from %s: %s",
-                label,
-                client or "unknown client",
-                exc.reason,
-                extra={"mediaserve_reason": exc.reason, "mediaserve_client": client},
-            )
+            log_refusal(label, client, exc.reason)
             return not_found(method), None
         except NotFound as exc:
             logger.debug("mediaserve 404 %r: %s", label, exc.reason)
@@ -174,26 +214,8 @@ class Mount:
         return result, opened
 
     def _offloads(self, via: str | None) -> bool:
-        """Whether the proxy in front announced the configured offload method.
-
-        A mismatch is served in-process (correct, only slower) and logged once: an
-        offload header the proxy does not act on would reach the client as an empty 200.
-        """
         assert self.offload is not None
-        method = self.offload.method
-        if via is not None and via.strip().lower() == method:
-            return True
-        problem = "absent" if via is None else f"different ({via[:40]!r})"
-        if problem not in self._warned:
-            self._warned.add(problem)
-            logger.warning(
-                "mediaserve: OFFLOAD is %r but this request's X-Mediaserve-Offload header is %s,"
-                " so files are served by the app instead. Reach the app through the proxy"
-                " configured by `mediaserve config`, which sets that header.",
-                method,
-                problem,
-            )
-        return False
+        return announced(via, self.offload.method, self._warned, "OFFLOAD")
 
     def internal(self, path: str, via: str | None, method: str) -> ResponsePlan | None:
         """The 502 for an offload URI the proxy sent back to the app (see ``loop_detected``).

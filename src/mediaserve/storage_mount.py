@@ -32,6 +32,7 @@ from .http.plan import (
     not_found,
     plan,
 )
+from .mount import announced, log_refusal, match_prefix
 from .sources.base import NotFound, Refused
 from .sources.remote import Changed, RemoteObject, RemoteSource, Unavailable
 
@@ -196,12 +197,8 @@ class StorageMount:
             raise ValueError("expiry must be at least 1 second")
 
     def match(self, path: str) -> str | None:
-        """The mount-relative name for ``path`` (see ``Mount.match``)."""
-        if path.startswith(self.prefix):
-            return path[len(self.prefix) :]
-        if path == self.prefix[:-1]:
-            return ""
-        return None
+        """The mount-relative name for ``path`` (see ``match_prefix``)."""
+        return match_prefix(self.prefix, path)
 
     def respond(
         self,
@@ -238,13 +235,7 @@ class StorageMount:
             else:
                 obj = self.source.stat(label)
         except Refused as exc:
-            logger.warning(
-                "mediaserve refused %r from %s: %s",
-                label,
-                client or "unknown client",
-                exc.reason,
-                extra={"mediaserve_reason": exc.reason, "mediaserve_client": client},
-            )
+            log_refusal(label, client, exc.reason)
             return not_found(method), None
         except NotFound as exc:
             logger.debug("mediaserve 404 %r: %s", label, exc.reason)
@@ -262,18 +253,7 @@ class StorageMount:
         return result, None
 
     def _offloads(self, via: str | None) -> bool:
-        if via is not None and via.strip().lower() == "x-accel-redirect":
-            return True
-        problem = "absent" if via is None else f"different ({via[:40]!r})"
-        if problem not in self._warned:
-            self._warned.add(problem)
-            logger.warning(
-                "mediaserve: STORAGE MODE is 'offload' but this request's X-Mediaserve-Offload"
-                " header is %s, so the object is streamed by the app instead. Reach the app"
-                " through nginx configured by `mediaserve config nginx`, which sets it.",
-                problem,
-            )
-        return False
+        return announced(via, "x-accel-redirect", self._warned, "STORAGE offload mode")
 
     def body(self, obj: RemoteObject, result: ResponsePlan) -> RemoteBody:
         return RemoteBody(self.source, obj, result, self.chunk_size)

@@ -14,23 +14,15 @@ from proxy_support import (
     PRIVATE_SVG,
     PUBLIC_BIG,
     PUBLIC_SVG,
-    add_proxy_files,
     check_file_semantics,
     config_text,
     example_app,
     is_app_etag,
 )
 
-from harness import MediaTree, ServerProcess, curl, media_tree, require
+from harness import MediaTree, ServerProcess, curl, require
 from harness.apache import start_apache
 from harness.caddy import start_caddy
-
-
-@pytest.fixture(scope="module")
-def tree() -> Iterator[MediaTree]:
-    with media_tree() as t:
-        add_proxy_files(t)
-        yield t
 
 
 @pytest.fixture(scope="module")

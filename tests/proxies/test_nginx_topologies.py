@@ -21,21 +21,13 @@ from proxy_support import (
     PRIVATE_SVG,
     PUBLIC_BIG,
     PUBLIC_SVG,
-    add_proxy_files,
     check_file_semantics,
     config_text,
     example_app,
     is_app_etag,
 )
 
-from harness import MediaTree, NginxSite, ServerProcess, curl, media_tree, require, start_nginx
-
-
-@pytest.fixture(scope="module")
-def tree() -> Iterator[MediaTree]:
-    with media_tree() as t:
-        add_proxy_files(t)
-        yield t
+from harness import MediaTree, NginxSite, ServerProcess, curl, require, start_nginx
 
 
 def nginx_for(app: ServerProcess, tree: MediaTree, *args: str) -> ServerProcess:

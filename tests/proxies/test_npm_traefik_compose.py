@@ -14,7 +14,6 @@ import pytest
 from proxy_support import (
     PRIVATE_PDF,
     PUBLIC_BIG,
-    add_proxy_files,
     check_file_semantics,
     config_text,
     example_app,
@@ -28,17 +27,9 @@ from harness import (
     NginxSite,
     ServerProcess,
     curl,
-    media_tree,
     require,
     start_nginx,
 )
-
-
-@pytest.fixture(scope="module")
-def tree() -> Iterator[MediaTree]:
-    with media_tree() as t:
-        add_proxy_files(t)
-        yield t
 
 
 @pytest.fixture(scope="module")

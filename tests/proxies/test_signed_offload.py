@@ -27,6 +27,7 @@ SECRET = "test-secret-for-signed-offload-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def tree() -> Iterator[MediaTree]:
+    """The proxy tree plus an invoice under the example's signed prefix."""
     with media_tree() as t:
         add_proxy_files(t)
         path = t.root / INVOICE
