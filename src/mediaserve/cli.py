@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__
+from .argtypes import port, positive
 from .mount import normalise_prefix
 from .standalone import (
     ENV_CACHE_CONTROL,
@@ -25,26 +26,6 @@ from .standalone import (
 )
 
 __all__ = ["main"]
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"port must be 1-65535, not {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("directory", metavar="DIR", help="the directory to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--port", type=port, default=8000, help="port to bind (default 8000)")
     serve.add_argument(
-        "--workers", type=_positive, default=1, help="worker processes (default 1; one per core)"
+        "--workers", type=positive, default=1, help="worker processes (default 1; one per core)"
     )
     serve.add_argument("--prefix", default="/", help="URL prefix to serve under (default /)")
     serve.add_argument(
@@ -86,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads",
-        type=_positive,
+        type=positive,
         default=16,
         help="gunicorn threads per worker (default 16; each slow client holds one)",
     )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argtypes import positive
 from ..delivery.offload import METHODS
 from . import KINDS, ConfigError, ProxySetup, Upstream, render
 
@@ -68,7 +69,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--limit-req", help="nginx rate limit for public media, e.g. 20r/s")
     parser.add_argument("--max-body", default="100m", help="largest upload (default 100m)")
     parser.add_argument(
-        "--max-ranges", type=int, help="ranges per request (default: MAX_RANGES, or 16)"
+        "--max-ranges", type=positive, help="ranges per request (default: MAX_RANGES, or 16)"
     )
     parser.add_argument("--volume", default="media", help="compose volume name (npm, traefik)")
     parser.add_argument(

@@ -17,6 +17,7 @@ import os
 import sys
 from typing import Any
 
+from ..argtypes import positive
 from .engine import Bucket, SyncResult, run_sync
 
 __all__ = ["add_parser", "handle", "parse_target"]
@@ -41,7 +42,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--delete", action="store_true", help="delete files at DEST that SOURCE does not have"
     )
     parser.add_argument(
-        "--concurrency", type=_positive, default=4, help="parallel transfers (default 4)"
+        "--concurrency", type=positive, default=4, help="parallel transfers (default 4)"
     )
     parser.add_argument(
         "--limit-rate", type=_rate, default=None, metavar="BYTES",
@@ -55,16 +56,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=handle)
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _rate(text: str) -> int:
