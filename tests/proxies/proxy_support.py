@@ -95,6 +95,14 @@ def config_text(*args: str) -> str:
     return result.stdout
 
 
+def generated(kind: str, listen: str, root: Path, app: ServerProcess, *extra: str) -> str:
+    """What ``mediaserve config KIND`` prints for ``root`` in front of ``app``."""
+    return config_text(
+        kind, "--listen", listen, "--media-root", str(root),
+        "--upstream", f"127.0.0.1:{app.port}", *extra,
+    )  # fmt: skip
+
+
 def is_app_etag(value: str | None) -> bool:
     """mediaserve's ETags are 24 hex digits; nginx's and Caddy's look different, so the ETag
     tells which program sent the bytes."""

@@ -15,8 +15,8 @@ from proxy_support import (
     PUBLIC_BIG,
     PUBLIC_SVG,
     check_file_semantics,
-    config_text,
     example_app,
+    generated,
     is_app_etag,
 )
 
@@ -30,14 +30,11 @@ def caddy(tree: MediaTree) -> Iterator[ServerProcess]:
     require("caddy")
     with example_app(tree.root, "x-accel-redirect") as app:
         proxy = start_caddy(
-            lambda port: config_text(
+            lambda port: generated(
                 "caddy",
-                "--listen",
                 f"127.0.0.1:{port}",
-                "--media-root",
-                str(tree.root),
-                "--upstream",
-                f"127.0.0.1:{app.port}",
+                tree.root,
+                app,
                 "--private",
                 "private",
                 "--private",
@@ -53,14 +50,11 @@ def apache(tree: MediaTree) -> Iterator[ServerProcess]:
     require("apache2")
     with example_app(tree.root, "x-sendfile") as app:
         proxy = start_apache(
-            lambda port: config_text(
+            lambda port: generated(
                 "apache",
-                "--listen",
                 str(port),
-                "--media-root",
-                str(tree.root),
-                "--upstream",
-                f"127.0.0.1:{app.port}",
+                tree.root,
+                app,
                 "--private",
                 "private",
                 "--private",

@@ -22,8 +22,8 @@ from proxy_support import (
     PUBLIC_BIG,
     PUBLIC_SVG,
     check_file_semantics,
-    config_text,
     example_app,
+    generated,
     is_app_etag,
 )
 
@@ -35,10 +35,7 @@ def nginx_for(app: ServerProcess, tree: MediaTree, *args: str) -> ServerProcess:
     require("nginx")
 
     def conf(site: NginxSite) -> str:
-        return config_text(
-            "nginx", "--listen", f"127.0.0.1:{site.port}", "--media-root", str(tree.root),
-            "--upstream", f"127.0.0.1:{app.port}", *args,
-        )  # fmt: skip
+        return generated("nginx", f"127.0.0.1:{site.port}", tree.root, app, *args)
 
     return start_nginx(conf)
 
@@ -164,10 +161,9 @@ def test_missing_internal_location_is_a_502_naming_the_fix(tree: MediaTree) -> N
     with example_app(tree.root, "x-accel-redirect") as app:
 
         def conf(site: NginxSite) -> str:
-            text = config_text(
-                "nginx", "--listen", f"127.0.0.1:{site.port}", "--media-root", str(tree.root),
-                "--upstream", f"127.0.0.1:{app.port}", "--private", "private",
-            )  # fmt: skip
+            text = generated(
+                "nginx", f"127.0.0.1:{site.port}", tree.root, app, "--private", "private"
+            )
             start = text.index("    # Files the app allowed")
             end = text.index("    # Everything else")
             return text[:start] + text[end:]

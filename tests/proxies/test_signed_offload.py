@@ -13,8 +13,8 @@ from proxy_support import (
     EXAMPLE,
     add_proxy_files,
     check_file_semantics,
-    config_text,
     example_app,
+    generated,
     is_app_etag,
 )
 
@@ -48,16 +48,8 @@ def site(tree: MediaTree) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     extra = {"DJANGO_SECRET_KEY": SECRET}
     with example_app(tree.root, "x-accel-redirect", extra_env=extra) as app:
         proxy = start_nginx(
-            lambda s: config_text(
-                "nginx",
-                "--listen",
-                f"127.0.0.1:{s.port}",
-                "--media-root",
-                str(tree.root),
-                "--upstream",
-                f"127.0.0.1:{app.port}",
-                "--private",
-                "invoices",
+            lambda s: generated(
+                "nginx", f"127.0.0.1:{s.port}", tree.root, app, "--private", "invoices"
             )
         )
         yield proxy, {"MEDIA_ROOT": str(tree.root), **extra}
