@@ -196,7 +196,8 @@ class Mount:
             and self._offloads(via)
             and proxy_would_misanswer(headers) is None
         ):
-            offloaded = offload_plan(method, opened, self.options, self.offload)
+            whole = self._plan(method, _PLAIN, opened)
+            offloaded = offload_plan(whole, opened.meta.name, self.offload)
             if offloaded is not None:
                 opened.close()
                 return offloaded, None

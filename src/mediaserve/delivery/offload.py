@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..http.dates import parse_http_date
-from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, plan
-from ..sources.base import OpenFile
+from ..http.plan import RequestHeaders, ResponsePlan
 
 __all__ = [
     "HEADER_FOR",
@@ -167,19 +166,17 @@ def proxy_would_misanswer(request: RequestHeaders) -> str | None:
     return None
 
 
-def offload_plan(
-    method: str, opened: OpenFile, options: ServeOptions, offload: Offload
-) -> ResponsePlan | None:
+def offload_plan(whole: ResponsePlan, name: str, offload: Offload) -> ResponsePlan | None:
     """The app's half of an offloaded response: decided headers, no body, the offload header.
 
-    Built from the plan of a plain GET so Content-Type, Content-Disposition, Cache-Control
-    and the security headers are the very ones in-process serving sends. None when the
-    name cannot be offloaded (see ``Offload.target``).
+    ``whole`` is the plan of a plain GET (or HEAD) of the file, so Content-Type,
+    Content-Disposition, Cache-Control and the security headers are the very ones
+    in-process serving sends (and the mount's plan cache spares planning them again).
+    None when ``name`` cannot be offloaded (see ``Offload.target``).
     """
-    target = offload.target(opened.meta.name)
+    target = offload.target(name)
     if target is None:
         return None
-    whole = plan(method, RequestHeaders(), opened.meta, options)
     headers = tuple((k, v) for k, v in whole.headers if k.lower() not in _PROXY_OWNED)
     return ResponsePlan(
         200,

@@ -11,17 +11,14 @@ in tests), like ``conf.get_config``.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from ..access import Access, Permission, Signer
-from .conf import SettingsError, read_values
+from .conf import SettingsError, read_values, settings_cached
 
 __all__ = ["get_access", "signed_url", "signer", "staff_only"]
 
@@ -83,26 +80,10 @@ def build_access(values: dict[str, Any]) -> Access | None:
         raise SettingsError(f"MEDIASERVE: {exc}") from None
 
 
-_lock = threading.Lock()
-_UNSET: Any = object()
-_cached: Access | None = _UNSET
-
-
+@settings_cached("MEDIASERVE", "SECRET_KEY", "SECRET_KEY_FALLBACKS")
 def get_access() -> Access | None:
     """The Access for the current settings; ``None`` when everything is public."""
-    global _cached
-    found = _cached
-    if found is _UNSET:
-        with _lock:
-            found = _cached = build_access(read_values())
-    return found
-
-
-@receiver(setting_changed)
-def _reset(*, setting: str, **kwargs: object) -> None:
-    global _cached
-    if setting in ("MEDIASERVE", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        _cached = _UNSET
+    return build_access(read_values())
 
 
 def _name_of(file_or_name: Any) -> str:

@@ -10,20 +10,27 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from ..delivery.offload import Offload, OffloadError
 from ..http.plan import ServeOptions
 from ..mount import Mount, normalise_prefix
 from ..storage_mount import StorageMount
 
-__all__ = ["DEFAULTS", "MediaConfig", "SettingsError", "get_config", "media_prefix"]
+__all__ = [
+    "DEFAULTS",
+    "MediaConfig",
+    "SettingsError",
+    "get_config",
+    "media_prefix",
+    "settings_cached",
+]
 
 DEFAULTS: dict[str, Any] = {
     "CACHE_CONTROL": "public, max-age=3600",
@@ -174,17 +181,44 @@ def media_prefix() -> str | None:
     return normalise_prefix(path)
 
 
-_lock = threading.Lock()
-_cached: MediaConfig | None = None
+_T = TypeVar("_T")
+_UNSET: Any = object()
 
 
+def settings_cached(*names: str) -> Callable[[Callable[[], _T]], Callable[[], _T]]:
+    """Build the value once, again after any of the settings ``names`` changes.
+
+    Settings are read when a request first needs them, not at import, so
+    ``override_settings`` and a deployment tool's changes take effect (Django sends
+    ``setting_changed`` for both); afterwards a request pays one comparison.
+    """
+
+    def wrap(build: Callable[[], _T]) -> Callable[[], _T]:
+        lock = threading.Lock()
+        state: list[Any] = [_UNSET]
+
+        def get() -> _T:
+            found = state[0]
+            if found is _UNSET:
+                with lock:
+                    found = state[0] = build()
+            return cast(_T, found)
+
+        def reset(*, setting: str, **kwargs: object) -> None:
+            if setting in names:
+                state[0] = _UNSET
+
+        setting_changed.connect(reset, weak=False)
+        get.__doc__ = build.__doc__
+        return get
+
+    return wrap
+
+
+@settings_cached("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME", "STORAGES")
 def get_config() -> MediaConfig:
-    global _cached
-    config = _cached
-    if config is None:
-        with _lock:
-            config = _cached = _build()
-    return config
+    """The mount (or storage mount) for the current settings."""
+    return _build()
 
 
 def _build() -> MediaConfig:
@@ -207,10 +241,3 @@ def _build() -> MediaConfig:
         return MediaConfig(None, values)
     offload = offload_from(values, os.path.abspath(root))
     return MediaConfig(Mount.create(root, prefix, options_from(values), offload), values)
-
-
-@receiver(setting_changed)
-def _reset(*, setting: str, **kwargs: object) -> None:
-    global _cached
-    if setting in ("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME", "STORAGES"):
-        _cached = None

@@ -7,17 +7,14 @@ ASGI scope (``request.scope``), so a private name handed on to Django is not cou
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from django.core.cache import caches
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from ..http.plan import ResponsePlan
 from ..ratelimit import RateLimiter, meta_from_scope, parse_networks
-from .conf import SettingsError, read_values
+from .conf import SettingsError, read_values, settings_cached
 
 __all__ = ["build_limiter", "get_limiter", "meta_from_scope", "throttle"]
 
@@ -40,25 +37,10 @@ def build_limiter(values: Mapping[str, Any]) -> RateLimiter | None:
         raise SettingsError(f"MEDIASERVE rate limit: {exc}") from None
 
 
-_lock = threading.Lock()
-_UNSET: Any = object()
-_cached: RateLimiter | None = _UNSET
-
-
+@settings_cached("MEDIASERVE", "CACHES")
 def get_limiter() -> RateLimiter | None:
-    global _cached
-    found = _cached
-    if found is _UNSET:
-        with _lock:
-            found = _cached = build_limiter(read_values())
-    return found
-
-
-@receiver(setting_changed)
-def _reset(*, setting: str, **kwargs: object) -> None:
-    global _cached
-    if setting in ("MEDIASERVE", "CACHES"):
-        _cached = _UNSET
+    """The limiter for the current settings; ``None`` when RATE_LIMIT is off."""
+    return build_limiter(read_values())
 
 
 def throttle(

@@ -12,7 +12,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from ..access import NO_REQUEST, admit
 from ..delivery.asgi import executor
@@ -23,6 +23,7 @@ from ..mount import decode_path
 from ..storage_mount import RemoteBody, StorageMount
 from .access import get_access
 from .ratelimit import throttle
+from .views import raw_path_of, response_for
 
 __all__ = ["serve_storage"]
 
@@ -77,17 +78,6 @@ async def _async_chunks(body: RemoteBody) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _plain(plan: ResponsePlan) -> HttpResponseBase:
-    """A response for a plan without file slices (a refusal, a 429)."""
-    response = HttpResponse(
-        b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
-    )
-    del response["Content-Type"]
-    for header, value in plan.headers:
-        response[header] = value
-    return response
-
-
 def serve_storage(
     storage: StorageMount, request: HttpRequest, name: str, *, defer_private: bool = False
 ) -> HttpResponseBase | None:
@@ -98,12 +88,7 @@ def serve_storage(
     the view (None).
     """
     scope = getattr(request, "scope", None)
-    raw: bytes | None
-    if isinstance(scope, dict) and scope.get("raw_path"):
-        raw = bytes(scope["raw_path"])
-    else:
-        text = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
-        raw = text.encode("latin-1", "replace") if isinstance(text, str) else None
+    raw = raw_path_of(request)
 
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw)
@@ -112,7 +97,7 @@ def serve_storage(
     client = request.META.get("REMOTE_ADDR")
     limited = throttle(request.META, method, scope if isinstance(scope, dict) else None)
     if limited is not None:
-        return _plain(limited)
+        return response_for(limited, None, request, 0)
     access = get_access()
     if access is not None:
         target = admit(
@@ -122,25 +107,21 @@ def serve_storage(
         if target is None:
             return None
         if isinstance(target, ResponsePlan):
-            return _plain(target)
+            return response_for(target, None, request, 0)
         storage = target
     plan, obj = storage.respond(
         method, decoded, request_headers(request.META), client,
         request.META.get(PROXY_HEADER_WSGI),
     )  # fmt: skip
+    if obj is None:  # a redirect, a 304, a refusal: the plan carries the whole answer
+        return response_for(plan, None, request, 0)
+    body = storage.body(obj, plan)
     response: HttpResponseBase
-    if obj is None:
-        response = HttpResponse(
-            b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
-        )
-        del response["Content-Type"]  # the plan decides (a redirect or a 304 has none)
+    if isinstance(scope, dict):
+        response = StreamingHttpResponse(_async_chunks(body), status=plan.status)
     else:
-        body = storage.body(obj, plan)
-        if isinstance(scope, dict):
-            response = StreamingHttpResponse(_async_chunks(body), status=plan.status)
-        else:
-            response = StreamingHttpResponse(_SyncBody(body, request.META), status=plan.status)
-        del response["Content-Type"]
+        response = StreamingHttpResponse(_SyncBody(body, request.META), status=plan.status)
+    del response["Content-Type"]  # the plan decides
     for header, value in plan.headers:
         response[header] = value
     return response

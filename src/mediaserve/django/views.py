@@ -28,7 +28,7 @@ from .ratelimit import throttle
 __all__ = ["response_for", "serve", "serve_with"]
 
 
-def _raw_path(request: HttpRequest) -> bytes | None:
+def raw_path_of(request: HttpRequest) -> bytes | None:
     scope = getattr(request, "scope", None)
     if isinstance(scope, dict) and scope.get("raw_path"):
         return bytes(scope["raw_path"])
@@ -121,7 +121,7 @@ def serve_guarded(
     without a valid signature is not judged here: ``None`` is returned and the request goes
     on through the middleware stack to the view, where ``request.user`` exists.
     """
-    raw = _raw_path(request)
+    raw = raw_path_of(request)
 
     def decoded() -> str:
         return decode_path(name.encode("utf-8", "surrogateescape"), raw)
