@@ -80,6 +80,36 @@ def range_latency(url: str, count: int = 40) -> float:
     return sum(times) / len(times) * 1000
 
 
+# The example's WSGI entry point called directly, no server: what mediaserve's Python costs
+# per 10 KiB media request, so the server's and the proxy's share of the rows is visible.
+_PYTHON_COST = """
+import time
+from shop.wsgi import application
+env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/media/private/small.bin", "SERVER_NAME": "b",
+       "SERVER_PORT": "80", "wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1",
+       "SERVER_SOFTWARE": "gunicorn/bench", "QUERY_STRING": ""}
+def start_response(status, headers, exc_info=None):
+    assert status.startswith("200"), status
+for _ in range(500):
+    b"".join(application(dict(env), start_response))
+n = 5000
+t = time.perf_counter()
+for _ in range(n):
+    b"".join(application(dict(env), start_response))
+print((time.perf_counter() - t) / n * 1e6)
+"""
+
+
+def python_cost(env: dict[str, str]) -> float:
+    """Microseconds per request of the example's WSGI callable alone (on core 0)."""
+    done = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", _PYTHON_COST],
+        capture_output=True, text=True, check=True, cwd=REPO / "example",
+        env={**os.environ, **env, "PYTHONPATH": str(REPO / "example")},
+    )  # fmt: skip
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def pin(server: ServerProcess) -> None:
     for pid in metrics.process_tree(server.pid):
         subprocess.run(["taskset", "-pc", "0", str(pid)], capture_output=True, check=False)
@@ -106,6 +136,10 @@ def main() -> int:
             (where / name).chmod(0o644)
     started: list[ServerProcess] = []
     try:
+        cost_us = python_cost(
+            {"EXAMPLE_VAR_DIR": str(base / "var"), "MEDIA_ROOT": str(media),
+             "DJANGO_SETTINGS_MODULE": "shop.settings", "DJANGO_ALLOWED_HOSTS": "b"}
+        )  # fmt: skip
         rows: dict[str, dict[str, tuple[float, float]]] = {}
         for offload in ("x-accel-redirect", None):
             env = {
@@ -175,6 +209,7 @@ def main() -> int:
         print("\nunaligned range bytes=1000-66535, 40 requests on one keep-alive connection:")
         print(f"  tcp_nopush off (generated): {latency_off:.2f} ms/request")
         print(f"  tcp_nopush on:              {latency_on:.2f} ms/request")
+        print(f"\nthe example's WSGI callable alone, 10 KiB: {cost_us:.1f} us/request")
     finally:
         for server in started:
             server.stop()
