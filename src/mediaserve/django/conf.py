@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -29,6 +29,7 @@ __all__ = [
     "SettingsError",
     "get_config",
     "media_prefix",
+    "merged_and_typed",
     "settings_cached",
 ]
 
@@ -99,6 +100,34 @@ class SettingsError(ValueError):
     """A MEDIASERVE value that cannot work; the message names the key and the fix."""
 
 
+def merged_and_typed(
+    setting: str,
+    user: dict[str, Any],
+    defaults: dict[str, Any],
+    types: Mapping[str, type | tuple[type, ...]],
+    error: type[ValueError] = SettingsError,
+    secrets: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """``user`` over ``defaults``, every key known and every value of its type, or ``error``
+    naming ``setting[key]`` and what it must be. bool is an int subclass, but ``True`` is
+    a mistake where a number is meant, so it passes only where bool is listed. Values of
+    ``secrets`` are never quoted back."""
+    unknown = sorted(map(str, set(user) - set(defaults)))
+    if unknown:
+        raise error(
+            f"unknown {setting} key(s) {', '.join(unknown)}; known keys: {', '.join(defaults)}"
+        )
+    values = {**defaults, **user}
+    for key, expected in types.items():
+        value = values[key]
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            shown = "a value of another type" if key in secrets else repr(value)
+            name = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
+            raise error(f"{setting}[{key!r}] must be {name}, not {shown}")
+    return values
+
+
 @dataclass(frozen=True)
 class MediaConfig:
     """What requests need: the mount (``None`` when MEDIA_URL is not served here)."""
@@ -114,19 +143,7 @@ def read_values() -> dict[str, Any]:
     user = getattr(settings, "MEDIASERVE", None) or {}
     if not isinstance(user, dict):
         raise SettingsError("MEDIASERVE must be a dict, e.g. MEDIASERVE = {}")
-    unknown = sorted(set(user) - set(DEFAULTS))
-    if unknown:
-        raise SettingsError(
-            f"unknown MEDIASERVE key(s) {', '.join(unknown)}; known keys: {', '.join(DEFAULTS)}"
-        )
-    values = {**DEFAULTS, **user}
-    for key, expected in _TYPES.items():
-        value = values[key]
-        # bool is an int subclass: MAX_RANGES=True is a mistake, not 1.
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            kinds = expected if isinstance(expected, tuple) else (expected,)
-            name = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
-            raise SettingsError(f"MEDIASERVE[{key!r}] must be a {name}, not {value!r}")
+    values = merged_and_typed("MEDIASERVE", user, DEFAULTS, _TYPES)
     if values["OFFLOAD"] is not None:
         values["OFFLOAD"] = values["OFFLOAD"].strip().lower()
     return values

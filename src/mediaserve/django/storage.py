@@ -26,6 +26,7 @@ from ..sources.remote import RemoteSource
 from ..sources.s3 import S3Settings, S3Source
 from ..sources.storage import DjangoStorageSource
 from ..storage_mount import MODES, StorageMount
+from .conf import merged_and_typed
 
 __all__ = ["STORAGE_DEFAULTS", "StorageSettingsError", "build_storage_mount", "read_storage"]
 
@@ -97,19 +98,9 @@ def _name(key: str) -> str:
 
 def read_storage(user: dict[str, Any]) -> dict[str, Any]:
     """``STORAGE`` merged over the defaults and checked; raises StorageSettingsError."""
-    unknown = sorted(set(user) - set(STORAGE_DEFAULTS))
-    if unknown:
-        raise StorageSettingsError(
-            f"unknown {SETTING} key(s) {', '.join(map(str, unknown))}; known keys: "
-            + ", ".join(STORAGE_DEFAULTS)
-        )
-    values = {**STORAGE_DEFAULTS, **user}
-    for key, expected in _TYPES.items():
-        value = values[key]
-        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-            shown = "a value of another type" if key in _SECRET_KEYS else repr(value)
-            kinds = " or ".join("None" if t is type(None) else t.__name__ for t in expected)
-            raise StorageSettingsError(f"{_name(key)} must be {kinds}, not {shown}")
+    values = merged_and_typed(
+        SETTING, user, STORAGE_DEFAULTS, _TYPES, StorageSettingsError, _SECRET_KEYS
+    )
     if values["BACKEND"] not in ("s3", "django"):
         raise StorageSettingsError(
             f"{_name('BACKEND')} must be 's3' or 'django', not {values['BACKEND']!r}"
