@@ -6,12 +6,12 @@ The public names live here; the layers behind them are described in ARCHITECTURE
 
 from typing import Any
 
-from .access import Access, Signer
+from .access.rules import Access, Signer
 from .delivery.asgi import ASGIMedia
 from .delivery.wsgi import WSGIMedia
 from .http.plan import FileMeta, RequestHeaders, ResponsePlan, ServeOptions, plan
-from .mount import Mount
-from .ratelimit import MemoryStore, RateLimiter
+from .pipeline.mount import Mount
+from .ratelimit.limiter import MemoryStore, RateLimiter
 from .sources import LocalSource, NotFound, OpenFile, Refused
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from mediaserve.django.urls import media_urlpatterns
-from mediaserve.validators import SafeFileSystemStorage, UploadValidator
+from mediaserve.django.validators import SafeFileSystemStorage, UploadValidator
 
 
 class AttachmentForm(forms.Form):

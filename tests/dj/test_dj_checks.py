@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from harness import MediaTree
-from mediaserve.django import checks
+from mediaserve.django.checks import core as checks
 
 
 def ids(messages: list[Any]) -> list[str]:

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
 from harness import MediaTree
-from mediaserve.django.checks_offload import check_offload
+from mediaserve.django.checks.offload import check_offload
 
 VIA = {"HTTP_X_MEDIASERVE_OFFLOAD": "x-accel-redirect"}
 

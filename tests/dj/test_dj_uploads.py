@@ -1,4 +1,4 @@
-"""mediaserve.validators through real Django forms and a real storage directory."""
+"""mediaserve.django.validators through real Django forms and a real storage directory."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from harness import png_bytes
-from mediaserve.validators import SafeFileSystemStorage, UploadValidator
+from mediaserve.django.validators import SafeFileSystemStorage, UploadValidator
 
 
 def jpeg(size: tuple[int, int] = (40, 20), exif: Image.Exif | None = None) -> bytes:
@@ -105,7 +105,7 @@ def test_a_too_large_document_says_both_sizes(example_django: Any) -> None:
 def test_the_validator_deconstructs_for_migrations() -> None:
     validator = UploadValidator(allowed=["pdf"], limits={"document": 10})
     path, args, kwargs = validator.deconstruct()
-    assert path == "mediaserve.validators.UploadValidator"
+    assert path == "mediaserve.django.validators.UploadValidator"
     assert UploadValidator(*args, **kwargs) == validator
 
 

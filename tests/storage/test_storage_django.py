@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from storage_support import BUCKET, storage_setting
 
 from harness import SeaweedS3
-from mediaserve.django import storage_checks
+from mediaserve.django.checks import storage as storage_checks
 
 BIG = bytes(range(256)) * 1000
 

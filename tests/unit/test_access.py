@@ -22,7 +22,7 @@ from mediaserve.access import (
     admit,
 )
 from mediaserve.http.plan import RequestHeaders, ResponsePlan
-from mediaserve.mount import Mount
+from mediaserve.pipeline.mount import Mount
 from unit.support import asgi_body, asgi_headers, call_wsgi, environ, http_scope, run_asgi
 
 NOW = 1_750_000_000.0

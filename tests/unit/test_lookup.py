@@ -14,7 +14,7 @@ from mediaserve.http.content_types import guess_type
 from mediaserve.http.dates import format_http_date, parse_http_date
 from mediaserve.http.disposition import content_disposition
 from mediaserve.http.plan import RequestHeaders
-from mediaserve.mount import Mount, decode_path
+from mediaserve.pipeline.mount import Mount, decode_path
 from mediaserve.sources.base import NotFound, Refused
 from mediaserve.sources.local import LocalSource
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from harness import MediaTree, media_tree
 from mediaserve import ASGIMedia, WSGIMedia
-from mediaserve.delivery.offload import Offload, OffloadError, quote_uri
+from mediaserve.pipeline.offload import Offload, OffloadError, quote_uri
 from unit.support import asgi_body, asgi_headers, call_wsgi, environ, http_scope, run_asgi
 
 ACCEL = Offload("x-accel-redirect")

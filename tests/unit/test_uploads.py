@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from harness import png_bytes
-from mediaserve.uploads import (
+from mediaserve.uploads.validate import (
     ANIMATED_STICKER_LIMIT,
     DEFAULT_LIMITS,
     KB,

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..access import NO_REQUEST, Access, admit
+from ..access.rules import NO_REQUEST, Access, admit
 from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
-from ..mount import Mount, decode_path
-from ..ratelimit import RateLimiter, meta_from_scope
+from ..pipeline.mount import Mount, decode_path
+from ..pipeline.offload import Offload
+from ..ratelimit.limiter import RateLimiter, meta_from_scope
 from ..sources.base import OpenFile, Source
-from .offload import Offload
 
 __all__ = [
     "ASGIMedia",

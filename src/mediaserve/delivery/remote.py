@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 
-from ..access import NO_REQUEST, Access, admit
+from ..access.rules import NO_REQUEST, Access, admit
 from ..http.plan import ResponsePlan
-from ..mount import decode_path
-from ..storage_mount import RemoteBody, StorageMount
+from ..pipeline.mount import decode_path
+from ..pipeline.offload import PROXY_HEADER_WSGI
+from ..pipeline.storage import RemoteBody, StorageMount
 from .asgi import Receive, Scope, Send, _Disconnect, executor, offload_via
 from .asgi import request_headers as asgi_request_headers
 from .body import status_line
-from .offload import PROXY_HEADER_WSGI
 from .wsgi import Environ, StartResponse, _close_connection_after, _raw_uri, request_headers
 
 __all__ = ["serve_asgi", "serve_wsgi"]

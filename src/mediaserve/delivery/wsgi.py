@@ -7,13 +7,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..access import NO_REQUEST, Access, admit
+from ..access.rules import NO_REQUEST, Access, admit
 from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
-from ..mount import Mount, decode_path
-from ..ratelimit import RateLimiter
+from ..pipeline.mount import Mount, decode_path
+from ..pipeline.offload import PROXY_HEADER_WSGI, Offload
+from ..ratelimit.limiter import RateLimiter
 from ..sources.base import OpenFile, Source
 from .body import FileReader, status_line
-from .offload import PROXY_HEADER_WSGI, Offload
 
 __all__ = ["WSGIMedia", "internal_redirect_loop", "request_headers", "serve", "serve_admitted"]
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ..access import Access, Permission, Signer
+from ..access.rules import Access, Permission, Signer
 from .conf import SettingsError, read_values, settings_cached
 
 __all__ = ["get_access", "signed_url", "signer", "staff_only"]

@@ -11,4 +11,4 @@ class MediaserveConfig(AppConfig):
     def ready(self) -> None:
         # Registering the checks here (not at import) keeps `import mediaserve.django`
         # free of side effects for projects that only use the WSGI wrapper.
-        from . import checks, checks_offload, security_checks, storage_checks  # noqa: F401
+        from . import checks  # noqa: F401

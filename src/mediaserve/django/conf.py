@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from ..delivery.offload import Offload, OffloadError
 from ..http.plan import ServeOptions
-from ..mount import Mount, normalise_prefix
-from ..storage_mount import StorageMount
+from ..pipeline.mount import Mount, normalise_prefix
+from ..pipeline.offload import Offload, OffloadError
+from ..pipeline.storage import StorageMount
 
 __all__ = [
     "DEFAULTS",

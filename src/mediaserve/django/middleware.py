@@ -14,7 +14,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from ..delivery.asgi import executor
-from ..delivery.offload import PROXY_HEADER_WSGI
+from ..pipeline.offload import PROXY_HEADER_WSGI
 from .conf import get_config
 from .views import response_for, serve_guarded
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.cache import caches
 
 from ..http.plan import ResponsePlan
-from ..ratelimit import RateLimiter, meta_from_scope, parse_networks
+from ..ratelimit.limiter import RateLimiter, meta_from_scope, parse_networks
 from .conf import SettingsError, read_values, settings_cached
 
 __all__ = ["build_limiter", "get_limiter", "meta_from_scope", "throttle"]

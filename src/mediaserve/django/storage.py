@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..http.plan import ServeOptions
+from ..pipeline.storage import MODES, StorageMount
 from ..sources.remote import RemoteSource
 from ..sources.s3 import S3Settings, S3Source
 from ..sources.storage import DjangoStorageSource
-from ..storage_mount import MODES, StorageMount
 from .conf import merged_and_typed
 
 __all__ = ["STORAGE_DEFAULTS", "StorageSettingsError", "build_storage_mount", "read_storage"]

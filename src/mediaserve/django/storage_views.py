@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Iterator
 
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
-from ..access import NO_REQUEST, admit
+from ..access.rules import NO_REQUEST, admit
 from ..delivery.asgi import executor
-from ..delivery.offload import PROXY_HEADER_WSGI
 from ..delivery.wsgi import request_headers
 from ..http.plan import ResponsePlan
-from ..mount import decode_path
-from ..storage_mount import RemoteBody, StorageMount
+from ..pipeline.mount import decode_path
+from ..pipeline.offload import PROXY_HEADER_WSGI
+from ..pipeline.storage import RemoteBody, StorageMount
 from .access import get_access
 from .ratelimit import throttle
 from .views import raw_path_of, response_for

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from ..access import NO_REQUEST, admit
+from ..access.rules import NO_REQUEST, admit
 from ..delivery.asgi import executor
 from ..delivery.body import FileReader
-from ..delivery.offload import PROXY_HEADER_WSGI
 from ..delivery.wsgi import request_headers, wrapper_is_exact
 from ..http.plan import ResponsePlan
-from ..mount import Mount, decode_path
+from ..pipeline.mount import Mount, decode_path
+from ..pipeline.offload import PROXY_HEADER_WSGI
 from ..sources.base import OpenFile
 from .access import get_access
 from .conf import get_config

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..argtypes import positive
-from ..delivery.offload import METHODS
+from ..cli.argtypes import positive
+from ..pipeline.offload import METHODS
 from . import KINDS, ConfigError, ProxySetup, Upstream, render
 
 __all__ = ["add_parser", "run", "settings_defaults"]
@@ -111,7 +111,7 @@ def settings_defaults() -> dict[str, Any]:
     storage = values.get("STORAGE")
     if isinstance(storage, dict) and str(storage.get("MODE", "")).lower() == "offload":
         from ..django.storage import read_storage
-        from ..storage_mount import nginx_offload_location
+        from ..pipeline.storage import nginx_offload_location
 
         store = read_storage(storage)
         if store.get("ENDPOINT_URL"):

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..delivery.offload import METHODS
 from ..http.plan import SANDBOX_CSP
+from ..pipeline.offload import METHODS
 
 __all__ = [
     "ACTIVE_EXTENSIONS",

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from ..argtypes import positive
+from ..cli.argtypes import positive
 from .engine import Bucket, SyncResult, run_sync
 
 __all__ = ["add_parser", "handle", "parse_target"]

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def run_from_argv(self, argv: list[str]) -> None:
         # Django's own parser would claim options such as --settings; every argument after
         # the command name belongs to mediaserve's parser.
-        from ....cli import main
+        from ....cli.main import main
 
         sys.exit(main(argv[2:], django_configured=True))
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("argv", nargs=argparse.REMAINDER, help="mediaserve arguments")
 
     def handle(self, *args: Any, **options: Any) -> None:  # call_command() path
-        from ....cli import main
+        from ....cli.main import main
 
         argv = [*args, *options.get("argv", [])]
         try:

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import Resolver404, get_resolver
 
-from ..access import DENIED_STATUSES, POLICIES, PRIVATE, SIGNED
-from .conf import SettingsError, media_prefix, read_values
+from ...access.rules import DENIED_STATUSES, POLICIES, PRIVATE, SIGNED
+from ..conf import SettingsError, media_prefix, read_values
 
 __all__ = ["check_access", "check_rate_limit"]
 
@@ -22,7 +22,7 @@ AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
 def _view_is_routed(prefix: str) -> bool:
-    from .views import serve as mediaserve_view
+    from ..views import serve as mediaserve_view
 
     try:
         return get_resolver().resolve(prefix + "mediaserve-check.pdf").func is mediaserve_view
@@ -61,7 +61,7 @@ def check_access(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
             )
         )
     if values["PERMISSION"] is not None:
-        from .access import _permission
+        from ..access import _permission
 
         try:
             _permission(values["PERMISSION"])
@@ -169,7 +169,7 @@ def check_rate_limit(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
                 id="mediaserve.W042",
             )
         )
-    from ..ratelimit import parse_networks
+    from ...ratelimit.limiter import parse_networks
 
     try:
         parse_networks(values["RATE_LIMIT_TRUSTED_PROXIES"])

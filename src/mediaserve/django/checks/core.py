@@ -14,7 +14,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import Resolver404, get_resolver
 from django.utils.module_loading import import_string
 
-from .conf import SettingsError, media_prefix, read_values
+from ..conf import SettingsError, media_prefix, read_values
 
 __all__ = ["check_media_root", "check_routing", "check_settings", "check_upload_permissions"]
 
@@ -25,7 +25,7 @@ MIDDLEWARE_PATH = "mediaserve.django.middleware.MediaMiddleware"
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     try:
         read_values()
-        from .conf import options_from
+        from ..conf import options_from
 
         options_from(read_values())
     except SettingsError as exc:
@@ -48,7 +48,7 @@ def check_media_root(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     media_url = str(getattr(settings, "MEDIA_URL", "") or "")
     user = getattr(settings, "MEDIASERVE", None)
     if not root and isinstance(user, dict) and user.get("STORAGE"):
-        return []  # media live in object storage (checked by storage_checks)
+        return []  # media live in object storage (checked by checks/storage.py)
     if not root:
         return [
             Error(
@@ -133,8 +133,8 @@ def check_upload_permissions(
 
 
 def _application_is_wrapped() -> bool:
-    from .asgi import MediaASGIHandler
-    from .wsgi import MediaWSGIHandler
+    from ..asgi import MediaASGIHandler
+    from ..wsgi import MediaWSGIHandler
 
     for setting in ("WSGI_APPLICATION", "ASGI_APPLICATION"):
         path = getattr(settings, setting, None)
@@ -166,7 +166,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         view = get_resolver().resolve(probe).func
     except Resolver404:
         view = None
-    from .views import serve as mediaserve_view
+    from ..views import serve as mediaserve_view
 
     routed = view is mediaserve_view
     if view is not None and getattr(view, "__module__", "") == "django.views.static":

@@ -4,7 +4,7 @@ a name that is safe to store it under.
 What a file is comes from its first bytes (magic numbers), never from the name or the
 Content-Type the client sent: a ``.jpg`` holding HTML is refused here, and ``nosniff`` on
 delivery covers anything that got in before. The Django validators and storage built on
-this live in :mod:`mediaserve.validators`.
+this live in :mod:`mediaserve.django.validators`.
 
 Default kinds and size limits are the WhatsApp Cloud API's media limits (developers.facebook
 .com, "Supported media types"), so what a CRM accepts can also be sent on WhatsApp:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .http.plan import (
+from ..http.plan import (
     ALLOWED_METHODS,
     FilePart,
     RequestHeaders,
@@ -32,9 +32,9 @@ from .http.plan import (
     not_found,
     plan,
 )
+from ..sources.base import NotFound, Refused
+from ..sources.remote import Changed, RemoteObject, RemoteSource, Unavailable
 from .mount import announced, log_refusal, match_prefix
-from .sources.base import NotFound, Refused
-from .sources.remote import Changed, RemoteObject, RemoteSource, Unavailable
 
 __all__ = [
     "RemoteBody",

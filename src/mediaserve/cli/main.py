@@ -13,9 +13,9 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from .. import __version__
+from ..pipeline.mount import normalise_prefix
 from .argtypes import port, positive
-from .mount import normalise_prefix
 from .standalone import (
     ENV_CACHE_CONTROL,
     ENV_CHUNK_SIZE,
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    from .sign_cli import add_parser as add_sign_parser
+    from .sign import add_parser as add_sign_parser
 
     add_sign_parser(commands)
     serve = commands.add_parser(
@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    from .doctor.cli import add_parser as add_doctor
-    from .proxyconf.cli import add_parser as add_config
-    from .sync.cli import add_parser as add_sync_parser
+    from ..doctor.cli import add_parser as add_doctor
+    from ..proxyconf.cli import add_parser as add_config
+    from ..sync.cli import add_parser as add_sync_parser
 
     add_config(commands)
     add_doctor(commands)
@@ -170,9 +170,9 @@ def _serve_granian(args: argparse.Namespace, directory: str) -> int:
         return 2
     interface = Interfaces.WSGI if args.interface == "wsgi" else Interfaces.ASGI
     target = (
-        "mediaserve.standalone:wsgi_app"
+        "mediaserve.cli.standalone:wsgi_app"
         if args.interface == "wsgi"
-        else "mediaserve.standalone:asgi_app"
+        else "mediaserve.cli.standalone:asgi_app"
     )
     _announce(args, directory, f"granian {args.interface}")
     server = Granian(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from .delivery.asgi import ASGIMedia
-from .delivery.wsgi import WSGIMedia
-from .http.plan import ServeOptions
+from ..delivery.asgi import ASGIMedia
+from ..delivery.wsgi import WSGIMedia
+from ..http.plan import ServeOptions
 
 __all__ = ["asgi_app", "options_from_env", "run_gunicorn", "wsgi_app"]
 
@@ -50,12 +50,12 @@ def _root() -> str:
 
 
 def wsgi_app() -> WSGIMedia:
-    """Factory used by granian/gunicorn: ``mediaserve.standalone:wsgi_app()``."""
+    """Factory used by granian/gunicorn: ``mediaserve.cli.standalone:wsgi_app()``."""
     return WSGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
 
 
 def asgi_app() -> ASGIMedia:
-    """Factory used by granian/uvicorn: ``mediaserve.standalone:asgi_app()``."""
+    """Factory used by granian/uvicorn: ``mediaserve.cli.standalone:asgi_app()``."""
     return ASGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
 
 

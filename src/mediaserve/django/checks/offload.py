@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from ..delivery.offload import METHODS, Offload, OffloadError
-from .conf import SettingsError, media_prefix, read_values
+from ...pipeline.offload import METHODS, Offload, OffloadError
+from ..conf import SettingsError, media_prefix, read_values
 
 __all__ = ["check_offload"]
 

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
-from .delivery.offload import Offload, loop_detected, offload_plan, proxy_would_misanswer
-from .http.plan import (
+from ..http.plan import (
     ALLOWED_METHODS,
     RequestHeaders,
     ResponsePlan,
@@ -22,8 +21,9 @@ from .http.plan import (
     not_found,
     plan,
 )
-from .sources.base import LookupError_, NotFound, OpenFile, Refused, Source
-from .sources.local import LocalSource
+from ..sources.base import LookupError_, NotFound, OpenFile, Refused, Source
+from ..sources.local import LocalSource
+from .offload import Offload, loop_detected, offload_plan, proxy_would_misanswer
 
 __all__ = [
     "Mount",

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .http.plan import ResponsePlan
+from ..http.plan import ResponsePlan
 
 __all__ = [
     "CounterStore",

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .storage import SETTING, StorageSettingsError, build_storage_mount, read_storage
+from ..storage import SETTING, StorageSettingsError, build_storage_mount, read_storage
 
 __all__ = ["check_storage", "check_storage_reachable", "check_storages_signing"]
 
@@ -125,7 +125,7 @@ def check_storages_signing(
     Runs whether or not MEDIASERVE["STORAGE"] is set: uploads linked with ``.url`` leak
     either way.
     """
-    from .storages_s3 import unsigned_custom_domain
+    from ..storages_s3 import unsigned_custom_domain
 
     messages: list[CheckMessage] = []
     for alias in getattr(settings, "STORAGES", None) or {}:
@@ -161,9 +161,9 @@ def check_storage_reachable(
     values = _storage_values()
     if not isinstance(values, dict) or values["BACKEND"] != "s3":
         return []
-    from ..http.plan import ServeOptions
-    from ..sources.remote import Unavailable
-    from ..sources.s3 import S3Source
+    from ...http.plan import ServeOptions
+    from ...sources.remote import Unavailable
+    from ...sources.s3 import S3Source
 
     mount = build_storage_mount(values, "/media/", ServeOptions())
     source = mount.source

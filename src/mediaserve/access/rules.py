@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
-from .http.plan import ALLOWED_METHODS, ResponsePlan, not_found
-from .mount import Mount
-from .sources.base import Refused
+from ..http.plan import ALLOWED_METHODS, ResponsePlan, not_found
+from ..pipeline.mount import Mount
+from ..sources.base import Refused
 
 # A Mount (local files) or a StorageMount (object storage): both carry ``options``.
 _M = TypeVar("_M")

@@ -12,8 +12,8 @@ import os
 import sys
 from typing import Any
 
-from .access import Signer
-from .http.plan import ALLOWED_METHODS
+from ..access.rules import Signer
+from ..http.plan import ALLOWED_METHODS
 
 __all__ = ["add_parser", "run"]
 

@@ -1,0 +1,21 @@
+"""Per-client rate limits for media, in a shared counter store (see ``limiter``)."""
+
+from .limiter import (
+    CounterStore,
+    MemoryStore,
+    RateLimiter,
+    client_address,
+    meta_from_scope,
+    parse_networks,
+    too_many_requests,
+)
+
+__all__ = [
+    "CounterStore",
+    "MemoryStore",
+    "RateLimiter",
+    "client_address",
+    "meta_from_scope",
+    "parse_networks",
+    "too_many_requests",
+]
