@@ -1,7 +1,8 @@
 """mediaserve: production media serving for Django and plain WSGI/ASGI apps.
 
 The public names live here; the layers behind them are described in ARCHITECTURE.md:
-``http`` decides (pure RFC 9110), ``sources`` look files up safely, ``delivery`` moves bytes.
+``http`` is RFC 9110 (pure), ``sources`` find files and objects safely, ``pipeline`` decides
+every request in one order, ``delivery`` moves the bytes for WSGI and ASGI servers.
 """
 
 from typing import Any
@@ -10,7 +11,7 @@ from .access.rules import Access, Signer
 from .delivery.asgi import ASGIMedia
 from .delivery.wsgi import WSGIMedia
 from .http.plan import FileMeta, RequestHeaders, ResponsePlan, ServeOptions, plan
-from .pipeline.mount import Mount
+from .pipeline import Mount, Offload, Outcome, Pipeline, Request, StoreOptions
 from .ratelimit.limiter import MemoryStore, RateLimiter
 from .sources import LocalSource, NotFound, OpenFile, Refused
 
@@ -36,13 +37,18 @@ __all__ = [
     "MemoryStore",
     "Mount",
     "NotFound",
+    "Offload",
     "OpenFile",
+    "Outcome",
+    "Pipeline",
     "RateLimiter",
     "Refused",
+    "Request",
     "RequestHeaders",
     "ResponsePlan",
     "ServeOptions",
     "Signer",
+    "StoreOptions",
     "WSGIMedia",
     "__version__",
     "plan",

@@ -24,7 +24,7 @@ from storage_support import (
 
 from harness import NginxSite, SeaweedS3, ServerProcess, curl, start_nginx
 from harness.servers import server_env
-from mediaserve.pipeline.storage import nginx_offload_location
+from mediaserve.proxyconf.store import nginx_offload_location
 
 ODD_KEY = "odd/+=&!'()*,;:@$ ~.txt"  # characters SigV4 and nginx escape differently
 

@@ -284,17 +284,19 @@ def test_a_plain_get_is_one_store_request_and_a_range_two(
     """A plain GET (an <img>) has nothing to decide before the body: one GET describes the
     object and streams it. A Range or validator needs the HEAD first (the plan may be a
     304 or a 416), then only the planned bytes."""
-    from mediaserve.django.conf import get_config
+    from mediaserve.django.pipeline import get_pipeline
 
     storage = storage_setting(seaweed, MODE="proxy")
     with override_settings(
         MEDIA_URL="/media/", ROOT_URLCONF="s3site.urls", MEDIASERVE={"STORAGE": storage},
         ALLOWED_HOSTS=["testserver"], MIDDLEWARE=[],
     ):  # fmt: skip
-        mount = get_config().storage
+        pipeline = get_pipeline()
+        assert pipeline is not None
+        mount = pipeline.mount
         assert mount is not None
         sent: list[str] = []
-        client = mount.source.client  # type: ignore[attr-defined]
+        client = mount.source.driver.client  # type: ignore[attr-defined]
         client.meta.events.register(
             "before-send.s3", lambda request, **kw: sent.append(request.method)
         )

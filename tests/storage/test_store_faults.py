@@ -16,7 +16,7 @@ import pytest
 from storage_support import BUCKET, OFFLOADING_APP, start_site, storage_setting
 
 from harness import SeaweedS3, ServerProcess, curl, start_nginx, start_seaweedfs
-from mediaserve.pipeline.storage import nginx_offload_location
+from mediaserve.proxyconf.store import nginx_offload_location
 
 DATA = bytes(range(256)) * 1000
 FAST_FAIL = {"CONNECT_TIMEOUT": 1, "READ_TIMEOUT": 1, "MAX_ATTEMPTS": 1, "RETRY_AFTER": 7}

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mediaserve.delivery.body import FileReader
-from mediaserve.http.plan import ResponsePlan
+from mediaserve.delivery.body import BodyReader
+from mediaserve.http.plan import FileMeta, RequestHeaders, ResponsePlan
+from mediaserve.pipeline import Mount, Outcome, Pipeline, Request
+from mediaserve.sources.base import OpenFile
 
 Message = dict[str, Any]
 
@@ -24,7 +26,30 @@ def open_fd_count() -> int:
 
 def execute(plan: ResponsePlan, fd: int, chunk_size: int = 4096) -> bytes:
     """The body a plan describes, read from ``fd`` the way the adapters read it."""
-    return b"".join(FileReader(fd, plan.body, chunk_size).chunks())
+    st = os.fstat(fd)
+    opened = OpenFile(os.dup(fd), FileMeta("file", st.st_size, st.st_mtime_ns, ""), "", st)
+    try:
+        return b"".join(BodyReader(opened, plan.body, chunk_size).chunks())
+    finally:
+        opened.close()
+
+
+def decide(
+    mount: Mount,
+    method: str,
+    name: str,
+    headers: RequestHeaders | None = None,
+    client: str | None = None,
+    **pipeline: object,
+) -> Outcome:
+    """The pipeline's outcome for ``name`` under ``mount`` (access/limiter in ``pipeline``);
+    the caller closes ``outcome.body``."""
+    request = Request(
+        method, (mount.prefix + name).encode(), None, "", headers or RequestHeaders(), client
+    )
+    outcome = Pipeline(mount, **pipeline).decide(request)  # type: ignore[arg-type]
+    assert outcome is not None
+    return outcome
 
 
 def execute_on(plan: ResponsePlan, path: Path) -> bytes:

@@ -19,11 +19,18 @@ from mediaserve.access import (
     Access,
     BadSignature,
     Signer,
-    admit,
 )
-from mediaserve.http.plan import RequestHeaders, ResponsePlan
-from mediaserve.pipeline.mount import Mount
-from unit.support import asgi_body, asgi_headers, call_wsgi, environ, http_scope, run_asgi
+from mediaserve.http.plan import RequestHeaders
+from mediaserve.pipeline import DEFERRED, Mount, Request
+from unit.support import (
+    asgi_body,
+    asgi_headers,
+    call_wsgi,
+    decide,
+    environ,
+    http_scope,
+    run_asgi,
+)
 
 NOW = 1_750_000_000.0
 
@@ -223,26 +230,26 @@ def test_private_without_a_permission_callable_denies() -> None:
 def test_the_private_variant_does_not_share_the_plan_cache(media: MediaTree) -> None:
     """A cached public plan must never be sent for a private request (or the reverse)."""
     mount = Mount.create(media.root, "/media/")
-    public_plan, opened = mount.respond("GET", "hello.txt", RequestHeaders())
-    private = Access({"": "private"}).private_mount(mount)
-    private_plan, opened2 = private.respond("GET", "hello.txt", RequestHeaders())
-    for o in (opened, opened2):
-        if o is not None:
-            o.close()
-    assert public_plan.header("Cache-Control") == "public, max-age=3600"
-    assert private_plan.header("Cache-Control") == PRIVATE_CACHE_CONTROL
-    assert Access({"": "private"}).private_mount(mount) is not mount
+    request = Request("GET", b"/media/hello.txt", None, "", RequestHeaders())
+    public = mount.respond(request, "hello.txt")
+    private = mount.respond(request, "hello.txt", private=True)
+    again = mount.respond(request, "hello.txt")
+    for outcome in (public, private, again):
+        if outcome.body is not None:
+            outcome.body.close()
+    assert public.plan.header("Cache-Control") == "public, max-age=3600"
+    assert private.plan.header("Cache-Control") == PRIVATE_CACHE_CONTROL
+    assert again.plan.header("Cache-Control") == "public, max-age=3600"
 
 
-def test_admit_logs_a_refusal_once_with_client_and_reason(
+def test_a_denied_read_is_logged_once_with_client_and_reason(
     media: MediaTree, caplog: pytest.LogCaptureFixture
 ) -> None:
     access = Access({"p/": "signed"}, signer=signer())
     mount = Mount.create(media.root, "/media/")
     with caplog.at_level(logging.WARNING, logger="mediaserve"):
-        result = admit(access, mount, "GET", "p/a.pdf", "", "198.51.100.4")
-    assert isinstance(result, ResponsePlan)
-    assert result.status == 404
+        outcome = decide(mount, "GET", "p/a.pdf", client="198.51.100.4", access=access)
+    assert (outcome.plan.status, outcome.kind, outcome.body) == (404, "denied", None)
     records = [r for r in caplog.records if r.name == "mediaserve"]
     assert len(records) == 1
     assert records[0].levelno == logging.WARNING
@@ -250,11 +257,19 @@ def test_admit_logs_a_refusal_once_with_client_and_reason(
     assert "no signature" in records[0].getMessage()
 
 
-def test_admit_leaves_other_methods_to_the_405(media: MediaTree) -> None:
+def test_other_methods_are_405_before_access_is_asked(media: MediaTree) -> None:
     """POST is 405 whatever the name: answering it reveals nothing about private files."""
     access = Access({"": "signed"}, signer=signer())
     mount = Mount.create(media.root, "/media/")
-    assert admit(access, mount, "POST", "a.pdf", "", None) is mount
+    outcome = decide(mount, "POST", "a.pdf", access=access)
+    assert (outcome.plan.status, outcome.kind) == (405, "not_allowed")
+
+
+def test_a_private_name_without_a_request_is_deferred_by_the_pipeline(media: MediaTree) -> None:
+    """The fast wrappers have no session: the application behind judges the name."""
+    access = Access({"p/": "private"}, signer=signer())
+    outcome = decide(Mount.create(media.root, "/media/"), "GET", "p/a.pdf", access=access)
+    assert outcome is DEFERRED
 
 
 # -- the plain WSGI and ASGI apps on a real tree --------------------------------------------

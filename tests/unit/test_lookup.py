@@ -14,7 +14,9 @@ from mediaserve.http.content_types import guess_type
 from mediaserve.http.dates import format_http_date, parse_http_date
 from mediaserve.http.disposition import content_disposition
 from mediaserve.http.plan import RequestHeaders
-from mediaserve.pipeline.mount import Mount, decode_path
+from mediaserve.pipeline.mount import Mount
+from mediaserve.pipeline.request import decode_path
+from unit.support import decide
 from mediaserve.sources.base import NotFound, Refused
 from mediaserve.sources.local import LocalSource
 
@@ -159,8 +161,8 @@ def test_refusals_are_404_and_logged_at_warning(
 ) -> None:
     mount = Mount.create(tree.root, "/media/")
     with caplog.at_level(logging.WARNING, logger="mediaserve"):
-        result, opened = mount.respond("GET", ".secret", RequestHeaders(), "203.0.113.5")
-    assert (result.status, opened) == (404, None)
+        outcome = decide(mount, "GET", ".secret", client="203.0.113.5")
+    assert (outcome.plan.status, outcome.body, outcome.kind) == (404, None, "refused")
     assert "dotfile" in caplog.text
     assert "203.0.113.5" in caplog.text
 
@@ -170,15 +172,15 @@ def test_missing_files_are_404_and_not_warned(
 ) -> None:
     mount = Mount.create(tree.root, "/media/")
     with caplog.at_level(logging.WARNING, logger="mediaserve"):
-        result, _ = mount.respond("GET", "missing.jpg", RequestHeaders())
-    assert result.status == 404
+        outcome = decide(mount, "GET", "missing.jpg")
+    assert (outcome.plan.status, outcome.kind) == (404, "missing")
     assert caplog.text == ""
 
 
 def test_head_never_keeps_the_file_open(tree: MediaTree) -> None:
     mount = Mount.create(tree.root, "/media/")
-    result, opened = mount.respond("HEAD", "random.bin", RequestHeaders())
-    assert (result.status, opened) == (200, None)
+    outcome = decide(mount, "HEAD", "random.bin")
+    assert (outcome.plan.status, outcome.body) == (200, None)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +189,8 @@ def test_head_never_keeps_the_file_open(tree: MediaTree) -> None:
      ("/other", None)],
 )  # fmt: skip
 def test_mount_matches_only_its_prefix(path: str, name: str | None) -> None:
-    assert Mount.create("/srv", "media").match(path) == name
+    expected = None if name is None else name.encode()
+    assert Mount.create("/srv", "media").match(path.encode()) == expected
 
 
 # -- content types ---------------------------------------------------------------------------

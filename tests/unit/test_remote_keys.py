@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mediaserve.pipeline.storage import redirect_cache_control, unavailable_plan
+from mediaserve.pipeline.store import redirect_cache_control, unavailable_plan
 from mediaserve.sources.base import LookupError_
 from mediaserve.sources.remote import object_key
 from mediaserve.sync.engine import Entry, normalisation_collisions, plan_sync

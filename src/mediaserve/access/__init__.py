@@ -11,7 +11,6 @@ from .rules import (
     Permission,
     Signer,
     Verdict,
-    admit,
     forbidden,
 )
 
@@ -25,6 +24,5 @@ __all__ = [
     "Permission",
     "Signer",
     "Verdict",
-    "admit",
     "forbidden",
 ]

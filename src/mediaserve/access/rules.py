@@ -4,8 +4,9 @@ HMAC-signed URL that expires).
 The decision is made from the decoded, mount-relative name, the method and the query string,
 BEFORE any lookup: a refused read costs no file system call and answers the same whether the
 file exists or not (404 by default, so a refusal does not confirm that an invoice exists).
-Every delivery path (WSGI, ASGI, the Django view, proxy offload, object storage) calls
-:func:`admit` and then serves through the mount it returns, so none of them re-implements it.
+The pipeline
+(``pipeline/decide.py``) is the only caller of :meth:`Access.decide`, for every entry point
+and every source, local or stored.
 
 Policies are chosen per name prefix, longest prefix first, compared case-insensitively
 (a case-insensitive file system must not let ``INVOICES/x.pdf`` dodge ``invoices/``).
@@ -23,26 +24,20 @@ a shared cache must never keep it for the next client.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode
 
-from ..http.plan import ALLOWED_METHODS, ResponsePlan, not_found
-from ..pipeline.mount import Mount
-from ..sources.base import Refused
-
-# A Mount (local files) or a StorageMount (object storage): both carry ``options``.
-_M = TypeVar("_M")
+from ..http.plan import ALLOWED_METHODS, ResponsePlan
 
 __all__ = [
     "DEFER",
+    "NO_REQUEST",
     "POLICIES",
     "PRIVATE_CACHE_CONTROL",
     "Access",
@@ -50,7 +45,6 @@ __all__ = [
     "Permission",
     "Signer",
     "Verdict",
-    "admit",
     "forbidden",
 ]
 
@@ -244,8 +238,6 @@ class Access:
         self.signer = signer
         self.permission = permission
         self.denied_status = denied_status
-        self._variants: dict[int, tuple[object, object]] = {}
-        self._lock = threading.Lock()
 
     def policy_for(self, name: str) -> str:
         folded = name.casefold()
@@ -277,30 +269,6 @@ class Access:
             return _PRIVATE
         return Verdict("deny", "permission denied")
 
-    def private_mount(self, mount: _M) -> _M:
-        """``mount`` with ``Cache-Control: private, no-store`` (built once per mount).
-
-        A new Mount, not ``dataclasses.replace``: replace would share the plan cache, and a
-        cached public plan would then be sent for a private file. A StorageMount (object
-        storage) keeps no plans and is copied with the private options.
-        """
-        key = id(mount)
-        found = self._variants.get(key)
-        if found is not None and found[0] is mount:
-            return cast(_M, found[1])
-        source: Any = mount
-        options = dataclasses.replace(source.options, cache_control=PRIVATE_CACHE_CONTROL)
-        variant: Any
-        if isinstance(mount, Mount):
-            variant = Mount(mount.prefix, mount.source, options, mount.offload)
-        else:
-            variant = dataclasses.replace(source, options=options)
-        with self._lock:
-            if len(self._variants) > 64:  # mounts are rebuilt only when settings change
-                self._variants.clear()
-            self._variants[key] = (mount, variant)
-        return cast(_M, variant)
-
 
 def forbidden(method: str = "GET") -> ResponsePlan:
     """The 403 sent instead of the 404 when ``denied_status`` is 403."""
@@ -312,41 +280,3 @@ def forbidden(method: str = "GET") -> ResponsePlan:
         ("Cache-Control", "no-cache"),
     )
     return ResponsePlan(403, headers, () if method == "HEAD" else (body,))
-
-
-def admit(
-    access: Access | None,
-    mount: _M,
-    method: str,
-    name: str | Callable[[], str],
-    query: str,
-    client: str | None,
-    request: Any = NO_REQUEST,
-) -> _M | ResponsePlan | None:
-    """The mount to serve the request with, the refusal to send, or ``None`` to hand the
-    request to the application behind (a private name reached without a request object).
-
-    ``name`` may be the decoding callable the adapters pass to ``Mount.respond``; a name
-    that does not decode is left to ``respond``, which refuses and logs it once.
-    """
-    if access is None or not access.restricts or method not in ALLOWED_METHODS:
-        return mount  # respond() answers 405 for other methods, whatever the name
-    try:
-        text = name if isinstance(name, str) else name()
-    except Refused:
-        return mount
-    verdict = access.decide(method, text, query, request)
-    if verdict is _PUBLIC:
-        return mount
-    if verdict is _PRIVATE:
-        return access.private_mount(mount)
-    if verdict is DEFER:
-        return None
-    logger.warning(
-        "mediaserve denied %r from %s: %s",
-        text,
-        client or "unknown client",
-        verdict.reason,
-        extra={"mediaserve_reason": verdict.reason, "mediaserve_client": client},
-    )
-    return forbidden(method) if access.denied_status == 403 else not_found(method)

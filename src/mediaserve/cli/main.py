@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from ..pipeline.mount import normalise_prefix
+from ..pipeline.request import normalise_prefix
 from .argtypes import port, positive
 from .standalone import (
     ENV_CACHE_CONTROL,

@@ -1,33 +1,40 @@
-"""ASGI delivery: zerocopysend or pathsend when the server offers them, off-loop reads otherwise.
+"""ASGI: build the pipeline's request from the scope, execute its outcome.
 
-Blocking file system calls (open, fstat, pread) run on one shared, bounded thread pool,
-never on the event loop and never on a pool created per request. The body is sent chunk
-by chunk and reading stops as soon as the client disconnects.
+The decision and every blocking call (the rate limit's store, the lookup, the first read)
+run in one trip to a shared, bounded thread pool, never on the event loop and never on a
+pool created per request. Bytes move by ``zerocopysend`` or ``pathsend`` when the server
+offers them for a local file, otherwise chunk by chunk, reading on the pool and stopping as
+soon as the client disconnects. A body that comes up short is left unfinished, which every
+server answers by closing the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..access.rules import NO_REQUEST, Access, admit
-from ..http.plan import FilePart, RequestHeaders, ResponsePlan, ServeOptions, not_found
-from ..pipeline.mount import Mount, decode_path
+from ..access.rules import NO_REQUEST, Access
+from ..http.plan import RequestHeaders, ServeOptions, not_found
+from ..pipeline.decide import Pipeline
+from ..pipeline.mount import Mount
 from ..pipeline.offload import Offload
-from ..ratelimit.limiter import RateLimiter, meta_from_scope
+from ..pipeline.request import Outcome, Request
+from ..ratelimit.limiter import RateLimiter
 from ..sources.base import OpenFile, Source
+from .body import BodyReader
 
 __all__ = [
     "ASGIMedia",
-    "deliver",
+    "Prepared",
     "executor",
-    "internal_redirect_loop",
-    "offload_via",
-    "serve",
-    "serve_admitted",
+    "lifespan",
+    "path_in_app",
+    "prepare",
+    "request_from_scope",
+    "send_prepared",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -41,7 +48,7 @@ _executor_pid = 0
 
 
 def executor() -> ThreadPoolExecutor:
-    """The process-wide pool for file I/O (re-created after a fork)."""
+    """The process-wide pool for blocking work (re-created after a fork)."""
     global _executor, _executor_pid
     if _executor is None or _executor_pid != os.getpid():
         # Page-cache reads take microseconds; the pool only needs to absorb the
@@ -60,39 +67,56 @@ _HEADER_FIELDS = {
     b"if-none-match": "if_none_match",
     b"if-modified-since": "if_modified_since",
     b"if-unmodified-since": "if_unmodified_since",
+    b"x-forwarded-for": "forwarded_for",
+    b"user-agent": "user_agent",
+    b"x-mediaserve-offload": "via",
 }
+_CONDITIONAL = frozenset(RequestHeaders._fields)
 
 
-def offload_via(scope: Scope) -> str | None:
-    """The proxy's ``X-Mediaserve-Offload`` request header (see delivery/offload.py)."""
-    for key, value in scope.get("headers", ()):
-        if bytes(key).lower() == b"x-mediaserve-offload":
-            return bytes(value).decode("latin-1")
-    return None
+def path_in_app(scope: Scope) -> str:
+    """``path`` without ``root_path``: ASGI servers include the mount point in ``path``."""
+    path = str(scope.get("path", "") or "/")
+    root = str(scope.get("root_path", "") or "")
+    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
+        path = path[len(root.rstrip("/")) :] or "/"
+    return path
 
 
-async def internal_redirect_loop(mount: Mount, scope: Scope, receive: Receive, send: Send) -> bool:
-    """Answer an offload URI that the proxy sent back to the app (502); False if it is not one."""
-    if mount.offload is None:
-        return False
-    looped = mount.internal(path_in_app(scope), offload_via(scope), str(scope.get("method", "GET")))
-    if looped is None:
-        return False
-    await deliver(Prepared(looped, None), scope, receive, send, 0)
-    return True
+def request_from_scope(scope: Scope, judge: Any = NO_REQUEST) -> Request:
+    """The pipeline's request for an HTTP scope (headers read in one pass).
 
-
-def request_headers(scope: Scope) -> RequestHeaders:
+    Repeated list fields are one list (RFC 9110 §5.3); a repeated Range becomes malformed
+    this way and is ignored, which is the safe reading.
+    """
     found: dict[str, str] = {}
     for key, value in scope.get("headers", ()):
         field = _HEADER_FIELDS.get(bytes(key).lower())
         if field is None:
             continue
         text = bytes(value).decode("latin-1")
-        # Repeated list fields are one list (RFC 9110 §5.3); a repeated Range becomes
-        # malformed this way and is ignored, which is the safe reading.
         found[field] = f"{found[field]}, {text}" if field in found else text
-    return RequestHeaders(**found)
+    headers = (
+        RequestHeaders(**{k: v for k, v in found.items() if k in _CONDITIONAL}) if found else _PLAIN
+    )
+    client = scope.get("client")
+    raw = scope.get("raw_path")
+    return Request(
+        str(scope.get("method", "GET")),
+        path_in_app(scope).encode("utf-8", "surrogateescape"),
+        bytes(raw) if raw else None,
+        bytes(scope.get("query_string", b"") or b"").decode("latin-1"),
+        headers,
+        str(client[0]) if client else None,
+        found.get("forwarded_for"),
+        found.get("user_agent"),
+        found.get("via"),
+        judge,
+        scope,
+    )
+
+
+_PLAIN = RequestHeaders()
 
 
 class _Disconnect:
@@ -136,71 +160,90 @@ def _same_file(opened: OpenFile) -> bool:
 
 
 class Prepared:
-    """Everything found in the one trip to the I/O pool: what to send and how."""
+    """An outcome plus the blocking part of its delivery, done in the same trip to the pool:
+    how to send it, and for copied bodies the reader with its first chunk already read."""
 
-    __slots__ = ("first_chunk", "opened", "pathsend", "plan")
+    __slots__ = ("chunks", "first_chunk", "outcome", "pathsend", "reader", "zerocopy")
 
-    def __init__(
-        self,
-        plan: ResponsePlan,
-        opened: OpenFile | None,
-        *,
-        first_chunk: bytes | None = None,
-        pathsend: bool = False,
-    ) -> None:
-        self.plan = plan
-        self.opened = opened
-        self.first_chunk = first_chunk
-        self.pathsend = pathsend
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.pathsend = False
+        self.zerocopy = False
+        self.reader: BodyReader | None = None
+        self.chunks: Generator[bytes, None, None] | None = None
+        self.first_chunk: bytes | None = None
 
 
-def prepare(scope: Scope, plan: ResponsePlan, opened: OpenFile | None, chunk_size: int) -> Prepared:
-    """Choose the delivery method and do its blocking part (runs on the I/O pool).
+def prepare(outcome: Outcome, scope: Scope) -> Prepared:
+    """Choose how to send ``outcome`` and do its blocking part (run on the I/O pool).
 
-    Small bodies are read here, so a small file costs one thread hop in all.
+    Small bodies are read here whole, so a small file costs one thread hop in all.
     """
-    if opened is None:
-        return Prepared(plan, None)
-    extensions = scope.get("extensions") or {}
-    if "http.response.zerocopysend" in extensions:
-        return Prepared(plan, opened)
-    if "http.response.pathsend" in extensions and plan.whole_file and _same_file(opened):
-        return Prepared(plan, opened, pathsend=True)
-    part = next(s for s in plan.body if isinstance(s, FilePart))
-    first = None
-    if part.length <= chunk_size:
-        first = os.pread(opened.fd, part.length, part.offset)
-    return Prepared(plan, opened, first_chunk=first)
+    prepared = Prepared(outcome)
+    resource = outcome.body
+    if resource is None:
+        return prepared
+    plan = outcome.plan
+    try:
+        extensions = scope.get("extensions") or {}
+        if isinstance(resource, OpenFile):
+            if "http.response.zerocopysend" in extensions:
+                prepared.zerocopy = True
+                return prepared
+            if "http.response.pathsend" in extensions and plan.whole_file and _same_file(resource):
+                prepared.pathsend = True
+                return prepared
+        prepared.reader = reader = BodyReader(resource, plan.body, outcome.chunk_size)
+        prepared.chunks = chunks = reader.chunks()
+        prepared.first_chunk = next(chunks, None)
+    except BaseException:
+        _release(prepared)
+        raise
+    return prepared
 
 
-async def deliver(
-    prepared: Prepared, scope: Scope, receive: Receive, send: Send, chunk_size: int
-) -> None:
-    """Send a prepared response, then release its file."""
-    plan, opened = prepared.plan, prepared.opened
+def _release(prepared: Prepared) -> None:
+    """Close the reader (a store response mid-read) and the resource."""
+    if prepared.chunks is not None:
+        prepared.chunks.close()
+    if prepared.outcome.body is not None:
+        prepared.outcome.body.close()
+
+
+async def send_prepared(prepared: Prepared, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send a prepared outcome, then release its file or store connection."""
+    outcome = prepared.outcome
+    plan = outcome.plan
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
     await send({"type": "http.response.start", "status": plan.status, "headers": headers})
-    if opened is None:
+    resource = outcome.body
+    if resource is None:
         body = b"".join(s for s in plan.body if isinstance(s, bytes))
         await send({"type": "http.response.body", "body": body, "more_body": False})
         return
     try:
         if prepared.pathsend:
+            assert isinstance(resource, OpenFile)
             # The server re-opens the path; prepare() checked that the path still names
             # the descriptor's file (device, inode, size, mtime), which narrows the
             # replace-by-rename window to the microseconds before the server's open().
-            await send({"type": "http.response.pathsend", "path": opened.path})
-        elif "http.response.zerocopysend" in (scope.get("extensions") or {}):
-            await _zerocopy(plan, opened, send)
+            await send({"type": "http.response.pathsend", "path": resource.path})
+        elif prepared.zerocopy:
+            assert isinstance(resource, OpenFile)
+            await _zerocopy(outcome, resource, send)
         else:
-            await _stream(plan, opened, receive, send, chunk_size, prepared.first_chunk)
+            await _stream(prepared, receive, send)
     finally:
-        opened.close()
+        if isinstance(resource, OpenFile):
+            _release(prepared)
+        else:  # a store connection: closing it may block
+            await asyncio.get_running_loop().run_in_executor(executor(), _release, prepared)
 
 
-async def _zerocopy(plan: ResponsePlan, opened: OpenFile, send: Send) -> None:
-    last = len(plan.body) - 1
-    for index, segment in enumerate(plan.body):
+async def _zerocopy(outcome: Outcome, opened: OpenFile, send: Send) -> None:
+    body = outcome.plan.body
+    last = len(body) - 1
+    for index, segment in enumerate(body):
         more = index < last
         if isinstance(segment, bytes):
             await send({"type": "http.response.body", "body": segment, "more_body": more})
@@ -216,124 +259,53 @@ async def _zerocopy(plan: ResponsePlan, opened: OpenFile, send: Send) -> None:
             )
 
 
-async def _stream(
-    plan: ResponsePlan,
-    opened: OpenFile,
-    receive: Receive,
-    send: Send,
-    chunk_size: int,
-    first_chunk: bytes | None,
-) -> None:
-    loop = asyncio.get_running_loop()
-    pool = executor()
-    disconnect = _Disconnect(receive)
+async def _stream(prepared: Prepared, receive: Receive, send: Send) -> None:
+    total = prepared.outcome.plan.content_length
+    reader, chunks = prepared.reader, prepared.chunks
+    assert reader is not None
+    assert chunks is not None
+    data = prepared.first_chunk
+    sent = 0
+    disconnect: _Disconnect | None = None
     try:
-        for segment in plan.body:
-            if isinstance(segment, bytes):
-                await send({"type": "http.response.body", "body": segment, "more_body": True})
-                continue
-            offset, remaining = segment.offset, segment.length
-            if first_chunk is not None:
-                data, first_chunk = first_chunk, None
-            else:
-                data = await loop.run_in_executor(
-                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
-                )
-            while data:
-                if disconnect.happened:
-                    return
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-                offset += len(data)
-                remaining -= len(data)
-                if remaining <= 0:
-                    break
-                data = await loop.run_in_executor(
-                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
-                )
-            if remaining > 0:
-                # Truncated under us: end without completing the body so the server
-                # closes the connection rather than framing a short response as whole.
+        while data is not None:
+            if disconnect is not None and disconnect.happened:
                 return
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            sent += len(data)
+            if sent >= total:
+                break
+            if disconnect is None:  # more than one chunk: watch for the client leaving
+                disconnect = _Disconnect(receive)
+            data = await asyncio.get_running_loop().run_in_executor(executor(), next, chunks, None)
+        if reader.short or sent < total:
+            # Truncated under us: end without completing the body so the server
+            # closes the connection rather than framing a short response as whole.
+            return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
-        disconnect.stop()
+        if disconnect is not None:
+            disconnect.stop()
 
 
-def name_decoder(scope: Scope, name: str) -> Callable[[], str]:
-    """Decodes ``name`` (the server-decoded path, checked against ``raw_path``)."""
-    raw = scope.get("raw_path")
-
-    def decoded() -> str:
-        return decode_path(name.encode("utf-8", "surrogateescape"), raw if raw else None)
-
-    return decoded
+def _decide_and_prepare(pipeline: Pipeline, request: Request, scope: Scope) -> Prepared | None:
+    outcome = pipeline.decide(request)
+    return None if outcome is None else prepare(outcome, scope)
 
 
-def client_of(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
-def _lookup(mount: Mount, scope: Scope, name: str) -> Prepared:
-    """Lookup, planning and the blocking part of delivery, in one trip to the I/O pool."""
-    plan, opened = mount.respond(
-        str(scope.get("method", "GET")),
-        name_decoder(scope, name),
-        request_headers(scope),
-        client_of(scope),
-        offload_via(scope),
+async def decide_on_pool(pipeline: Pipeline, request: Request, scope: Scope) -> Prepared | None:
+    """``Pipeline.decide`` and ``prepare`` in one trip to the I/O pool (None: not ours)."""
+    return await asyncio.get_running_loop().run_in_executor(
+        executor(), _decide_and_prepare, pipeline, request, scope
     )
-    try:
-        return prepare(scope, plan, opened, mount.options.chunk_size)
-    except BaseException:
-        if opened is not None:
-            opened.close()
-        raise
-
-
-async def serve(mount: Mount, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-    """Serve ``name`` (the decoded ``path`` relative to the mount) from ``mount``."""
-    prepared = await asyncio.get_running_loop().run_in_executor(
-        executor(), _lookup, mount, scope, name
-    )
-    await deliver(prepared, scope, receive, send, mount.options.chunk_size)
-
-
-async def serve_admitted(
-    access: Access | None,
-    mount: Mount,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    name: str,
-    request: object = NO_REQUEST,
-) -> bool:
-    """``serve`` behind the access check (see ``access.admit``); False when nothing was sent
-    because the request must go to the application behind (a private name, no request).
-
-    The check runs on the event loop: it is an HMAC and a prefix match, or the caller's
-    permission callable, which must not block.
-    """
-    query = bytes(scope.get("query_string", b"") or b"").decode("latin-1")
-    target = admit(
-        access, mount, str(scope.get("method", "GET")), name_decoder(scope, name), query,
-        client_of(scope), request,
-    )  # fmt: skip
-    if target is None:
-        return False
-    if isinstance(target, ResponsePlan):
-        await deliver(Prepared(target, None), scope, receive, send, 0)
-        return True
-    await serve(target, scope, receive, send, name)
-    return True
 
 
 class ASGIMedia:
     """An ASGI application serving files under ``prefix``; other paths go to ``app``.
 
     ``access`` restricts names by prefix (see ``mediaserve.access``); its permission
-    callable, if any, is called with the ASGI scope on the event loop. ``rate_limit``
-    answers 429 to a client past its limit; its store is called on the I/O pool.
+    callable, if any, is called with the ASGI scope on the I/O pool (it may block).
+    ``rate_limit`` answers 429 to a client past its limit.
     """
 
     def __init__(
@@ -347,56 +319,37 @@ class ASGIMedia:
         access: Access | None = None,
         rate_limit: RateLimiter | None = None,
     ) -> None:
-        self.mount = Mount.create(root_or_source, prefix, options, offload)
+        self.pipeline = Pipeline(
+            Mount.create(root_or_source, prefix, options, offload), access, rate_limit
+        )
         self.app = app
-        self.access = access
-        self.rate_limit = rate_limit
+
+    @property
+    def mount(self) -> Mount:
+        return self.pipeline.mount
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            name = self.mount.match(path_in_app(scope))
-            if name is not None:
-                if self.rate_limit is not None:
-                    method = str(scope.get("method", "GET"))
-                    limited = await asyncio.get_running_loop().run_in_executor(
-                        executor(), self.rate_limit.check, meta_from_scope(scope), method
-                    )
-                    if limited is not None:
-                        await deliver(Prepared(limited, None), scope, receive, send, 0)
-                        return
-                if self.access is None:
-                    await serve(self.mount, scope, receive, send, name)
+            # The permission callable is asked with the scope: nothing is deferred here.
+            request = request_from_scope(scope, scope)
+            if self.pipeline.claims(request):
+                prepared = await decide_on_pool(self.pipeline, request, scope)
+                if prepared is not None:
+                    await send_prepared(prepared, scope, receive, send)
                     return
-                if not await serve_admitted(
-                    self.access, self.mount, scope, receive, send, name, scope
-                ):  # never deferred: a request (the scope) was given
-                    missing = Prepared(not_found(str(scope.get("method", "GET"))), None)
-                    await deliver(missing, scope, receive, send, 0)
-                return
-            if await internal_redirect_loop(self.mount, scope, receive, send):
-                return
         if self.app is not None:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
         elif scope["type"] == "http":
-            missing = Prepared(not_found(str(scope.get("method", "GET"))), None)
-            await deliver(missing, scope, receive, send, 0)
+            missing = Prepared(Outcome(not_found(str(scope.get("method", "GET")))))
+            await send_prepared(missing, scope, receive, send)
         elif scope["type"] == "websocket":
             # Nothing here accepts WebSockets: close before the handshake, which the server
             # turns into a 403 (ASGI spec). Returning without a message makes servers log an
             # error and answer 500 instead.
             await send({"type": "websocket.close", "code": 1000})
-
-
-def path_in_app(scope: Scope) -> str:
-    """``path`` without ``root_path``: ASGI servers include the mount point in ``path``."""
-    path = str(scope.get("path", "") or "/")
-    root = str(scope.get("root_path", "") or "")
-    if root and (path == root or path.startswith(root.rstrip("/") + "/")):
-        path = path[len(root.rstrip("/")) :] or "/"
-    return path
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -1,33 +1,48 @@
-"""WSGI delivery: ``wsgi.file_wrapper`` (sendfile) where it is exact, bounded reads otherwise."""
+"""WSGI: build the pipeline's request from the environ, execute its outcome.
+
+Bytes move by ``wsgi.file_wrapper`` (sendfile) where it is exact, one ``pread`` for small
+bodies, and bounded reads otherwise; a body that comes up short closes the connection.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+import socket
+from collections.abc import Callable, Generator, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from ..access.rules import NO_REQUEST, Access, admit
-from ..http.plan import RequestHeaders, ResponsePlan, ServeOptions, not_found
-from ..pipeline.mount import Mount, decode_path
+from ..access.rules import NO_REQUEST, Access
+from ..http.plan import RequestHeaders, ServeOptions, not_found
+from ..pipeline.decide import Pipeline
+from ..pipeline.mount import Mount
 from ..pipeline.offload import PROXY_HEADER_WSGI, Offload
+from ..pipeline.request import Outcome, Request
 from ..ratelimit.limiter import RateLimiter
-from ..sources.base import OpenFile, Source
-from .body import FileReader, status_line
+from ..sources.base import OpenFile, Resource, Source
+from .body import BodyReader, status_line
 
-__all__ = ["WSGIMedia", "internal_redirect_loop", "request_headers", "serve", "serve_admitted"]
+__all__ = [
+    "WSGIMedia",
+    "close_connection_after",
+    "execute",
+    "request_from_environ",
+    "request_headers",
+    "wrapper_is_exact",
+]
 
 Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 # Bodies up to this size are read with one pread and sent from a list even where sendfile is
 # available: for a 10 KiB file gunicorn's file_wrapper path (fstat, lseek, a separate header
 # write, sendfile) costs more CPU than copying the bytes once (bench/, small scenario).
 SENDFILE_MIN = 64 * 1024
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
-def request_headers(environ: Environ) -> RequestHeaders:
+def request_headers(environ: MutableMapping[str, Any]) -> RequestHeaders:
     get = environ.get
     return RequestHeaders(
         range=get("HTTP_RANGE"),
@@ -39,14 +54,40 @@ def request_headers(environ: Environ) -> RequestHeaders:
     )
 
 
-def _raw_uri(environ: Environ) -> bytes | None:
+def raw_uri(environ: MutableMapping[str, Any]) -> bytes | None:
+    """The request target as it arrived (gunicorn ``RAW_URI``, others ``REQUEST_URI``)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not isinstance(raw, str):
         return None
     return raw.encode("latin-1", "replace")
 
 
-def wrapper_is_exact(environ: Environ) -> bool:
+def request_from_environ(
+    environ: MutableMapping[str, Any], judge: Any = NO_REQUEST, path: str | None = None
+) -> Request:
+    """The pipeline's request for a WSGI environ (or Django's ``request.META``).
+
+    ``path`` defaults to PATH_INFO, which PEP 3333 gives as latin-1 text of the bytes the
+    server decoded; ``judge`` is what a private name's permission callable receives.
+    """
+    get = environ.get
+    path_text = path if path is not None else (get("PATH_INFO", "") or "/")
+    return Request(
+        str(get("REQUEST_METHOD", "GET")),
+        path_text.encode("latin-1", "replace"),
+        raw_uri(environ),
+        str(get("QUERY_STRING", "") or ""),
+        request_headers(environ),
+        get("REMOTE_ADDR"),
+        get("HTTP_X_FORWARDED_FOR"),
+        get("HTTP_USER_AGENT"),
+        get(PROXY_HEADER_WSGI),
+        judge,
+        environ,
+    )
+
+
+def wrapper_is_exact(environ: MutableMapping[str, Any]) -> bool:
     """Whether this server's ``wsgi.file_wrapper`` sends exactly Content-Length bytes
     from the file's current offset.
 
@@ -59,37 +100,67 @@ def wrapper_is_exact(environ: Environ) -> bool:
     return software.startswith("gunicorn") or "mod_wsgi.version" in environ
 
 
-def _close_connection_after(start_response: StartResponse) -> None:
-    """Ask the server to close the connection once this response is done.
+def close_connection_after(
+    environ: MutableMapping[str, Any], start_response: StartResponse | None = None
+) -> bool:
+    """Make the server close the connection after a short body; False if no way is known.
 
-    Needed when a body came up short (the file was truncated under the download): the
-    client must see the connection end, or a proxy reusing it would read the next
-    response as the rest of this body (RFC 9112 §6.3). granian and uvicorn close on a
-    short body by themselves; gunicorn keeps the connection alive unless told, and its
-    ``start_response`` is a method of the response object that has ``force_close()``.
+    The client was promised Content-Length bytes: a client (or a proxy reusing the
+    connection) would read the next response as the rest of this body (RFC 9112 §6.3).
+    granian and uvicorn close on a short body by themselves; gunicorn keeps the connection
+    alive unless told: its ``start_response`` is a method of the response object that has
+    ``force_close()``. Where only the environ is at hand (Django's view), the socket
+    gunicorn exposes is shut for writing: the client sees the body end early.
     """
     force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
     if callable(force_close):
         force_close()
+        return True
+    sock = environ.get("gunicorn.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        return True
+    return False
 
 
-class _Body:
-    """The response iterable for the fallback path; ``close()`` releases the file."""
+class StreamedBody:
+    """The response iterable for bounded reads; ``close()`` releases the source (an
+    abandoned download's file or store connection) and closes a short body's connection.
 
-    __slots__ = ("opened", "reader", "start_response")
+    Servers without a way to ask (granian, waitress, mod_wsgi) count Content-Length
+    themselves and close a connection whose body came up short.
+    """
 
-    def __init__(self, opened: OpenFile, reader: FileReader, start_response: StartResponse) -> None:
-        self.opened = opened
+    __slots__ = ("chunks", "environ", "reader", "resource", "start_response")
+
+    def __init__(
+        self,
+        resource: Resource,
+        reader: BodyReader,
+        environ: MutableMapping[str, Any],
+        start_response: StartResponse | None,
+    ) -> None:
+        self.resource = resource
         self.reader = reader
+        self.environ = environ
         self.start_response = start_response
+        self.chunks: Generator[bytes, None, None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        return self.reader.chunks()
+        self.chunks = self._chunks()
+        return self.chunks
+
+    def _chunks(self) -> Generator[bytes, None, None]:
+        yield from self.reader.chunks()
+        if self.reader.short:
+            close_connection_after(self.environ, self.start_response)
 
     def close(self) -> None:
-        if self.reader.short:
-            _close_connection_after(self.start_response)
-        self.opened.close()
+        chunks = self.chunks
+        if chunks is not None:
+            chunks.close()  # a generator: releases a store response mid-read
+        self.resource.close()
 
 
 @functools.cache
@@ -106,21 +177,22 @@ def _size_checked(wrapper_class: type) -> type | None:
 
         class SizeChecked(wrapper_class):  # type: ignore[misc]
             def __init__(
-                self, opened: OpenFile, end: int, start_response: StartResponse, blksize: int
+                self,
+                opened: OpenFile,
+                end: int,
+                environ: MutableMapping[str, Any],
+                start_response: StartResponse,
+                blksize: int,
             ) -> None:
                 super().__init__(opened.file, blksize)
-                self._mediaserve = (opened, end, start_response)
+                self._mediaserve = (opened, end, environ, start_response)
                 # gunicorn's wrapper binds close to the file's close on the instance.
                 self.close = self._checked_close
 
             def _checked_close(self) -> None:
-                opened, end, start_response = self._mediaserve
-                try:
-                    short = os.fstat(opened.fd).st_size < end
-                except OSError:
-                    short = True
-                if short:
-                    _close_connection_after(start_response)
+                opened, end, environ, start_response = self._mediaserve
+                if file_came_up_short(opened, end):
+                    close_connection_after(environ, start_response)
                 opened.close()
 
     except TypeError:
@@ -128,99 +200,47 @@ def _size_checked(wrapper_class: type) -> type | None:
     return SizeChecked
 
 
-def deliver(
-    plan: ResponsePlan,
-    opened: OpenFile | None,
-    environ: Environ,
-    start_response: StartResponse,
-    chunk_size: int,
+def file_came_up_short(opened: OpenFile, end: int) -> bool:
+    """Whether a file sent with sendfile up to ``end`` no longer holds that many bytes."""
+    try:
+        return os.fstat(opened.fd).st_size < end
+    except OSError:
+        return True
+
+
+def execute(
+    outcome: Outcome, environ: MutableMapping[str, Any], start_response: StartResponse
 ) -> Iterable[bytes]:
-    """Start the response and return the body iterable for ``plan``."""
+    """Start the response for ``outcome`` and return its body iterable."""
+    plan, resource = outcome.plan, outcome.body
     start_response(status_line(plan.status), list(plan.headers))
-    if opened is None:
+    if resource is None:
         return [s for s in plan.body if isinstance(s, bytes)]
     part = plan.single_part
-    file_wrapper = environ.get("wsgi.file_wrapper")
-    if (
-        part is not None
-        and part.length > SENDFILE_MIN
-        and file_wrapper is not None
-        and wrapper_is_exact(environ)
-    ):
-        os.lseek(opened.fd, part.offset, os.SEEK_SET)
-        end = part.offset + part.length
-        checked_class = _size_checked(file_wrapper) if isinstance(file_wrapper, type) else None
-        if checked_class is not None:
-            checked: Iterable[bytes] = checked_class(opened, end, start_response, chunk_size)
-            return checked
-        wrapped: Iterable[bytes] = file_wrapper(opened.file, chunk_size)
-        return wrapped
-    if part is not None and part.length <= max(chunk_size, SENDFILE_MIN):
-        # Small file: one read now and a list, which servers send without iterating
-        # Python objects (and the descriptor is released before the send).
-        try:
-            return [os.pread(opened.fd, part.length, part.offset)]
-        finally:
-            opened.close()
-    return _Body(opened, FileReader(opened.fd, plan.body, chunk_size), start_response)
-
-
-def internal_redirect_loop(mount: Mount, environ: Environ) -> ResponsePlan | None:
-    """The 502 for an offload URI the proxy sent back to the app, else None."""
-    if mount.offload is None:
-        return None
-    return mount.internal(
-        environ.get("PATH_INFO", "") or "/",
-        environ.get(PROXY_HEADER_WSGI),
-        str(environ.get("REQUEST_METHOD", "GET")),
-    )
-
-
-def name_decoder(environ: Environ, name: str) -> Callable[[], str]:
-    """Decodes ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) or raises Refused."""
-    raw = _raw_uri(environ)
-
-    def decoded() -> str:
-        return decode_path(name.encode("latin-1", "replace"), raw)
-
-    return decoded
-
-
-def serve(
-    mount: Mount, environ: Environ, start_response: StartResponse, name: str
-) -> Iterable[bytes]:
-    """Serve ``name`` (as found in PATH_INFO, latin-1 per PEP 3333) from ``mount``."""
-    plan, opened = mount.respond(
-        str(environ.get("REQUEST_METHOD", "GET")),
-        name_decoder(environ, name),
-        request_headers(environ),
-        environ.get("REMOTE_ADDR"),
-        environ.get(PROXY_HEADER_WSGI),
-    )
-    return deliver(plan, opened, environ, start_response, mount.options.chunk_size)
-
-
-def serve_admitted(
-    access: Access | None,
-    mount: Mount,
-    environ: Environ,
-    start_response: StartResponse,
-    name: str,
-    request: object = NO_REQUEST,
-) -> Iterable[bytes] | None:
-    """``serve`` behind the access check (see ``access.admit``); ``None`` when the request
-    must go to the application behind (a private name and no ``request`` to judge it by)."""
-    method = str(environ.get("REQUEST_METHOD", "GET"))
-    query = str(environ.get("QUERY_STRING", "") or "")
-    target = admit(
-        access, mount, method, name_decoder(environ, name), query, environ.get("REMOTE_ADDR"),
-        request,
-    )  # fmt: skip
-    if target is None:
-        return None
-    if isinstance(target, ResponsePlan):
-        return deliver(target, None, environ, start_response, 0)
-    return serve(target, environ, start_response, name)
+    chunk_size = outcome.chunk_size
+    if part is not None and isinstance(resource, OpenFile):
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if part.length > SENDFILE_MIN and file_wrapper is not None and wrapper_is_exact(environ):
+            os.lseek(resource.fd, part.offset, os.SEEK_SET)
+            end = part.offset + part.length
+            checked = _size_checked(file_wrapper) if isinstance(file_wrapper, type) else None
+            if checked is not None:
+                sent: Iterable[bytes] = checked(resource, end, environ, start_response, chunk_size)
+                return sent
+            wrapped: Iterable[bytes] = file_wrapper(resource.file, chunk_size)
+            return wrapped
+        if part.length <= max(chunk_size, SENDFILE_MIN):
+            # Small file: one read now and a list, which servers send without iterating
+            # Python objects (and the descriptor is released before the send).
+            try:
+                data = os.pread(resource.fd, part.length, part.offset)
+            finally:
+                resource.close()
+            if len(data) < part.length:  # truncated since the fstat
+                close_connection_after(environ, start_response)
+            return [data]
+    reader = BodyReader(resource, plan.body, chunk_size)
+    return StreamedBody(resource, reader, environ, start_response)
 
 
 class WSGIMedia:
@@ -242,28 +262,20 @@ class WSGIMedia:
         access: Access | None = None,
         rate_limit: RateLimiter | None = None,
     ) -> None:
-        self.mount = Mount.create(root_or_source, prefix, options, offload)
+        self.pipeline = Pipeline(
+            Mount.create(root_or_source, prefix, options, offload), access, rate_limit
+        )
         self.app = app
-        self.access = access
-        self.rate_limit = rate_limit
+
+    @property
+    def mount(self) -> Mount:
+        return self.pipeline.mount
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        name = self.mount.match(environ.get("PATH_INFO", "") or "/")
-        method = str(environ.get("REQUEST_METHOD", "GET"))
-        if name is None:
-            looped = internal_redirect_loop(self.mount, environ)
-            if looped is not None:
-                return deliver(looped, None, environ, start_response, 0)
+        # The permission callable is asked with the environ: nothing is deferred here.
+        outcome = self.pipeline.decide(request_from_environ(environ, environ))
+        if outcome is None:
             if self.app is not None:
                 return self.app(environ, start_response)
-            return deliver(not_found(method), None, environ, start_response, 0)
-        if self.rate_limit is not None:
-            limited = self.rate_limit.check(environ, method)
-            if limited is not None:
-                return deliver(limited, None, environ, start_response, 0)
-        if self.access is not None:
-            served = serve_admitted(self.access, self.mount, environ, start_response, name, environ)
-            if served is not None:  # never None: a request was given, nothing is deferred
-                return served
-            return deliver(not_found(method), None, environ, start_response, 0)
-        return serve(self.mount, environ, start_response, name)
+            outcome = Outcome(not_found(str(environ.get("REQUEST_METHOD", "GET"))))
+        return execute(outcome, environ, start_response)

@@ -5,8 +5,8 @@
 verified with it and every ``SECRET_KEY_FALLBACKS`` key, so rotating the secret the Django
 way keeps links already sent working until the fallback is dropped.
 
-Built when first needed and rebuilt when a relevant setting changes (``override_settings``
-in tests), like ``conf.get_config``.
+``pipeline.get_pipeline`` builds it with the rest of the pipeline, when first needed and again
+when a relevant setting changes (``override_settings`` in tests).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from ..access.rules import Access, Permission, Signer
-from .conf import SettingsError, read_values, settings_cached
+from .conf import SettingsError, read_values
 
-__all__ = ["get_access", "signed_url", "signer", "staff_only"]
+__all__ = ["build_access", "signed_url", "signer", "staff_only"]
 
 
 def staff_only(request: Any, name: str) -> bool:
@@ -78,12 +78,6 @@ def build_access(values: dict[str, Any]) -> Access | None:
         )
     except ValueError as exc:
         raise SettingsError(f"MEDIASERVE: {exc}") from None
-
-
-@settings_cached("MEDIASERVE", "SECRET_KEY", "SECRET_KEY_FALLBACKS")
-def get_access() -> Access | None:
-    """The Access for the current settings; ``None`` when everything is public."""
-    return build_access(read_values())
 
 
 def _name_of(file_or_name: Any) -> str:

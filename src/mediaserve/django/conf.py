@@ -1,4 +1,5 @@
-"""The ``MEDIASERVE`` settings dict, validated and turned into a Mount.
+"""The ``MEDIASERVE`` settings dict, validated into typed values (``pipeline.py`` builds the
+pipeline from them).
 
 Settings are read when a request needs them, not at import: ``override_settings`` in
 tests and settings changed by a deployment tool both take effect. The result is cached
@@ -8,10 +9,8 @@ cost is one attribute lookup.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -19,27 +18,29 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from ..http.plan import ServeOptions
-from ..pipeline.mount import Mount, normalise_prefix
 from ..pipeline.offload import Offload, OffloadError
-from ..pipeline.storage import StorageMount
+from ..pipeline.request import normalise_prefix
 
 __all__ = [
     "DEFAULTS",
-    "MediaConfig",
     "SettingsError",
-    "get_config",
     "media_prefix",
     "merged_and_typed",
+    "offload_from",
+    "options_from",
+    "read_values",
     "settings_cached",
 ]
 
+# The serving defaults are ServeOptions' own (http/plan.py), never spelled a second time.
+_SERVE = ServeOptions()
 DEFAULTS: dict[str, Any] = {
-    "CACHE_CONTROL": "public, max-age=3600",
-    "MAX_RANGES": 16,
-    "ALLOW_DOTFILES": False,
-    "FOLLOW_SYMLINKS": False,
-    "NEUTRALISE_ACTIVE": True,
-    "CHUNK_SIZE": 64 * 1024,
+    "CACHE_CONTROL": _SERVE.cache_control,
+    "MAX_RANGES": _SERVE.max_ranges,
+    "ALLOW_DOTFILES": _SERVE.allow_dotfiles,
+    "FOLLOW_SYMLINKS": _SERVE.follow_symlinks,
+    "NEUTRALISE_ACTIVE": _SERVE.neutralise_active,
+    "CHUNK_SIZE": _SERVE.chunk_size,
     "CONTENT_TYPES": {},
     "EXTRA_HEADERS": {},
     # Set when a proxy (or anything outside Django) serves MEDIA_URL, to silence
@@ -126,16 +127,6 @@ def merged_and_typed(
             name = " or ".join("None" if k is type(None) else k.__name__ for k in kinds)
             raise error(f"{setting}[{key!r}] must be {name}, not {shown}")
     return values
-
-
-@dataclass(frozen=True)
-class MediaConfig:
-    """What requests need: the mount (``None`` when MEDIA_URL is not served here)."""
-
-    mount: Mount | None
-    values: dict[str, Any]
-    # Set instead of ``mount`` when MEDIASERVE["STORAGE"] puts media in object storage.
-    storage: StorageMount | None = None
 
 
 def read_values() -> dict[str, Any]:
@@ -230,31 +221,3 @@ def settings_cached(*names: str) -> Callable[[Callable[[], _T]], Callable[[], _T
         return get
 
     return wrap
-
-
-@settings_cached("MEDIASERVE", "MEDIA_URL", "MEDIA_ROOT", "FORCE_SCRIPT_NAME", "STORAGES")
-def get_config() -> MediaConfig:
-    """The mount (or storage mount) for the current settings."""
-    return _build()
-
-
-def _build() -> MediaConfig:
-    values = read_values()
-    prefix = media_prefix()
-    if values["STORAGE"] is not None:
-        from .storage import StorageSettingsError, build_storage_mount, read_storage
-
-        if prefix is None:
-            return MediaConfig(None, values)
-        try:
-            storage = build_storage_mount(
-                read_storage(values["STORAGE"]), prefix, options_from(values)
-            )
-        except StorageSettingsError as exc:
-            raise SettingsError(str(exc)) from None
-        return MediaConfig(None, values, storage)
-    root = str(getattr(settings, "MEDIA_ROOT", "") or "")
-    if prefix is None or not root:
-        return MediaConfig(None, values)
-    offload = offload_from(values, os.path.abspath(root))
-    return MediaConfig(Mount.create(root, prefix, options_from(values), offload), values)

@@ -22,13 +22,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..http.plan import ServeOptions
-from ..pipeline.storage import MODES, StorageMount
-from ..sources.remote import RemoteSource
+from ..pipeline.mount import Mount
+from ..pipeline.store import MODES, StoreOptions
+from ..sources.remote import RemoteSource, StoreSource
 from ..sources.s3 import S3Settings, S3Source
 from ..sources.storage import DjangoStorageSource
 from .conf import merged_and_typed
 
-__all__ = ["STORAGE_DEFAULTS", "StorageSettingsError", "build_storage_mount", "read_storage"]
+__all__ = [
+    "STORAGE_DEFAULTS",
+    "StorageSettingsError",
+    "build_storage_mount",
+    "build_store_driver",
+    "read_storage",
+]
 
 SETTING = "MEDIASERVE['STORAGE']"
 
@@ -201,29 +208,31 @@ def _django_storages_s3(values: dict[str, Any], allow_dotfiles: bool) -> S3Sourc
     )
 
 
-def build_storage_mount(values: dict[str, Any], prefix: str, options: ServeOptions) -> StorageMount:
-    """The mount for checked ``values`` (from :func:`read_storage`)."""
-    source: RemoteSource
+def build_store_driver(values: dict[str, Any], allow_dotfiles: bool = False) -> RemoteSource:
+    """The store for checked ``values`` (from :func:`read_storage`): S3, or a Django storage."""
     if values["BACKEND"] == "s3":
-        source = S3Source(s3_settings(values, options.allow_dotfiles))
-    elif (s3 := _django_storages_s3(values, options.allow_dotfiles)) is not None:
+        return S3Source(s3_settings(values, allow_dotfiles))
+    s3 = _django_storages_s3(values, allow_dotfiles)
+    if s3 is not None:
         # A django-storages S3 alias: served natively (ranged GETs), not through S3File.
-        source = s3
-    else:
-        from django.core.files.storage import storages
+        return s3
+    from django.core.files.storage import storages
 
-        source = DjangoStorageSource(
-            storages[values["STORAGE_ALIAS"]],
-            alias=values["STORAGE_ALIAS"],
-            allow_dotfiles=options.allow_dotfiles,
-        )
-    return StorageMount(
-        prefix,
-        source,
-        options,
+    return DjangoStorageSource(
+        storages[values["STORAGE_ALIAS"]],
+        alias=values["STORAGE_ALIAS"],
+        allow_dotfiles=allow_dotfiles,
+    )
+
+
+def build_storage_mount(values: dict[str, Any], prefix: str, options: ServeOptions) -> Mount:
+    """The mount for checked ``values`` (from :func:`read_storage`)."""
+    driver = build_store_driver(values, options.allow_dotfiles)
+    store = StoreOptions(
         mode=values["MODE"],
         expiry=values["EXPIRY"],
         redirect_status=values["REDIRECT_STATUS"],
         retry_after=values["RETRY_AFTER"],
         offload_location=values["OFFLOAD_LOCATION"],
     )
+    return Mount(prefix, StoreSource(driver, options.chunk_size), options, store=store)

@@ -1,31 +1,36 @@
-"""The Django view and the response it builds from a plan.
+"""The Django view, and the Django response that executes an outcome of the pipeline.
 
-Under WSGI the single-part body is handed to Django as ``file_to_stream`` so the
-server's ``wsgi.file_wrapper`` sends it (sendfile under gunicorn). Under ASGI the body
-is an async iterator: Django would otherwise buffer a sync iterator whole in memory.
+Under WSGI a single-part local body is handed to Django as ``file_to_stream`` so the
+server's ``wsgi.file_wrapper`` sends it (sendfile under gunicorn). Under ASGI the body is
+an async iterator read on the I/O pool: Django would otherwise buffer a sync iterator whole
+in memory. Either way a body that comes up short ends the connection, never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, MutableMapping
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from ..access.rules import NO_REQUEST, admit
+from ..access.rules import NO_REQUEST
 from ..delivery.asgi import executor
-from ..delivery.body import FileReader
-from ..delivery.wsgi import request_headers, wrapper_is_exact
-from ..http.plan import ResponsePlan
-from ..pipeline.mount import Mount, decode_path
-from ..pipeline.offload import PROXY_HEADER_WSGI
-from ..sources.base import OpenFile
-from .access import get_access
-from .conf import get_config
-from .ratelimit import throttle
+from ..delivery.body import BodyReader, ShortBody
+from ..delivery.wsgi import (
+    close_connection_after,
+    file_came_up_short,
+    request_from_environ,
+    wrapper_is_exact,
+)
+from ..pipeline.decide import Pipeline
+from ..pipeline.mount import Mount
+from ..pipeline.request import DEFERRED, Outcome, Request
+from ..sources.base import OpenFile, Resource
+from .pipeline import get_pipeline
 
-__all__ = ["response_for", "serve", "serve_with"]
+__all__ = ["django_request", "response_for", "serve", "serve_media", "serve_with"]
 
 
 def raw_path_of(request: HttpRequest) -> bytes | None:
@@ -36,147 +41,166 @@ def raw_path_of(request: HttpRequest) -> bytes | None:
     return raw.encode("latin-1", "replace") if isinstance(raw, str) else None
 
 
+def django_request(request: HttpRequest, judge: Any, path: str | None = None) -> Request:
+    """The pipeline's request for a Django request.
+
+    ``path`` is the path inside the site (``request.path_info``, Django's UTF-8 text);
+    the rate limit's "counted" mark goes where the fast wrappers put it: the ASGI scope, or
+    the WSGI environ (which is ``request.META``).
+    """
+    text = request.path_info if path is None else path
+    scope = getattr(request, "scope", None)
+    mark: MutableMapping[str, Any] = scope if isinstance(scope, dict) else request.META
+    return request_from_environ(request.META, judge)._replace(
+        method=request.method or "GET",
+        path=text.encode("utf-8", "surrogateescape"),
+        raw=raw_path_of(request),
+        mark=mark,
+    )
+
+
 def _is_asgi(request: HttpRequest) -> bool:
     return isinstance(getattr(request, "scope", None), dict)
 
 
 class _SyncBody:
-    """Streaming content for WSGI; closes the file when Django closes the response.
+    """Streaming content for WSGI; a short body ends the connection (see
+    ``close_connection_after``), and Django closing the response releases the source.
 
     ``closer`` is bound at creation: Django replaces ``file_to_stream.close`` with
     ``response.close``, and looking the method up later would call back into it.
     """
 
-    def __init__(self, opened: OpenFile, plan: ResponsePlan, chunk_size: int) -> None:
-        self.reader = FileReader(opened.fd, plan.body, chunk_size)
-        self.closer = opened.file.close
+    def __init__(self, resource: Resource, outcome: Outcome, environ: dict[str, Any]) -> None:
+        self.reader = BodyReader(resource, outcome.plan.body, outcome.chunk_size)
+        self.resource = resource
+        self.environ = environ
+        self.chunks: Generator[bytes, None, None] | None = None
+        self.closer = resource.close
+        # Set when the server's file_wrapper sends the file instead (sendfile): the end
+        # offset it was asked to reach, checked when Django closes the response.
+        self.sendfile_end: int | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        return self.reader.chunks()
+        self.chunks = self._chunks()
+        return self.chunks
+
+    def _chunks(self) -> Generator[bytes, None, None]:
+        yield from self.reader.chunks()
+        if self.reader.short:
+            close_connection_after(self.environ)
 
     def close(self) -> None:
+        if self.chunks is not None:
+            self.chunks.close()  # a store response abandoned mid-read is released now
+        resource, end = self.resource, self.sendfile_end
+        if (
+            end is not None
+            and isinstance(resource, OpenFile)
+            and resource.fd >= 0
+            and file_came_up_short(resource, end)
+        ):
+            # sendfile stops quietly at the end of a truncated file.
+            close_connection_after(self.environ)
         self.closer()
 
 
-async def _async_chunks(
-    opened: OpenFile, plan: ResponsePlan, chunk_size: int
-) -> AsyncIterator[bytes]:
+async def _async_chunks(resource: Resource, outcome: Outcome) -> AsyncIterator[bytes]:
+    """The body read on the I/O pool. A short body raises ``ShortBody``: Django would
+    otherwise end the response normally, and a server could frame it as complete."""
     loop = asyncio.get_running_loop()
     pool = executor()
+    reader = BodyReader(resource, outcome.plan.body, outcome.chunk_size)
+    chunks = reader.chunks()
     try:
-        for segment in plan.body:
-            if isinstance(segment, bytes):
-                yield segment
-                continue
-            offset, remaining = segment.offset, segment.length
-            while remaining > 0:
-                data = await loop.run_in_executor(
-                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
-                )
-                if not data:
-                    return
-                offset += len(data)
-                remaining -= len(data)
-                yield data
+        while True:
+            chunk = await loop.run_in_executor(pool, next, chunks, None)
+            if chunk is None:
+                break
+            yield chunk
+        if reader.short:
+            raise ShortBody(
+                f"{resource!r} came up short (changed while being sent): the connection is"
+                " closed so that the client sees an incomplete body"
+            )
     finally:
-        opened.close()
+        await loop.run_in_executor(pool, _release, chunks, resource)
 
 
-def response_for(
-    plan: ResponsePlan, opened: OpenFile | None, request: HttpRequest, chunk_size: int
-) -> HttpResponseBase:
-    """A Django response executing ``plan``; it owns ``opened`` from here on."""
+def _release(chunks: Iterator[bytes], resource: Resource) -> None:
+    close = getattr(chunks, "close", None)
+    if callable(close):
+        close()
+    resource.close()
+
+
+def response_for(outcome: Outcome, request: HttpRequest) -> HttpResponseBase:
+    """A Django response executing ``outcome``; it owns the outcome's body from here on."""
+    plan, resource = outcome.plan, outcome.body
     response: HttpResponseBase
-    if opened is None:
+    if resource is None:
         response = HttpResponse(
             b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
         )
-        # HttpResponse invents a text/html Content-Type; the plan decides (a 304 has none).
-        del response["Content-Type"]
     elif _is_asgi(request):
-        response = StreamingHttpResponse(
-            _async_chunks(opened, plan, chunk_size), status=plan.status
-        )
-        del response["Content-Type"]
+        response = StreamingHttpResponse(_async_chunks(resource, outcome), status=plan.status)
     else:
-        body = _SyncBody(opened, plan, chunk_size)
+        body = _SyncBody(resource, outcome, request.META)
         response = StreamingHttpResponse(body, status=plan.status)
-        del response["Content-Type"]
         part = plan.single_part
-        if part is not None and wrapper_is_exact(request.META):
-            os.lseek(opened.fd, part.offset, os.SEEK_SET)
-            response.file_to_stream = opened.file  # type: ignore[attr-defined]
-            response.block_size = chunk_size  # type: ignore[attr-defined]
+        if part is not None and isinstance(resource, OpenFile) and wrapper_is_exact(request.META):
+            # The server's wsgi.file_wrapper sends the file (sendfile under gunicorn).
+            os.lseek(resource.fd, part.offset, os.SEEK_SET)
+            body.sendfile_end = part.offset + part.length
+            response.file_to_stream = resource.file  # type: ignore[attr-defined]
+            response.block_size = outcome.chunk_size  # type: ignore[attr-defined]
+    # HttpResponse invents a text/html Content-Type; the plan decides (a 304 has none).
+    del response["Content-Type"]
     for name, value in plan.headers:
         response[name] = value
     return response
 
 
-def serve_guarded(
-    mount: Mount, request: HttpRequest, name: str, *, defer_private: bool = False
-) -> HttpResponseBase | None:
-    """Serve ``name`` behind the access check (``MEDIASERVE["ACCESS"]``).
-
-    With ``defer_private`` (the middleware, which runs before authentication) a private name
-    without a valid signature is not judged here: ``None`` is returned and the request goes
-    on through the middleware stack to the view, where ``request.user`` exists.
-    """
-    raw = raw_path_of(request)
-
-    def decoded() -> str:
-        return decode_path(name.encode("utf-8", "surrogateescape"), raw)
-
-    method = request.method or "GET"
-    client = request.META.get("REMOTE_ADDR")
-    scope = getattr(request, "scope", None)
-    limited = throttle(request.META, method, scope if isinstance(scope, dict) else None)
-    if limited is not None:
-        return response_for(limited, None, request, mount.options.chunk_size)
-    access = get_access()
-    if access is not None:
-        target = admit(
-            access, mount, method, decoded, str(request.META.get("QUERY_STRING", "")), client,
-            NO_REQUEST if defer_private else request,
-        )  # fmt: skip
-        if target is None:
-            return None
-        if isinstance(target, ResponsePlan):
-            return response_for(target, None, request, mount.options.chunk_size)
-        mount = target
-    plan, opened = mount.respond(
-        method,
-        decoded,
-        request_headers(request.META),
-        client,
-        request.META.get(PROXY_HEADER_WSGI),
-    )
-    return response_for(plan, opened, request, mount.options.chunk_size)
-
-
-def serve_with(mount: Mount, request: HttpRequest, name: str) -> HttpResponseBase:
-    response = serve_guarded(mount, request, name)
-    if response is None:  # never: with the request at hand nothing is deferred
-        raise Http404("not served")
-    return response
+def _decide(pipeline: Pipeline, request: HttpRequest, judge: Any, path: str) -> Outcome | None:
+    return pipeline.decide(django_request(request, judge, path))
 
 
 def serve(request: HttpRequest, path: str | None = None) -> HttpResponseBase:
-    """Serve ``MEDIA_URL`` from ``MEDIA_ROOT``; wired by ``media_urlpatterns()``."""
-    config = get_config()
-    if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
-        from .storage_views import serve_storage
+    """Serve ``MEDIA_URL``; wired by ``media_urlpatterns()``.
 
-        found = path if path is not None else config.storage.match(request.path_info)
-        if found is None:
-            raise Http404("outside MEDIA_URL")
-        response = serve_storage(config.storage, request, found)
-        if response is None:  # never: with the request at hand nothing is deferred
-            raise Http404("not served")
-        return response
-    mount = config.mount
-    if mount is None:
+    ``path`` is the name under MEDIA_URL (the URL pattern's group); without it the request's
+    own path is matched against MEDIA_URL.
+    """
+    pipeline = get_pipeline()
+    if pipeline is None:
         raise Http404("MEDIA_URL is not served by this process")
-    name = path if path is not None else mount.match(request.path_info)
-    if name is None:
-        raise Http404("outside MEDIA_URL")
-    return serve_with(mount, request, name)
+    return serve_with(pipeline, request, path)
+
+
+def serve_with(
+    pipeline: Pipeline | Mount, request: HttpRequest, path: str | None = None
+) -> HttpResponseBase:
+    """Serve ``path`` (a name under the mount's prefix) through ``pipeline``: the view for
+    another folder than MEDIA_ROOT, e.g. ``path("docs/<path:path>", my_view)`` calling
+    ``serve_with(DOCS, request, path)`` with ``DOCS = Pipeline(Mount.create(...), access)``.
+    """
+    if isinstance(pipeline, Mount):
+        pipeline = Pipeline(pipeline)
+    full = request.path_info if path is None else pipeline.mount.prefix + path
+    # The permission callable is asked with this request: nothing is deferred here.
+    outcome = _decide(pipeline, request, request, full)
+    if outcome is None or outcome is DEFERRED:
+        raise Http404("outside the mount's prefix")
+    return response_for(outcome, request)
+
+
+def serve_media(request: HttpRequest) -> HttpResponseBase | None:
+    """The middleware's half: the response for a media request, or None to let the request
+    go on (not media, or a private name the view must judge after authentication ran)."""
+    pipeline = get_pipeline()
+    if pipeline is None:
+        return None
+    outcome = _decide(pipeline, request, NO_REQUEST, request.path_info)
+    if outcome is None or outcome is DEFERRED:
+        return None
+    return response_for(outcome, request)

@@ -1,8 +1,9 @@
-"""``get_wsgi_application()``: Django's, with public media answered before Django runs.
+"""``get_wsgi_application()``: Django's, with media answered before Django runs.
 
 Media requests never build an HttpRequest, run middleware or touch the database
 connection handling, which is what makes in-process media as fast as the server
-allows (see docs/benchmarks.md).
+allows (see docs/benchmarks.md). A private name without a valid signature goes on to
+Django, whose view judges it with the session.
 """
 
 from __future__ import annotations
@@ -12,19 +13,9 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
-from ..delivery.remote import serve_wsgi
-from ..delivery.wsgi import (
-    Environ,
-    StartResponse,
-    WSGIApp,
-    deliver,
-    internal_redirect_loop,
-    serve,
-    serve_admitted,
-)
-from .access import get_access
-from .conf import get_config
-from .ratelimit import throttle
+from ..delivery.wsgi import Environ, StartResponse, WSGIApp, execute, request_from_environ
+from ..pipeline.request import DEFERRED
+from .pipeline import get_pipeline
 
 __all__ = ["MediaWSGIHandler", "get_wsgi_application"]
 
@@ -36,37 +27,11 @@ class MediaWSGIHandler:
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        config = get_config()
-        if config.storage is not None:  # MEDIASERVE["STORAGE"]: media in object storage
-            found = config.storage.match(environ.get("PATH_INFO", "") or "/")
-            if found is not None:
-                limited = throttle(environ, str(environ.get("REQUEST_METHOD", "GET")))
-                if limited is not None:
-                    return deliver(limited, None, environ, start_response, 0)
-                served = serve_wsgi(config.storage, environ, start_response, found, get_access())
-                if served is not None:
-                    return served
-                # A private name without a valid signature: Django's view decides.
-                return self.app(environ, start_response)
-        mount = config.mount
-        if mount is not None:
-            name = mount.match(environ.get("PATH_INFO", "") or "/")
-            if name is not None:
-                limited = throttle(environ, str(environ.get("REQUEST_METHOD", "GET")))
-                if limited is not None:
-                    return deliver(limited, None, environ, start_response, 0)
-                access = get_access()
-                if access is None:
-                    return serve(mount, environ, start_response, name)
-                served = serve_admitted(access, mount, environ, start_response, name)
-                if served is not None:
-                    return served
-                # A private name without a valid signature: Django (its session, its
-                # permission callable, the media view) decides.
-            else:
-                looped = internal_redirect_loop(mount, environ)
-                if looped is not None:
-                    return deliver(looped, None, environ, start_response, 0)
+        pipeline = get_pipeline()
+        if pipeline is not None:
+            outcome = pipeline.decide(request_from_environ(environ))
+            if outcome is not None and outcome is not DEFERRED:
+                return execute(outcome, environ, start_response)
         return self.app(environ, start_response)
 
     def __getattr__(self, name: str) -> Any:

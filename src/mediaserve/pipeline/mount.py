@@ -1,141 +1,78 @@
-"""A mount: a URL prefix, a source and options -- and the one function every adapter calls.
+"""A mount: a URL prefix, a source and how its files are answered.
 
-``Mount.respond`` does lookup and planning for all adapters (WSGI, ASGI, Django), so the
-adapters only move bytes. It never raises for anything a client can send.
+One class for local files and object storage alike. ``Mount.respond`` is the pipeline's
+last step (look up, then plan, offload or redirect); it is called by ``Pipeline.decide``
+only, after the prefix, the decoding, the rate limit and the access decision.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote_to_bytes
 
+from ..access.rules import PRIVATE_CACHE_CONTROL
 from ..http.plan import (
-    ALLOWED_METHODS,
+    FileMeta,
+    FilePart,
     RequestHeaders,
     ResponsePlan,
     ServeOptions,
-    method_not_allowed,
     not_found,
     plan,
 )
-from ..sources.base import LookupError_, NotFound, OpenFile, Refused, Source
+from ..sources.base import LookupError_, NotFound, Refused, Source
 from ..sources.local import LocalSource
-from .offload import Offload, loop_detected, offload_plan, proxy_would_misanswer
+from ..sources.remote import StoreSource, Unavailable
+from .offload import (
+    Offload,
+    announced,
+    file_offload_plan,
+    loop_detected,
+    proxy_would_misanswer,
+    store_offload_plan,
+)
+from .request import Outcome, Request, log_refusal, logger, match_prefix, normalise_prefix
+from .store import StoreOptions, redirect_cache_control, redirect_plan, unavailable_plan
 
-__all__ = [
-    "Mount",
-    "announced",
-    "decode_path",
-    "log_refusal",
-    "logger",
-    "match_prefix",
-    "normalise_prefix",
-]
+__all__ = ["Mount"]
 
-logger = logging.getLogger("mediaserve")
-
-# Encoded "/", "\" and NUL: decoding them would let one URL segment become several (or
-# end early), which is how "%2e%2e%2f" style traversals slip past segment checks.
-_FORBIDDEN_ESCAPES = (b"%2f", b"%5c", b"%00")
-
-
-def normalise_prefix(prefix: str) -> str:
-    """``"media"`` / ``"/media"`` / ``"/media/"`` -> ``"/media/"``; ``""`` -> ``"/"``."""
-    text = "/" + prefix.strip("/")
-    return text if text == "/" else text + "/"
-
-
-def decode_path(path_bytes: bytes, raw: bytes | None) -> str:
-    """The request path as text, percent-decoded exactly once, or raise ``Refused``.
-
-    ``path_bytes`` is what the server already decoded (WSGI ``PATH_INFO`` as bytes,
-    or ASGI ``path`` re-encoded); ``raw`` is the path as it arrived, when the server
-    exposes it, and is used to refuse encoded slashes that the server decoded away.
-    """
-    # Without "%" and non-ASCII bytes the raw form hides nothing: the common request
-    # skips the scan (it is most of this function's cost).
-    if raw is not None and (b"%" in raw or not raw.isascii()):
-        raw_path = raw.split(b"?", 1)[0].lower()
-        if any(escape in raw_path for escape in _FORBIDDEN_ESCAPES):
-            raise Refused("encoded slash, backslash or NUL in the URL")
-        # Decode the raw form ourselves: some servers replace invalid UTF-8 with U+FFFD,
-        # which would hide overlong encodings such as %c0%ae.
-        try:
-            unquote_to_bytes(raw.split(b"?", 1)[0]).decode("utf-8")
-        except UnicodeDecodeError:
-            raise Refused("URL is not valid UTF-8 (overlong or truncated sequence)") from None
-    try:
-        return path_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refused("path is not valid UTF-8") from None
-
-
-def match_prefix(prefix: str, path: str) -> str | None:
-    """The name for ``path`` under ``prefix`` (which ends in "/"), or ``None`` outside it.
-
-    "/media-x/a.jpg" is not under "/media/" (no bare ``startswith`` on the prefix without
-    its slash); the bare prefix "/media" is inside: it names the directory.
-    """
-    if path.startswith(prefix):
-        return path[len(prefix) :]
-    if path == prefix[:-1]:
-        return ""
-    return None
-
-
-def log_refusal(label: str, client: str | None, reason: str) -> None:
-    """One WARNING per refused name (a probe or a misconfiguration), with client and reason."""
-    logger.warning(
-        "mediaserve refused %r from %s: %s",
-        label,
-        client or "unknown client",
-        reason,
-        extra={"mediaserve_reason": reason, "mediaserve_client": client},
-    )
-
-
-def announced(via: str | None, method: str, warned: set[str], setting: str) -> bool:
-    """Whether the proxy in front announced offload ``method`` (``X-Mediaserve-Offload``).
-
-    A mismatch is served by the app (correct, only slower) and logged once per process:
-    an offload header the proxy does not act on would reach the client as an empty 200.
-    """
-    if via is not None and via.strip().lower() == method:
-        return True
-    problem = "absent" if via is None else f"different ({via[:40]!r})"
-    if problem not in warned:
-        warned.add(problem)
-        logger.warning(
-            "mediaserve: %s is %r but this request's X-Mediaserve-Offload header is %s,"
-            " so the app sends the bytes instead. Reach the app through the proxy"
-            " configured by `mediaserve config`, which sets that header.",
-            setting,
-            method,
-            problem,
-        )
-    return False
+_PLAIN = RequestHeaders()
+# (private, method, name, size, mtime_ns, identity)
+_PlanKey = tuple[bool, str, str, int, int, str]
 
 
 @dataclass(frozen=True)
 class Mount:
-    """Files of ``source`` served under the URL path ``prefix`` (``"/media/"``)."""
+    """Files of ``source`` served under the URL path ``prefix`` (``"/media/"``).
+
+    ``offload``: a proxy reads local files itself (X-Accel-Redirect / X-Sendfile).
+    ``store``: the source is an object store (``StoreSource``), with its mode.
+    """
 
     prefix: str
     source: Source
     options: ServeOptions
-    # Set when a proxy moves the bytes (X-Accel-Redirect / X-Sendfile): see delivery/offload.py.
     offload: Offload | None = None
-    # Plans for plain GET/HEAD (no conditional or Range header) keyed by file version:
-    # the common request then skips planning. Bounded; cleared wholesale when full.
-    _plans: dict[tuple[str, str, int, int, str], ResponsePlan] = field(
-        default_factory=dict, repr=False, compare=False
+    store: StoreOptions | None = None
+    # The options for a private or signed name: ``Cache-Control: private, no-store``.
+    private_options: ServeOptions = field(init=False, repr=False, compare=False)
+    _prefix_bytes: bytes = field(init=False, repr=False, compare=False)
+    # Plans for plain GET/HEAD (no conditional or Range header) keyed by file version and
+    # privacy: the common request then skips planning. Bounded; cleared wholesale when full.
+    _plans: dict[_PlanKey, ResponsePlan] = field(
+        init=False, default_factory=dict, repr=False, compare=False
     )
     # Offload mismatches already logged (each is logged once per process, not per request).
-    _warned: set[str] = field(default_factory=set, repr=False, compare=False)
+    _warned: set[str] = field(init=False, default_factory=set, repr=False, compare=False)
     plan_cache_size = 4096
+
+    def __post_init__(self) -> None:
+        if self.store is not None and not isinstance(self.source, StoreSource):
+            raise TypeError("a mount with store options needs a StoreSource")
+        private = dataclasses.replace(self.options, cache_control=PRIVATE_CACHE_CONTROL)
+        object.__setattr__(self, "private_options", private)
+        object.__setattr__(self, "_prefix_bytes", self.prefix.encode("utf-8"))
 
     @classmethod
     def create(
@@ -144,7 +81,10 @@ class Mount:
         prefix: str = "/",
         options: ServeOptions | None = None,
         offload: Offload | None = None,
+        store: StoreOptions | None = None,
     ) -> Mount:
+        """A mount for a directory (a ``LocalSource`` with the options' dotfile and symlink
+        rules) or for any source."""
         opts = options or ServeOptions()
         if isinstance(root_or_source, (str, os.PathLike)):
             source: Source = LocalSource(
@@ -154,100 +94,131 @@ class Mount:
             )
         else:
             source = root_or_source
-        return cls(normalise_prefix(prefix), source, opts, offload)
+        return cls(normalise_prefix(prefix), source, opts, offload, store)
 
-    def match(self, path: str) -> str | None:
-        """The mount-relative name for ``path``, or ``None`` outside (see ``match_prefix``)."""
-        return match_prefix(self.prefix, path)
+    @property
+    def chunk_size(self) -> int:
+        """Read size for adapters that copy the body (a store reads in larger pieces)."""
+        if isinstance(self.source, StoreSource):
+            return max(self.options.chunk_size, self.source.chunk_size)
+        return self.options.chunk_size
 
-    def respond(
-        self,
-        method: str,
-        name: str | Callable[[], str],
-        headers: RequestHeaders,
-        client: str | None = None,
-        via: str | None = None,
-    ) -> tuple[ResponsePlan, OpenFile | None]:
-        """Look up ``name`` and plan the response; the open file is returned when the
-        plan has a body to read, and the caller must close it.
+    def match(self, path: bytes) -> bytes | None:
+        """The mount-relative name for ``path`` (see ``match_prefix``)."""
+        return match_prefix(self._prefix_bytes, path)
 
-        ``name`` may be a callable that decodes the name (raising ``Refused``), so that
-        decoding failures are logged like any other refusal. ``via`` is the value of the
-        ``X-Mediaserve-Offload`` request header: the offload method the proxy in front
-        handles (only then is the file offloaded).
-        """
-        if method not in ALLOWED_METHODS:
-            return method_not_allowed(), None
-        label = name if isinstance(name, str) else "<undecodable>"
-        try:
-            label = name if isinstance(name, str) else name()
-            opened = self.source.open(label)
-        except Refused as exc:
-            log_refusal(label, client, exc.reason)
-            return not_found(method), None
-        except NotFound as exc:
-            logger.debug("mediaserve 404 %r: %s", label, exc.reason)
-            return not_found(method), None
-        except LookupError_ as exc:  # any other source-specific failure: still a 404
-            logger.warning("mediaserve lookup failed for %r: %s", label, exc.reason)
-            return not_found(method), None
-        if (
-            self.offload is not None
-            and self._offloads(via)
-            and proxy_would_misanswer(headers) is None
-        ):
-            whole = self._plan(method, _PLAIN, opened)
-            offloaded = offload_plan(whole, opened.meta.name, self.offload)
-            if offloaded is not None:
-                opened.close()
-                return offloaded, None
-            logger.warning(
-                "mediaserve: %r cannot be offloaded (control character); served here", label
-            )
-        try:
-            result = self._plan(method, headers, opened)
-        except BaseException:
-            opened.close()
-            raise
-        if not result.body or all(isinstance(s, bytes) for s in result.body):
-            opened.close()
-            return result, None
-        return result, opened
+    def misrouted(self, request: Request) -> Outcome | None:
+        """The 502 for an offload URI the proxy sent back to the app, else None.
 
-    def _offloads(self, via: str | None) -> bool:
-        assert self.offload is not None
-        return announced(via, self.offload.method, self._warned, "OFFLOAD")
-
-    def internal(self, path: str, via: str | None, method: str) -> ResponsePlan | None:
-        """The 502 for an offload URI the proxy sent back to the app (see ``loop_detected``).
-
-        Only requests that carry the proxy's header count: a client asking the app for
+        nginx follows an X-Accel-Redirect to whatever location matches it; without an
+        ``internal`` location for the prefix that is ``location /`` and the request comes
+        back. Only requests that carry the proxy's header count: a client asking for
         ``/_mediaserve/x`` directly gets the ordinary answer for that path.
         """
-        if self.offload is None or via is None or self.offload.method == "x-sendfile":
+        offload = self.offload
+        if offload is None or request.via is None or offload.method == "x-sendfile":
             return None
-        if not path.startswith(self.offload.internal_prefix):
+        if not request.path.startswith(offload.internal_prefix.encode()):
             return None
+        shown = request.path[:200].decode("utf-8", "replace")
         logger.error(
             "mediaserve: %s came back to the app through the proxy: the proxy has no internal"
             " location for %s (regenerate it with `mediaserve config`)",
-            path[:200],
-            self.offload.internal_prefix,
+            shown,
+            offload.internal_prefix,
         )
-        return loop_detected(method)
+        return Outcome(loop_detected(request.method), kind="misrouted", reason="offload loop")
 
-    def _plan(self, method: str, headers: RequestHeaders, opened: OpenFile) -> ResponsePlan:
+    def respond(self, request: Request, name: str, private: bool = False) -> Outcome:
+        """Look ``name`` up and decide: a file response, an offload, a redirect or a 404/503.
+
+        Called with an allowed method (GET/HEAD) and an admitted name only.
+        """
+        method = request.method
+        options = self.private_options if private else self.options
+        store = self.store
+        try:
+            if store is not None and store.mode != "proxy":
+                handed = self._hand_to_store(request, name, store, options)
+                if handed is not None:
+                    return handed
+            resource = self.source.lookup(name, whole=method == "GET" and request.headers == _PLAIN)
+        except Refused as exc:
+            log_refusal(name, request.client, exc.reason)
+            return Outcome(not_found(method), kind="refused", reason=exc.reason)
+        except NotFound as exc:
+            logger.debug("mediaserve 404 %r: %s", name, exc.reason)
+            return Outcome(not_found(method), kind="missing", reason=exc.reason)
+        except Unavailable as exc:
+            endpoint = getattr(self.source, "endpoint", "")
+            logger.warning(
+                "mediaserve 503 for %r: object store %s", name, exc.reason,
+                extra={"mediaserve_endpoint": endpoint},
+            )  # fmt: skip
+            assert store is not None  # only store sources raise Unavailable
+            plan_ = unavailable_plan(method, store.retry_after)
+            return Outcome(plan_, kind="unavailable", reason=exc.reason)
+        except LookupError_ as exc:  # any other source-specific failure: still a 404
+            logger.warning("mediaserve lookup failed for %r: %s", name, exc.reason)
+            return Outcome(not_found(method), kind="missing", reason=exc.reason)
+        try:
+            offload = self.offload
+            if (
+                offload is not None
+                and announced(request.via, offload.method, self._warned, "OFFLOAD")
+                and proxy_would_misanswer(request.headers) is None
+            ):
+                whole = self._plan(method, _PLAIN, resource.meta, private, options)
+                offloaded = file_offload_plan(whole, resource.meta.name, offload)
+                if offloaded is not None:
+                    resource.close()
+                    return Outcome(offloaded, kind="offloaded")
+                logger.warning(
+                    "mediaserve: %r cannot be offloaded (control character); served here", name
+                )
+            result = self._plan(method, request.headers, resource.meta, private, options)
+        except BaseException:
+            resource.close()
+            raise
+        if not any(isinstance(segment, FilePart) for segment in result.body):
+            resource.close()  # a 304, 412, 416, HEAD or empty file: nothing to read
+            return Outcome(result, chunk_size=self.chunk_size)
+        return Outcome(result, resource, chunk_size=self.chunk_size)
+
+    def _hand_to_store(
+        self, request: Request, name: str, store: StoreOptions, options: ServeOptions
+    ) -> Outcome | None:
+        """Redirect to the store, or let nginx fetch from it; None: stream it from here."""
+        source = self.source
+        assert isinstance(source, StoreSource)
+        if store.mode == "redirect":
+            location, signed = source.url(name, store.expiry, request.method)
+            cache = redirect_cache_control(store.expiry, signed, options.cache_control)
+            return Outcome(redirect_plan(location, store.redirect_status, cache), kind="redirected")
+        # Offload mode hands the fetch to nginx only when nginx announced it can (the
+        # generated config sets the header); any other request is streamed as in proxy
+        # mode, so an app reached without the proxy never answers an empty 200.
+        if announced(request.via, "x-accel-redirect", self._warned, "STORAGE offload mode"):
+            location, _signed = source.url(name, store.expiry, request.method)
+            offloaded = store_offload_plan(location, store.offload_location, options.cache_control)
+            return Outcome(offloaded, kind="offloaded")
+        return None
+
+    def _plan(
+        self,
+        method: str,
+        headers: RequestHeaders,
+        meta: FileMeta,
+        private: bool,
+        options: ServeOptions,
+    ) -> ResponsePlan:
         if headers != _PLAIN:
-            return plan(method, headers, opened.meta, self.options)
-        meta = opened.meta
-        key = (method, meta.name, meta.size, meta.mtime_ns, meta.identity)
+            return plan(method, headers, meta, options)
+        key = (private, method, meta.name, meta.size, meta.mtime_ns, meta.identity)
         cached = self._plans.get(key)
         if cached is None:
-            cached = plan(method, headers, meta, self.options)
+            cached = plan(method, headers, meta, options)
             if len(self._plans) >= self.plan_cache_size:
                 self._plans.clear()
             self._plans[key] = cached
         return cached
-
-
-_PLAIN = RequestHeaders()

@@ -24,6 +24,7 @@ every file with an empty 200, which is the failure this package exists to preven
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -40,11 +41,15 @@ __all__ = [
     "PROXY_HEADER_WSGI",
     "Offload",
     "OffloadError",
+    "announced",
+    "file_offload_plan",
     "loop_detected",
-    "offload_plan",
     "proxy_would_misanswer",
     "quote_uri",
+    "store_offload_plan",
 ]
+
+logger = logging.getLogger("mediaserve")
 
 #: The request header a proxy sets to announce that it handles the offload header.
 PROXY_HEADER = "X-Mediaserve-Offload"
@@ -166,7 +171,30 @@ def proxy_would_misanswer(request: RequestHeaders) -> str | None:
     return None
 
 
-def offload_plan(whole: ResponsePlan, name: str, offload: Offload) -> ResponsePlan | None:
+def announced(via: str | None, method: str, warned: set[str], setting: str) -> bool:
+    """Whether the proxy in front announced offload ``method`` (``X-Mediaserve-Offload``).
+
+    A mismatch is served by the app (correct, only slower) and logged once per process
+    (``warned`` remembers): an offload header the proxy does not act on would reach the
+    client as an empty 200.
+    """
+    if via is not None and via.strip().lower() == method:
+        return True
+    problem = "absent" if via is None else f"different ({via[:40]!r})"
+    if problem not in warned:
+        warned.add(problem)
+        logger.warning(
+            "mediaserve: %s is %r but this request's X-Mediaserve-Offload header is %s,"
+            " so the app sends the bytes instead. Reach the app through the proxy"
+            " configured by `mediaserve config`, which sets that header.",
+            setting,
+            method,
+            problem,
+        )
+    return False
+
+
+def file_offload_plan(whole: ResponsePlan, name: str, offload: Offload) -> ResponsePlan | None:
     """The app's half of an offloaded response: decided headers, no body, the offload header.
 
     ``whole`` is the plan of a plain GET (or HEAD) of the file, so Content-Type,
@@ -205,3 +233,24 @@ def loop_detected(method: str) -> ResponsePlan:
         ("X-Content-Type-Options", "nosniff"),
     )
     return ResponsePlan(502, headers, () if method == "HEAD" else (_LOOP_BODY,))
+
+
+def store_offload_plan(url: str, internal_location: str, cache_control: str) -> ResponsePlan:
+    """Hand a store fetch to nginx: ``X-Accel-Redirect`` to ``internal_location`` followed by
+    the (presigned) URL's path and query, still percent-encoded as signed.
+
+    nginx does not decode an X-Accel-Redirect URI, so a location that captures the rest
+    and passes it on (``proxyconf/store.py``) sends the store the exact bytes that were
+    signed. The client's Range and validators go along, so the store answers 206/304
+    itself, and the bytes never pass through Python.
+    """
+    rest = url.split("://", 1)[-1]
+    path_and_query = rest[rest.find("/") + 1 :] if "/" in rest else ""
+    target = internal_location.rstrip("/") + "/" + path_and_query
+    # nginx keeps Cache-Control from this response for the final one (the store sets none).
+    headers = (
+        ("X-Accel-Redirect", target),
+        ("Cache-Control", cache_control),
+        ("Content-Length", "0"),
+    )
+    return ResponsePlan(200, headers)

@@ -111,7 +111,7 @@ def settings_defaults() -> dict[str, Any]:
     storage = values.get("STORAGE")
     if isinstance(storage, dict) and str(storage.get("MODE", "")).lower() == "offload":
         from ..django.storage import read_storage
-        from ..pipeline.storage import nginx_offload_location
+        from .store import nginx_offload_location
 
         store = read_storage(storage)
         if store.get("ENDPOINT_URL"):

@@ -107,7 +107,7 @@ class ProxySetup:
     # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
     max_ranges: int = 16
     # Object storage in offload mode: the nginx location(s) that fetch from the store
-    # (storage_mount.nginx_offload_location). Media then live in the bucket: every media URL
+    # (proxyconf/store.py). Media then live in the bucket: every media URL
     # goes to the app, which answers X-Accel-Redirect into this location.
     store_block: str = ""
     # The docker-compose volume that holds MEDIA_ROOT (NPM and Traefik output).

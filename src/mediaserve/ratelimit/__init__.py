@@ -5,7 +5,6 @@ from .limiter import (
     MemoryStore,
     RateLimiter,
     client_address,
-    meta_from_scope,
     parse_networks,
     too_many_requests,
 )
@@ -15,7 +14,6 @@ __all__ = [
     "MemoryStore",
     "RateLimiter",
     "client_address",
-    "meta_from_scope",
     "parse_networks",
     "too_many_requests",
 ]

@@ -34,7 +34,6 @@ __all__ = [
     "MemoryStore",
     "RateLimiter",
     "client_address",
-    "meta_from_scope",
     "parse_networks",
     "too_many_requests",
 ]
@@ -244,10 +243,28 @@ class RateLimiter:
         return found
 
     def check(self, meta: Mapping[str, Any], method: str) -> ResponsePlan | None:
-        """``None`` when the request may go on, else the 429 to send (logged at WARNING)."""
-        if self.exempt(meta.get("HTTP_USER_AGENT")):
+        """``check_client`` for a WSGI environ or Django ``request.META``."""
+        return self.check_client(
+            meta.get("REMOTE_ADDR"),
+            meta.get("HTTP_X_FORWARDED_FOR"),
+            meta.get("HTTP_USER_AGENT"),
+            str(meta.get("PATH_INFO", "")),
+            method,
+        )
+
+    def check_client(
+        self,
+        remote_addr: str | None,
+        forwarded_for: str | None,
+        user_agent: str | None,
+        label: str,
+        method: str,
+    ) -> ResponsePlan | None:
+        """``None`` when the request may go on, else the 429 to send (logged at WARNING
+        with ``label``, the path)."""
+        if self.allow_agents and self.exempt(user_agent):
             return None
-        client = self.client(meta)
+        client = client_address(remote_addr, forwarded_for, self.trusted_proxies)
         try:
             wait = self.hit(client)
         except Exception as exc:  # the store is down (Redis restarting...): fail open
@@ -258,27 +275,9 @@ class RateLimiter:
         reason = f"rate limit of {self.requests} per {self.window}s exceeded"
         logger.warning(
             "mediaserve throttled %r from %s: %s",
-            str(meta.get("PATH_INFO", "")),
+            label,
             client,
             reason,
             extra={"mediaserve_reason": reason, "mediaserve_client": client},
         )
         return too_many_requests(method, wait)
-
-
-def meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The WSGI-style fields the limiter reads (REMOTE_ADDR, HTTP_X_FORWARDED_FOR,
-    HTTP_USER_AGENT, PATH_INFO), from an ASGI scope."""
-    meta: dict[str, Any] = {"PATH_INFO": scope.get("path", "")}
-    client = scope.get("client")
-    if client:
-        meta["REMOTE_ADDR"] = str(client[0])
-    for key, value in scope.get("headers", ()):
-        name = bytes(key).lower()
-        if name == b"x-forwarded-for":
-            text = bytes(value).decode("latin-1")
-            previous = meta.get("HTTP_X_FORWARDED_FOR")
-            meta["HTTP_X_FORWARDED_FOR"] = f"{previous}, {text}" if previous else text
-        elif name == b"user-agent":
-            meta["HTTP_USER_AGENT"] = bytes(value).decode("latin-1")
-    return meta

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from typing import Protocol
 
 from ..http.plan import FileMeta
 
-__all__ = ["LookupError_", "NotFound", "OpenFile", "Refused", "Source"]
+__all__ = ["LookupError_", "NotFound", "OpenFile", "Refused", "Resource", "Source"]
 
 
 class LookupError_(Exception):
@@ -59,6 +60,22 @@ class OpenFile:
             self._file = io.FileIO(self.fd, "rb", closefd=True)
         return self._file
 
+    def read(self, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
+        """``length`` bytes from ``offset`` in chunks, read with ``pread``; ends early if the
+        file was truncated under the download (the caller sees fewer bytes: a short body).
+
+        ``pread`` reads at an explicit offset, so nothing depends on the descriptor's
+        position, which ``wsgi.file_wrapper`` users may have moved.
+        """
+        fd = self.fd
+        while length > 0:
+            data = os.pread(fd, min(chunk_size, length), offset)
+            if not data:
+                return
+            offset += len(data)
+            length -= len(data)
+            yield data
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -76,9 +93,36 @@ class OpenFile:
         return f"OpenFile({self.path!r}, size={self.meta.size})"
 
 
-class Source(Protocol):
-    """Anything that can open a mount-relative name (``"products/42.jpg"``)."""
+class Resource(Protocol):
+    """One version of one file, found by a source: what the planner needs (``meta``) and
+    where the planned slices are read from.
 
-    def open(self, name: str) -> OpenFile:
-        """Open ``name`` or raise :class:`NotFound` / :class:`Refused`."""
+    A local file (:class:`OpenFile`) and a stored object (``sources.remote.RemoteObject``)
+    both are one: the pipeline plans from ``meta`` and the delivery adapters read slices,
+    so neither knows where the bytes live. Adapters that can send a local file without
+    copying it (sendfile, zerocopysend, pathsend) check for an :class:`OpenFile`.
+    """
+
+    meta: FileMeta
+
+    def read(self, offset: int, length: int, chunk_size: int) -> Iterator[bytes]:
+        """Yield up to ``length`` bytes from ``offset``, in chunks of at most ``chunk_size``.
+
+        Never raises for a file that changed or a store that failed after the headers were
+        planned: it stops early instead, and the reader reports the body as short.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the descriptor or the store connection (idempotent)."""
+        ...
+
+
+class Source(Protocol):
+    """Anything that can find a mount-relative name (``"products/42.jpg"``)."""
+
+    def lookup(self, name: str, *, whole: bool = False) -> Resource:
+        """Find ``name`` or raise :class:`NotFound` / :class:`Refused` (a remote source also
+        ``sources.remote.Unavailable``). ``whole``: the whole body will be sent (a plain
+        GET), so a store may start fetching it in the same round trip."""
         ...

@@ -116,7 +116,12 @@ class LocalSource:
     def __repr__(self) -> str:
         return f"LocalSource({self.root!r})"
 
+    def lookup(self, name: str, *, whole: bool = False) -> OpenFile:
+        """The :class:`~mediaserve.sources.base.Source` interface: see :meth:`open`."""
+        return self.open(name)
+
     def open(self, name: str) -> OpenFile:
+        """Open ``name`` under the root, or raise NotFound / Refused (see the class)."""
         parts = safe_parts(name, allow_dotfiles=self.allow_dotfiles)
         if self.follow_symlinks and _PROC_FD is not None:
             fd, path = self._open_checked(parts)

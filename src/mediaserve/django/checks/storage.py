@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from ..storage import SETTING, StorageSettingsError, build_storage_mount, read_storage
+from ..storage import SETTING, StorageSettingsError, build_store_driver, read_storage
 
 __all__ = ["check_storage", "check_storage_reachable", "check_storages_signing"]
 
@@ -161,12 +161,10 @@ def check_storage_reachable(
     values = _storage_values()
     if not isinstance(values, dict) or values["BACKEND"] != "s3":
         return []
-    from ...http.plan import ServeOptions
     from ...sources.remote import Unavailable
     from ...sources.s3 import S3Source
 
-    mount = build_storage_mount(values, "/media/", ServeOptions())
-    source = mount.source
+    source = build_store_driver(values)
     assert isinstance(source, S3Source)
     try:
         source.client.head_bucket(Bucket=source.settings.bucket)

@@ -1,0 +1,126 @@
+"""The pipeline: one media request, from its description to the outcome, in one order.
+
+Every entry point (``WSGIMedia``, ``ASGIMedia``, the Django view, the middleware, the Django
+WSGI/ASGI wrappers, ``mediaserve serve``) builds a :class:`~.request.Request` and executes
+what :meth:`Pipeline.decide` returns; none of them decides anything. The steps::
+
+    1 prefix    outside the mount: not ours (None), or the 502 of an offload loop
+    2 decode    percent-decoded once; a refusal is kept and answered at step 4
+    3 limit     the client's rate limit (429), counted once per request
+    4 method    GET and HEAD only (405); then an undecodable name is refused (404)
+    5 access    public / private / signed (404 or 403; deferred to the app behind)
+    6 lookup    the source finds the file or object (404, 503)
+    7 plan      RFC 9110 (200, 206, 304, 412, 416), or offload to the proxy, or redirect
+
+Sans-IO apart from what the steps are: the rate limit's counter store, the permission
+callable and the source's lookup. Sync and async adapters call the same ``decide`` (the
+ASGI adapters on their I/O pool, in one trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..access.rules import Access, forbidden
+from ..http.plan import ALLOWED_METHODS, method_not_allowed, not_found
+from ..ratelimit.limiter import RateLimiter
+from ..sources.base import Refused
+from .mount import Mount
+from .request import DEFERRED, Outcome, Request, decode_path, log_refusal, logger
+
+__all__ = ["COUNTED", "Pipeline"]
+
+#: Set in the environ/scope (``Request.mark``) once the request was rate-limited.
+COUNTED = "mediaserve.rate_counted"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The steps for one mount, with its access rules and rate limit (both optional)."""
+
+    mount: Mount
+    access: Access | None = None
+    limiter: RateLimiter | None = None
+
+    def claims(self, request: Request) -> bool:
+        """Whether ``decide`` may answer this request (its path is under the prefix, or it
+        may be an offload URI that came back): async adapters check this on the event loop
+        and hand every other request to the application without a trip to the I/O pool."""
+        mount = self.mount
+        return mount.match(request.path) is not None or (
+            mount.offload is not None and request.via is not None
+        )
+
+    def decide(self, request: Request) -> Outcome | None:
+        """The outcome for ``request``; None when its path is outside the mount (the
+        application behind answers it). Total: never raises for anything a client sends."""
+        mount = self.mount
+        # Step 1: the prefix.
+        raw_name = mount.match(request.path)
+        if raw_name is None:
+            return mount.misrouted(request)
+        # Step 2: decode once. A refusal waits for steps 3 and 4: a probe is still counted
+        # by the rate limit, and a POST is a 405 whatever its path.
+        refusal = None
+        try:
+            name = decode_path(raw_name, request.raw)
+        except Refused as exc:
+            name, refusal = "", exc.reason
+        method = request.method
+        # Step 3: the rate limit.
+        limited = self._limit(request)
+        if limited is not None:
+            return limited
+        # Step 4: the method, then the refusal of step 2.
+        if method not in ALLOWED_METHODS:
+            return Outcome(method_not_allowed(), kind="not_allowed")
+        if refusal is not None:
+            log_refusal("<undecodable>", request.client, refusal)
+            return Outcome(not_found(method), kind="refused", reason=refusal)
+        # Step 5: access, before any lookup: a refusal costs no file system call and
+        # answers the same whether the file exists or not.
+        private = False
+        access = self.access
+        if access is not None and access.restricts:
+            verdict = access.decide(method, name, request.query, request.judge)
+            if verdict.outcome == "private":
+                private = True
+            elif verdict.outcome == "defer":
+                return DEFERRED
+            elif verdict.outcome == "deny":
+                return self._deny(request, name, verdict.reason, access)
+        # Steps 6 and 7: look up, then plan, offload or redirect.
+        return mount.respond(request, name, private)
+
+    def _limit(self, request: Request) -> Outcome | None:
+        limiter = self.limiter
+        if limiter is None:
+            return None
+        mark = request.mark
+        if mark is not None:
+            if mark.get(COUNTED):
+                return None
+            mark[COUNTED] = True
+        plan_ = limiter.check_client(
+            request.client,
+            request.forwarded_for,
+            request.user_agent,
+            request.path.decode("utf-8", "replace"),
+            request.method,
+        )
+        if plan_ is None:
+            return None
+        return Outcome(plan_, kind="throttled", reason="rate limit exceeded")
+
+    @staticmethod
+    def _deny(request: Request, name: str, reason: str, access: Access) -> Outcome:
+        logger.warning(
+            "mediaserve denied %r from %s: %s",
+            name,
+            request.client or "unknown client",
+            reason,
+            extra={"mediaserve_reason": reason, "mediaserve_client": request.client},
+        )
+        if access.denied_status == 403:
+            return Outcome(forbidden(request.method), kind="denied", reason=reason)
+        return Outcome(not_found(request.method), kind="denied", reason=reason)
