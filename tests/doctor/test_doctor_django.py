@@ -130,3 +130,50 @@ def test_call_command_keeps_the_exit_status(example_django: Any) -> None:
     with pytest.raises(CommandError) as failed:
         call_command("mediaserve", "doctor", "../escape.jpg", "--json")
     assert failed.value.returncode == 2
+
+
+# -- the settings hop asks mediaserve's system checks -----------------------------------------
+
+
+def _settings_hop(**overrides: Any) -> list[Finding]:
+    from django.test import override_settings
+
+    from mediaserve.doctor.django_settings import check_settings
+
+    with override_settings(**overrides):
+        return check_settings(None)
+
+
+def test_media_url_without_its_slash_is_the_system_check_e004(
+    example_django: Any, media_root: Path
+) -> None:
+    """The doctor does not re-decide MEDIA_URL's slash: it reports the check, id and hint."""
+    found = _settings_hop(MEDIA_URL="/media", MEDIA_ROOT=str(media_root))
+    failed = [f for f in found if f.verdict == "fail"]
+    assert [f.evidence for f in failed] == [["system check mediaserve.E004"]]
+    assert failed[0].summary == "MEDIA_URL '/media' does not end with a slash"
+    assert failed[0].fix == "Set MEDIA_URL = '/media/'."
+
+
+def test_a_missing_media_root_is_the_system_check_e002(example_django: Any, tmp_path: Path) -> None:
+    found = _settings_hop(MEDIA_ROOT=str(tmp_path / "gone"))
+    assert ["system check mediaserve.E002"] in [f.evidence for f in found if f.verdict == "fail"]
+
+
+def test_a_system_check_warning_is_a_warning_of_the_hop(
+    example_django: Any, media_root: Path
+) -> None:
+    """W002: uploads landing 0600 is what later shows up as nginx's 403."""
+    found = _settings_hop(MEDIA_ROOT=str(media_root), FILE_UPLOAD_PERMISSIONS=0o600)
+    assert [f.evidence for f in found if f.verdict == "warn"] == [["system check mediaserve.W002"]]
+
+
+def test_a_silenced_system_check_stays_silent_in_the_doctor(
+    example_django: Any, media_root: Path
+) -> None:
+    found = _settings_hop(
+        MEDIA_ROOT=str(media_root),
+        FILE_UPLOAD_PERMISSIONS=0o600,
+        SILENCED_SYSTEM_CHECKS=["mediaserve.W002"],
+    )
+    assert not [f for f in found if f.verdict in ("warn", "fail")]

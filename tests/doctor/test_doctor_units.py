@@ -11,7 +11,7 @@ import pytest
 from harness import png_bytes
 from mediaserve.doctor.consumer import _rules
 from mediaserve.doctor.fetch import Response
-from mediaserve.doctor.magic import image_size, same_family, sniff
+from mediaserve.doctor.magic import image_size, same_family, sniffed_type
 from mediaserve.doctor.proxy import choose_location, choose_server, parse_nginx
 from mediaserve.doctor.report import Finding, Report, render_text
 from mediaserve.doctor.served import explain_status, origin_of
@@ -90,9 +90,39 @@ def test_progressive_jpeg_size() -> None:
 
 
 def test_sniff_tells_html_from_an_image() -> None:
-    assert sniff(b"<!DOCTYPE html><html>") == "text/html"
-    assert sniff(png_bytes()) == "image/png"
-    assert sniff(b"plain words") is None
+    assert sniffed_type(b"<!DOCTYPE html><html>") == "text/html"
+    assert sniffed_type(png_bytes()) == "image/png"
+    assert sniffed_type(b"plain words") is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"ID3\x04\x00\x00\x00\x00\x00\x00",  # an ID3v2 tag in front of the frames
+        b"\xff\xfb\x90\x64\x00",  # MPEG-1 Layer III frame sync
+        b"\xff\xf3\x48\xc4\x00",  # MPEG-2 Layer III
+        b"\xff\xfd\x90\x64\x00",  # MPEG-1 Layer II: not MP3 (the doctor used to say it was)
+        b"\xff\xff\xff\xff\x00",  # fill bytes: not a frame of any layer
+        b"\xff\xf1\x50\x80\x02",  # ADTS AAC without CRC
+        b"\xff\xf0\x50\x80\x02",  # ADTS AAC with CRC (the doctor used to miss it)
+    ],
+)
+def test_the_doctor_and_the_upload_check_agree_on_mp3_and_aac(head: bytes) -> None:
+    """One reading of the signatures: a file uploads refuse as "not an MP3" must not be
+    called audio/mpeg by the doctor, nor the other way round."""
+    from mediaserve.uploads import sniff
+
+    assert (sniffed_type(head) == "audio/mpeg") == (sniff(head) == "mp3")
+    assert (sniffed_type(head) == "audio/aac") == (sniff(head) == "aac")
+
+
+def test_every_upload_format_has_a_content_type_in_the_doctor() -> None:
+    """A format uploads learn to sniff must not silently prove nothing to the doctor."""
+    from mediaserve.doctor.magic import FORMAT_TYPES
+    from mediaserve.uploads import EXTENSIONS
+
+    formats = set().union(*(found for _kind, found in EXTENSIONS.values()))
+    assert formats - {"text"} <= set(FORMAT_TYPES)
 
 
 def test_containers_shared_by_several_types_agree() -> None:

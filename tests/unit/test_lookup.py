@@ -13,12 +13,11 @@ from harness import MediaTree, media_tree
 from mediaserve.http.content_types import guess_type
 from mediaserve.http.dates import format_http_date, parse_http_date
 from mediaserve.http.disposition import content_disposition
-from mediaserve.http.plan import RequestHeaders
 from mediaserve.pipeline.mount import Mount
 from mediaserve.pipeline.request import decode_path
-from unit.support import decide
 from mediaserve.sources.base import NotFound, Refused
 from mediaserve.sources.local import LocalSource
+from unit.support import decide
 
 
 @pytest.fixture

@@ -269,6 +269,30 @@ class Access:
             return _PRIVATE
         return Verdict("deny", "permission denied")
 
+    def restricted_prefixes(self) -> tuple[str, ...]:
+        """The prefixes under which a name may be refused, for whoever must route or report
+        them (proxy config, system checks, the doctor) without re-deciding the policy.
+
+        Each is in the form :meth:`policy_for` compares: case-folded, ending in ``/``, and
+        ``""`` (alone) for every name. A prefix inside another one is left out: the outer one
+        covers it. Sorted, so the output is stable.
+
+        A superset on purpose: a public prefix that re-opens part of a restricted one
+        (``invoices/public/`` under a private ``invoices/``, the longest prefix wins) stays
+        inside it. Sending those names to the application is safe, since it answers them
+        publicly itself; leaving a restricted name out would not be.
+
+        Compare names with these as this class does, case-insensitively (``casefold``): a
+        proxy matches locations case-sensitively, so ``INVOICES/`` must be routed to the
+        application or refused, never read from disk as public media.
+        """
+        cover: list[str] = []
+        for prefix in sorted(prefix for prefix, policy in self.rules if policy != PUBLIC):
+            # Sorted, an outer prefix comes before every prefix it covers.
+            if not any(prefix.startswith(outer) for outer in cover):
+                cover.append(prefix)
+        return tuple(cover)
+
 
 def forbidden(method: str = "GET") -> ResponsePlan:
     """The 403 sent instead of the 404 when ``denied_status`` is 403."""

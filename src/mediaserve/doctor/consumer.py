@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .fetch import Fetch, FetchOptions, Response, fetch
 from .file import FileFacts
-from .magic import base_type, image_size, sniff
+from .magic import base_type, image_size, sniffed_type
 from .report import Finding
 from .served import _is_login, origin_of
 
@@ -123,11 +123,11 @@ def check_consumer(
                 )
             )
             continue
-        body_type = sniff(final.head) if final.head else None
+        body_type = sniffed_type(final.head) if final.head else None
         challenge = (
             final.status in (200, 206)
             and body_type == "text/html"
-            and (plain_final is None or sniff(plain_final.head) != "text/html")
+            and (plain_final is None or sniffed_type(plain_final.head) != "text/html")
         )
         plain_ok = plain_final is not None and plain_final.status == 200
         if (final.status not in (200, 206) or challenge) and plain_ok:
@@ -178,7 +178,7 @@ def check_consumer(
         return findings or [Finding(HOP, "fail", "no usable answer for the crawler", [url], "")]
     findings.extend(_rules(profile, answer, plain_final, facts))
     if not any(f.verdict in ("warn", "fail") for f in findings):
-        detail = sniff(answer.head) or answer.content_type
+        detail = sniffed_type(answer.head) or answer.content_type
         size = image_size(answer.head)
         px = f", {size[0]}x{size[1]} px" if size else ""
         findings.append(
@@ -221,7 +221,7 @@ def _rules(
     profile: str, answer: Response, plain: Response | None, facts: FileFacts | None
 ) -> list[Finding]:
     findings: list[Finding] = []
-    sniffed = sniff(answer.head) or (facts.sniffed if facts else None)
+    sniffed = sniffed_type(answer.head) or (facts.sniffed if facts else None)
     declared = base_type(answer.header("content-type") or "")
     total = _total_size(answer, facts)
     evidence = [

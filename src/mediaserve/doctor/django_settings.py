@@ -1,19 +1,22 @@
 """Hop ``settings``: the Django settings that decide whether media reaches the outside.
 
 Each check is one mistake seen in real deployments: DEBUG left on (``static()`` works, then
-stops when DEBUG goes off), MEDIA_URL without its slashes, SECURE_SSL_REDIRECT behind a TLS
+stops when DEBUG goes off), an empty or relative MEDIA_URL, SECURE_SSL_REDIRECT behind a TLS
 proxy without SECURE_PROXY_SSL_HEADER (every request looks like http: a redirect loop), the
 public host missing from ALLOWED_HOSTS (400), CSRF_TRUSTED_ORIGINS without a scheme.
+
+What mediaserve's system checks already decide (MEDIA_URL's trailing slash, MEDIA_ROOT,
+offload, object storage, access) is asked of them (:func:`system_check_findings`), not
+decided again here.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from .report import Finding
+from .report import Finding, HopVerdict
 
-__all__ = ["check_settings"]
+__all__ = ["check_settings", "system_check_findings"]
 
 HOP = "settings"
 
@@ -22,6 +25,26 @@ def _host_allowed(host: str, allowed: list[str]) -> bool:
     from django.http.request import validate_host
 
     return bool(validate_host(host, allowed))
+
+
+def system_check_findings() -> list[Finding]:
+    """mediaserve's system checks that read the settings alone (``SETTINGS_CHECKS``), as
+    findings: an error fails the hop, a warning warns, each with its id and hint. The
+    doctor asks them rather than re-deciding what ``manage.py check`` already decides."""
+    from django.core.checks import ERROR, WARNING
+
+    from ..django.checks import SETTINGS_CHECKS
+
+    findings: list[Finding] = []
+    for check in SETTINGS_CHECKS:
+        for message in check(None):
+            if message.level < WARNING or message.is_silenced():
+                continue
+            verdict: HopVerdict = "fail" if message.level >= ERROR else "warn"
+            summary = str(message.msg).removesuffix(".")
+            evidence = [f"system check {message.id}"]
+            findings.append(Finding(HOP, verdict, summary, evidence, message.hint or ""))
+    return findings
 
 
 def check_settings(public_url: str | None) -> list[Finding]:
@@ -46,28 +69,10 @@ def check_settings(public_url: str | None) -> list[Finding]:
     media_url = str(settings.MEDIA_URL or "")
     media_root = str(settings.MEDIA_ROOT or "")
     evidence.append(f"MEDIA_URL = {media_url!r}, MEDIA_ROOT = {media_root!r}")
+    # MEDIA_URL's slashes, MEDIA_ROOT, offload, storage and access: the system checks' answer.
+    findings.extend(system_check_findings())
     if not media_url:
         findings.append(Finding(HOP, "fail", "MEDIA_URL is empty", [], "MEDIA_URL = '/media/'"))
-    elif not media_url.endswith("/"):
-        findings.append(
-            Finding(
-                HOP,
-                "fail",
-                f"MEDIA_URL {media_url!r} does not end with '/'",
-                [],
-                f"MEDIA_URL = {media_url + '/'!r}",
-            )
-        )
-    elif media_url == "/":
-        findings.append(
-            Finding(
-                HOP,
-                "fail",
-                "MEDIA_URL is '/': media would shadow every page",
-                [],
-                "MEDIA_URL = '/media/'",
-            )
-        )
     elif not urlsplit(media_url).netloc and not media_url.startswith("/"):
         findings.append(
             Finding(
@@ -76,20 +81,6 @@ def check_settings(public_url: str | None) -> list[Finding]:
                 f"MEDIA_URL {media_url!r} does not start with '/'",
                 ["a relative MEDIA_URL is resolved against each page's own path"],
                 f"MEDIA_URL = {'/' + media_url!r}",
-            )
-        )
-    if not media_root:
-        findings.append(
-            Finding(HOP, "fail", "MEDIA_ROOT is empty", [], "MEDIA_ROOT = BASE_DIR / 'media'")
-        )
-    elif not Path(media_root).is_dir():
-        findings.append(
-            Finding(
-                HOP,
-                "fail",
-                f"MEDIA_ROOT {media_root} does not exist here",
-                [],
-                "Create it or mount the media volume there (same path in every container).",
             )
         )
     proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..http.content_types import guess_type
-from .magic import base_type, image_size, same_family, sniff
+from .magic import base_type, image_size, same_family, sniffed_type
 from .report import Finding
 
 __all__ = ["FileFacts", "inspect_file", "resolve_name"]
@@ -127,7 +127,7 @@ def inspect_file(root: Path, name: str) -> tuple[FileFacts | None, list[Finding]
             )
         )
     expected = base_type(guess_type(name))
-    sniffed = sniff(head) if head else None
+    sniffed = sniffed_type(head) if head else None
     facts = FileFacts(
         path=path,
         size=st.st_size,

@@ -11,23 +11,35 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["image_size", "same_family", "sniff"]
+from ..uploads.validate import sniff
 
-# (offset, signature, content type); checked in order.
-_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
-    (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
-    (0, b"GIF87a", "image/gif"),
-    (0, b"GIF89a", "image/gif"),
-    (0, b"%PDF-", "application/pdf"),
-    (0, b"\x1a\x45\xdf\xa3", "video/webm"),  # EBML: WebM or Matroska
-    (0, b"OggS", "audio/ogg"),
-    (0, b"ID3", "audio/mpeg"),
-    (0, b"#!AMR", "audio/amr"),
-    (0, b"PK\x03\x04", "application/zip"),  # also docx/xlsx/pptx
-    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/x-ole-storage"),  # doc/xls/ppt
-    (0, b"BM", "image/bmp"),
-)
+__all__ = ["FORMAT_TYPES", "image_size", "same_family", "sniffed_type"]
+
+#: The format names of :func:`mediaserve.uploads.sniff` as the content types a name or a
+#: Content-Type header would say. One reading of the signatures for uploads and the doctor:
+#: a file the upload check calls MP3 is audio/mpeg here, and only then.
+FORMAT_TYPES: dict[str, str] = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "wav": "audio/wav",
+    "mp4": "video/mp4",
+    "mp4-family": "video/mp4",
+    "m4a": "audio/mp4",
+    "3gp": "video/3gpp",
+    "mov": "video/quicktime",
+    "heic": "image/heic",
+    "avif": "image/avif",
+    "pdf": "application/pdf",
+    "ole": "application/x-ole-storage",  # doc/xls/ppt
+    "zip": "application/zip",  # also docx/xlsx/pptx
+    "ogg": "audio/ogg",
+    "amr": "audio/amr",
+    "ebml": "video/webm",  # WebM or Matroska
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+}
 
 _OFFICE_ZIP = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -38,32 +50,19 @@ _OFFICE_ZIP = {
 _OFFICE_OLE = {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}
 
 
-def sniff(data: bytes) -> str | None:
-    """The content type the leading bytes prove, or None when they prove nothing."""
-    for offset, signature, kind in _SIGNATURES:
-        if data[offset : offset + len(signature)] == signature:
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in (b"heic", b"heix", b"mif1", b"msf1"):
-            return "image/heic"
-        if brand == b"avif":
-            return "image/avif"
-        if brand.startswith(b"3g"):
-            return "video/3gpp"
-        if brand in (b"M4A ", b"M4B "):
-            return "audio/mp4"
-        if brand == b"qt  ":
-            return "video/quicktime"
-        return "video/mp4"
-    if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06:
-        return "audio/mpeg"  # an MPEG audio frame sync without an ID3 tag
-    if data[:2] == b"\xff\xf1" or data[:2] == b"\xff\xf9":
-        return "audio/aac"  # ADTS
+def sniffed_type(data: bytes) -> str | None:
+    """The content type the leading bytes prove, or None when they prove nothing.
+
+    The signatures are the upload check's (:func:`mediaserve.uploads.sniff`); the doctor only
+    adds what it looks for beyond uploads: BMP, and HTML (an error page saved under an image
+    name) or SVG/XML told apart, HTML also when it does not start the file. Plain text
+    proves nothing here: every name may hold it.
+    """
+    found = sniff(data)
+    if found in FORMAT_TYPES:
+        return FORMAT_TYPES[found]
+    if data[:2] == b"BM":
+        return "image/bmp"
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head:
         return "text/html"

@@ -312,12 +312,49 @@ def _proxy_headers(*scopes: Directive | None) -> dict[str, str]:
     return {}
 
 
+@dataclass
+class _Request:
+    """The media request as the proxy sees it, and where its ``location`` choice landed."""
+
+    config: Path
+    scheme: str
+    path: str
+    http: Directive | None
+    server: Directive
+    choice: Choice
+    location_text: str
+    evidence: list[str]
+
+    @property
+    def scope(self) -> Directive:
+        return self.choice.location or self.server
+
+
 def check_proxy(
     config: Path, url: str, media_prefix: str | None, *, forwarded_proto: bool = False
 ) -> list[Finding]:
-    """``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
-    proxy must send it."""
-    """Findings about how the nginx at ``config`` handles ``url``."""
+    """Findings about how the nginx at ``config`` handles ``url``.
+
+    ``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
+    proxy must send it. Each question below is one function; the first that has the answer
+    for the chosen location (it is hijacked, internal, unknown, a ``return``, a
+    ``proxy_pass``) ends the hop, else the file nginx would read is checked.
+    """
+    found = _locate(config, url)
+    if isinstance(found, list):
+        return found
+    request = found
+    for question in (_hijacked_by_regex, _internal, _unreadable_include, _returned):
+        answer = question(request)
+        if answer is not None:
+            return answer
+    if request.scope.first("proxy_pass") is not None:
+        return _proxied(request, forwarded_proto=forwarded_proto)
+    return _read_from_disk(request, media_prefix or "/media/")
+
+
+def _locate(config: Path, url: str) -> _Request | list[Finding]:
+    """The server and location nginx picks for ``url``, or why that cannot be told."""
     try:
         directives = parse_nginx(config)
     except (OSError, NginxParseError) as exc:
@@ -334,102 +371,133 @@ def check_proxy(
     choice = choose_location(server, path)
     evidence = [f"config {config}: server {names}"]
     if choice.location is None:
-        root = _inherited("root", server, http)
-        if root is None:
+        if _inherited("root", server, http) is None:
             return [Finding(HOP, "warn", f"no location matches {path}", evidence, "")]
         location_text = "(no location: server root)"
     else:
         location_text = f"location {' '.join(choice.location.args)}"
     evidence.append(f"{path} -> {location_text}")
+    return _Request(config, parts.scheme, path, http, server, choice, location_text, evidence)
+
+
+def _hijacked_by_regex(request: _Request) -> list[Finding] | None:
+    """A regex location (NPM's "Cache Assets") beats the media prefix location."""
+    choice = request.choice
+    if choice.beaten_prefix is None or choice.modifier not in ("~", "~*"):
+        return None
+    beaten = " ".join(choice.beaten_prefix.args)
     location = choice.location
+    return [
+        Finding(
+            HOP,
+            "fail",
+            f"the regex location {' '.join(location.args) if location else ''} takes "
+            f"{request.path} away from location {beaten} (regexes beat plain prefixes)",
+            [*request.evidence, f"beaten: location {beaten}"],
+            f"Make the media location win with ^~ (no regex is tried after it):\n"
+            f"  location ^~ {_location_parts(choice.beaten_prefix)[1]} {{ ... }}\n"
+            "(Nginx Proxy Manager: 'Cache Assets' adds such a regex for images; turn it "
+            "off or put the media location in the Advanced tab with ^~.)",
+        )
+    ]
+
+
+def _internal(request: _Request) -> list[Finding] | None:
+    """An ``internal`` location: 404 for every outside request."""
+    if _inherited("internal", request.choice.location) is None:
+        return None
+    return [
+        Finding(
+            HOP,
+            "fail",
+            f"{request.location_text} is internal: outside requests get 404",
+            request.evidence,
+            "Serve media from a public location; internal ones are for X-Accel-Redirect.",
+        )
+    ]
+
+
+def _unreadable_include(request: _Request) -> list[Finding] | None:
+    """The location's work is in an include this config does not hold: unknown."""
+    scope = request.scope
+    missing = [d.args[0] for d in scope.find("include") if d.args]
+    handled = any(scope.first(name) for name in ("return", "proxy_pass", "alias", "root"))
+    if not missing or handled:
+        return None
+    return [
+        Finding(
+            HOP,
+            "warn",
+            f"{request.location_text} includes {', '.join(missing)}, not readable here: what "
+            "it does is unknown",
+            request.evidence,
+            "Save the full configuration with `nginx -T > all.conf` (inside the proxy's "
+            "container) and pass --proxy-config all.conf.",
+        )
+    ]
+
+
+def _returned(request: _Request) -> list[Finding] | None:
+    """A ``return`` answers without the file (an empty 200 is the classic)."""
+    ret = request.scope.first("return")
+    if ret is None:
+        return None
+    location_text = request.location_text
+    code = ret.args[0] if ret.args else "?"
+    summary = f"{location_text} answers `return {' '.join(ret.args)};` without the file"
+    fix = f"Remove the return from {location_text} and serve the file (alias/root or proxy_pass)."
+    if code == "200" and len(ret.args) == 1:
+        summary = f"{location_text} answers an empty 200 (`return 200;`)"
+    return [Finding(HOP, "fail", summary, request.evidence, fix)]
+
+
+def _proxied(request: _Request, *, forwarded_proto: bool) -> list[Finding]:
+    """``proxy_pass`` to the app: are Host (and X-Forwarded-Proto, when Django trusts it)
+    passed on?"""
+    proxy_pass = request.scope.first("proxy_pass")
+    assert proxy_pass is not None
+    location_text = request.location_text
+    target = proxy_pass.args[0] if proxy_pass.args else "?"
+    headers = _proxy_headers(request.choice.location, request.server, request.http)
+    evidence = [*request.evidence, f"proxy_pass {target}"]
     findings: list[Finding] = []
-    if choice.beaten_prefix is not None and choice.modifier in ("~", "~*"):
-        beaten = " ".join(choice.beaten_prefix.args)
+    if forwarded_proto and "x-forwarded-proto" not in headers and request.scheme == "https":
         findings.append(
             Finding(
                 HOP,
-                "fail",
-                f"the regex location {' '.join(location.args) if location else ''} takes "
-                f"{path} away from location {beaten} (regexes beat plain prefixes)",
-                [*evidence, f"beaten: location {beaten}"],
-                f"Make the media location win with ^~ (no regex is tried after it):\n"
-                f"  location ^~ {_location_parts(choice.beaten_prefix)[1]} {{ ... }}\n"
-                "(Nginx Proxy Manager: 'Cache Assets' adds such a regex for images; turn it "
-                "off or put the media location in the Advanced tab with ^~.)",
+                "warn",
+                f"{location_text} does not send X-Forwarded-Proto, which "
+                "SECURE_PROXY_SSL_HEADER relies on: Django sees every request as http",
+                evidence,
+                f"In {location_text}: proxy_set_header X-Forwarded-Proto $scheme;",
             )
         )
-        return findings
-    scope = location or server
-    if _inherited("internal", location) is not None:
-        return [
-            Finding(
-                HOP,
-                "fail",
-                f"{location_text} is internal: outside requests get 404",
-                evidence,
-                "Serve media from a public location; internal ones are for X-Accel-Redirect.",
-            )
-        ]
-    missing = [d.args[0] for d in scope.find("include") if d.args]
-    handled = any(scope.first(name) for name in ("return", "proxy_pass", "alias", "root"))
-    if missing and not handled:
-        return [
+    if "host" not in headers:
+        findings.append(
             Finding(
                 HOP,
                 "warn",
-                f"{location_text} includes {', '.join(missing)}, not readable here: what it "
-                "does is unknown",
+                f"{location_text} passes to {target} without `proxy_set_header Host $host;`",
                 evidence,
-                "Save the full configuration with `nginx -T > all.conf` (inside the proxy's "
-                "container) and pass --proxy-config all.conf.",
+                "Add proxy_set_header Host $host; so Django sees the public host "
+                "(ALLOWED_HOSTS, absolute URLs).",
             )
-        ]
-    ret = scope.first("return")
-    if ret is not None:
-        code = ret.args[0] if ret.args else "?"
-        summary = f"{location_text} answers `return {' '.join(ret.args)};` without the file"
-        fix = (
-            f"Remove the return from {location_text} and serve the file (alias/root or proxy_pass)."
         )
-        if code == "200" and len(ret.args) == 1:
-            summary = f"{location_text} answers an empty 200 (`return 200;`)"
-        return [Finding(HOP, "fail", summary, evidence, fix)]
-    proxy_pass = scope.first("proxy_pass")
-    if proxy_pass is not None:
-        target = proxy_pass.args[0] if proxy_pass.args else "?"
-        headers = _proxy_headers(location, server, http)
-        evidence.append(f"proxy_pass {target}")
-        if forwarded_proto and "x-forwarded-proto" not in headers and parts.scheme == "https":
-            findings.append(
-                Finding(
-                    HOP,
-                    "warn",
-                    f"{location_text} does not send X-Forwarded-Proto, which "
-                    "SECURE_PROXY_SSL_HEADER relies on: Django sees every request as http",
-                    evidence,
-                    f"In {location_text}: proxy_set_header X-Forwarded-Proto $scheme;",
-                )
+    if not findings:
+        findings.append(
+            Finding(
+                HOP, "pass", f"{location_text} passes {request.path} to the app: {target}", evidence
             )
-        if "host" not in headers:
-            findings.append(
-                Finding(
-                    HOP,
-                    "warn",
-                    f"{location_text} passes to {target} without `proxy_set_header Host $host;`",
-                    evidence,
-                    "Add proxy_set_header Host $host; so Django sees the public host "
-                    "(ALLOWED_HOSTS, absolute URLs).",
-                )
-            )
-        if not findings:
-            findings.append(
-                Finding(
-                    HOP, "pass", f"{location_text} passes {path} to the app: {target}", evidence
-                )
-            )
-        return findings
-    alias = _inherited("alias", location)
-    root = _inherited("root", location, server, http)
+        )
+    return findings
+
+
+def _mapped_path(request: _Request) -> tuple[str, Directive | None] | list[Finding]:
+    """The file nginx opens (``alias``/``root``) and the alias used, or the finding that
+    ends the hop (an alias without its slash; an alias in a regex location)."""
+    choice, path, evidence = request.choice, request.path, request.evidence
+    alias = _inherited("alias", choice.location)
+    root = _inherited("root", choice.location, request.server, request.http)
     if alias is not None and alias.args:
         prefix = choice.pattern
         target = alias.args[0]
@@ -447,45 +515,61 @@ def check_proxy(
             ]
         if choice.modifier in ("~", "~*"):
             evidence.append(f"alias {target} in a regex location (captures not expanded)")
-            return [Finding(HOP, "pass", f"{location_text} aliases to {target}", evidence)]
-        mapped = target + path[len(prefix) :]
-    elif root is not None and root.args:
-        mapped = root.args[0].rstrip("/") + path
-    else:
-        mapped = "/usr/share/nginx/html" + path  # nginx's compiled-in default "html" root
-        evidence.append("no root or alias: nginx's default root html/")
-    evidence.append(f"nginx reads {mapped}")
-    try_files = scope.first("try_files")
-    target_path = Path(mapped)
-    media = media_prefix or "/media/"
-    if try_files is not None:
-        evidence.append(try_files.text())
-        fallback = try_files.args[-1] if try_files.args else ""
-        html_fallback = fallback.endswith(".html") or fallback in ("/index.php", "/")
-        if html_fallback and not target_path.exists():
-            return [
-                Finding(
-                    HOP,
-                    "fail",
-                    f"{location_text} has no {mapped}, so try_files answers {fallback} "
-                    "(an HTML page with 200) instead of the file",
-                    evidence,
-                    f"Give media its own location, before the SPA fallback:\n"
-                    f"  location ^~ {media} {{ alias /path/to/media/; try_files $uri =404; }}\n"
-                    f"or pass it to the app: location ^~ {media} {{ proxy_pass http://web:8000; }}",
-                )
-            ]
-        if html_fallback:
-            findings.append(
-                Finding(
-                    HOP,
-                    "warn",
-                    f"try_files falls back to {fallback}: a missing "
-                    "file is answered with an HTML page and 200",
-                    evidence,
-                    "For media, end try_files with =404: try_files $uri =404;",
-                )
+            return [Finding(HOP, "pass", f"{request.location_text} aliases to {target}", evidence)]
+        return target + path[len(prefix) :], alias
+    if root is not None and root.args:
+        return root.args[0].rstrip("/") + path, None
+    evidence.append("no root or alias: nginx's default root html/")
+    return "/usr/share/nginx/html" + path, None  # nginx's compiled-in default "html" root
+
+
+def _html_fallback(request: _Request, mapped: str, media: str) -> list[Finding]:
+    """``try_files`` ending in an HTML page: a missing file answers 200 with a page."""
+    try_files = request.scope.first("try_files")
+    if try_files is None:
+        return []
+    location_text, evidence = request.location_text, request.evidence
+    evidence.append(try_files.text())
+    fallback = try_files.args[-1] if try_files.args else ""
+    if not (fallback.endswith(".html") or fallback in ("/index.php", "/")):
+        return []
+    if not Path(mapped).exists():
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"{location_text} has no {mapped}, so try_files answers {fallback} "
+                "(an HTML page with 200) instead of the file",
+                evidence,
+                f"Give media its own location, before the SPA fallback:\n"
+                f"  location ^~ {media} {{ alias /path/to/media/; try_files $uri =404; }}\n"
+                f"or pass it to the app: location ^~ {media} {{ proxy_pass http://web:8000; }}",
             )
+        ]
+    return [
+        Finding(
+            HOP,
+            "warn",
+            f"try_files falls back to {fallback}: a missing "
+            "file is answered with an HTML page and 200",
+            evidence,
+            "For media, end try_files with =404: try_files $uri =404;",
+        )
+    ]
+
+
+def _read_from_disk(request: _Request, media: str) -> list[Finding]:
+    """``alias``/``root``: the file nginx opens exists here and its worker may read it."""
+    mapped_or_end = _mapped_path(request)
+    if isinstance(mapped_or_end, list):
+        return mapped_or_end
+    mapped, alias = mapped_or_end
+    location_text, evidence = request.location_text, request.evidence
+    evidence.append(f"nginx reads {mapped}")
+    findings = _html_fallback(request, mapped, media)
+    if any(f.verdict == "fail" for f in findings):
+        return findings
+    target_path = Path(mapped)
     if not target_path.exists():
         mount_at = alias.args[0] if alias is not None else os.path.dirname(mapped.rstrip("/"))
         findings.append(

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EXIT_CODES", "Finding", "Report", "Verdict", "render_json", "render_text"]
+__all__ = ["EXIT_CODES", "Finding", "HopVerdict", "Report", "render_json", "render_text"]
 
-Verdict = Literal["pass", "warn", "fail", "skip"]
+HopVerdict = Literal["pass", "warn", "fail", "skip"]
 
 #: Exit status of a run: 0 all passed, 1 warnings only, 2 at least one failure.
 #: ``skip`` (a hop that could not run: no Django settings, no --upstream) counts as a pass.
-EXIT_CODES: dict[Verdict, int] = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
+EXIT_CODES: dict[HopVerdict, int] = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
 
 #: Hops in the order a byte travels them; findings are sorted into this order.
 HOP_ORDER = (
@@ -35,7 +35,7 @@ HOP_ORDER = (
     "consumer",
 )
 
-_SEVERITY: dict[Verdict, int] = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
+_SEVERITY: dict[HopVerdict, int] = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
 
 
 @dataclass
@@ -44,14 +44,14 @@ class Finding:
     snippet or shell command), empty when nothing needs changing."""
 
     hop: str
-    verdict: Verdict
+    verdict: HopVerdict
     summary: str
     evidence: list[str] = field(default_factory=list)
     fix: str = ""
 
 
-def worst(verdicts: Iterable[Verdict]) -> Verdict:
-    result: Verdict = "pass"
+def worst(verdicts: Iterable[HopVerdict]) -> HopVerdict:
+    result: HopVerdict = "pass"
     for verdict in verdicts:
         if _SEVERITY[verdict] > _SEVERITY[result]:
             result = verdict
@@ -75,18 +75,18 @@ class Report:
         return sorted(self.findings, key=lambda f: rank.get(f.hop, len(rank)))
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> HopVerdict:
         return worst(f.verdict for f in self.findings)
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
-    def first(self, verdict: Verdict) -> Finding | None:
+    def first(self, verdict: HopVerdict) -> Finding | None:
         """The first finding (in hop order) with this verdict: the hop to fix first."""
         return next((f for f in self.ordered() if f.verdict == verdict), None)
 
-    def hop_verdict(self, hop: str) -> Verdict | None:
+    def hop_verdict(self, hop: str) -> HopVerdict | None:
         found = [f.verdict for f in self.findings if f.hop == hop]
         return worst(found) if found else None
 
@@ -109,7 +109,7 @@ _COLOURS = {"pass": "32", "warn": "33", "fail": "31", "skip": "90"}
 _LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 
 
-def _paint(text: str, verdict: Verdict, colour: bool) -> str:
+def _paint(text: str, verdict: HopVerdict, colour: bool) -> str:
     return f"\033[{_COLOURS[verdict]}m{text}\033[0m" if colour else text
 
 

@@ -48,27 +48,6 @@ def media_path(name: str) -> str | None:
     return prefix.rstrip("/") + "/" + name
 
 
-def _wrapper_entry() -> str | None:
-    """The mediaserve entry point that answers media before Django, if one is configured."""
-    from django.conf import settings
-
-    middleware = [str(m) for m in getattr(settings, "MIDDLEWARE", [])]
-    if "mediaserve.django.middleware.MediaMiddleware" in middleware:
-        return "MIDDLEWARE has mediaserve.django.middleware.MediaMiddleware"
-    for setting in ("WSGI_APPLICATION", "ASGI_APPLICATION"):
-        dotted = getattr(settings, setting, None)
-        if not dotted or not isinstance(dotted, str):
-            continue
-        module_name, _, attribute = dotted.rpartition(".")
-        try:
-            app = getattr(importlib.import_module(module_name), attribute)
-        except Exception:  # noqa: S112 (a broken entry module is the server's problem)
-            continue
-        if type(app).__module__.startswith("mediaserve."):
-            return f"{setting} = {dotted!r} is mediaserve's {type(app).__name__}"
-    return None
-
-
 def _urlconf_uses_static() -> bool:
     from django.conf import settings
 
@@ -93,7 +72,9 @@ def check_routing(name: str) -> tuple[Routing, list[Finding]]:
                 ["Django does not serve it; the public URL hop checks that host"],
             )
         ]
-    wrapper = _wrapper_entry()
+    from ..django.checks.core import media_entry_point
+
+    wrapper = media_entry_point()
     try:
         match = resolve(path)
     except Resolver404:

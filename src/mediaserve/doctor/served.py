@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from .fetch import Fetch, Response
 from .file import FileFacts
-from .magic import same_family, sniff
+from .magic import same_family, sniffed_type
 from .report import Finding
 
 __all__ = ["Exchanges", "check_served", "origin_of"]
@@ -128,7 +128,7 @@ def explain_status(hop: str, response: Response, facts: FileFacts | None) -> tup
 def _header_problems(response: Response, facts: FileFacts | None) -> list[tuple[str, str, str]]:
     """``(verdict, summary, fix)`` for a 200 whose headers or body disagree with the file."""
     problems: list[tuple[str, str, str]] = []
-    body_type = sniff(response.head) if response.head else None
+    body_type = sniffed_type(response.head) if response.head else None
     declared = response.content_type
     if facts is not None and facts.size > 0 and response.length == 0:
         problems.append(

@@ -99,9 +99,7 @@ def settings_defaults() -> dict[str, Any]:
         "cache_control": values["CACHE_CONTROL"],
         "max_ranges": values["MAX_RANGES"],
         # Every prefix that is not public must be judged by the app.
-        "private": tuple(
-            str(prefix) for prefix, policy in values.get("ACCESS", {}).items() if policy != "public"
-        ),
+        "private": _restricted_spellings(values),
         "offload_set": True,
     }
     if result["media_root"]:
@@ -122,6 +120,30 @@ def settings_defaults() -> dict[str, Any]:
             result["private"] = ("",)
             result["offload"] = "x-accel-redirect"
     return result
+
+
+def _restricted_spellings(values: dict[str, Any]) -> tuple[str, ...]:
+    """The prefixes the app must judge, as Access answers it (``restricted_prefixes``), each
+    spelled as MEDIASERVE['ACCESS'] spells it.
+
+    Access folds case; the folder on disk, and so the URLs, have the settings' spelling, which
+    is what a proxy's case-sensitive location must match (``Straße/`` folds to ``strasse/``:
+    routing only the folded form would let the proxy read ``/media/Straße/`` from disk).
+    """
+    from ..access.rules import PRIVATE, Access
+    from ..django.access import build_access
+
+    # The permission callable decides who reads, not what is restricted: not imported here.
+    access = build_access({**values, "PERMISSION": None})
+    if access is None:
+        return ()
+    restricted = set(access.restricted_prefixes())
+    spelled = (str(prefix) for prefix in values["ACCESS"])
+    return tuple(
+        prefix
+        for prefix in spelled
+        if Access({prefix: PRIVATE}).restricted_prefixes()[0] in restricted
+    )
 
 
 def _want_django(args: argparse.Namespace) -> bool:

@@ -16,7 +16,13 @@ from django.utils.module_loading import import_string
 
 from ..conf import SettingsError, media_prefix, read_values
 
-__all__ = ["check_media_root", "check_routing", "check_settings", "check_upload_permissions"]
+__all__ = [
+    "check_media_root",
+    "check_routing",
+    "check_settings",
+    "check_upload_permissions",
+    "media_entry_point",
+]
 
 MIDDLEWARE_PATH = "mediaserve.django.middleware.MediaMiddleware"
 
@@ -132,21 +138,24 @@ def check_upload_permissions(
     return []
 
 
-def _application_is_wrapped() -> bool:
-    from ..asgi import MediaASGIHandler
-    from ..wsgi import MediaWSGIHandler
-
+def media_entry_point() -> str | None:
+    """How mediaserve answers MEDIA_URL before the URL resolver, if it does: its middleware,
+    or a WSGI_APPLICATION/ASGI_APPLICATION that is one of mediaserve's wrappers (Django's
+    or the plain ``WSGIMedia``/``ASGIMedia`` around the project). Said in one line, for the
+    doctor's evidence; None when only a URL pattern can route media."""
+    if MIDDLEWARE_PATH in [str(m) for m in getattr(settings, "MIDDLEWARE", [])]:
+        return f"MIDDLEWARE has {MIDDLEWARE_PATH}"
     for setting in ("WSGI_APPLICATION", "ASGI_APPLICATION"):
-        path = getattr(settings, setting, None)
-        if not path:
+        dotted = getattr(settings, setting, None)
+        if not dotted or not isinstance(dotted, str):
             continue
         try:
-            app = import_string(path)
+            app = import_string(dotted)
         except Exception:  # noqa: S112 - a broken entry point is Django's own check to report
             continue
-        if isinstance(app, (MediaWSGIHandler, MediaASGIHandler)):
-            return True
-    return False
+        if type(app).__module__.startswith("mediaserve."):
+            return f"{setting} = {dotted!r} is mediaserve's {type(app).__name__}"
+    return None
 
 
 @register(Tags.urls)
@@ -159,7 +168,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     if prefix is None or prefix == "/" or served_externally:
         return []
     messages: list[CheckMessage] = []
-    in_middleware = MIDDLEWARE_PATH in getattr(settings, "MIDDLEWARE", [])
+    wrapped = media_entry_point() is not None
     probe = prefix + "mediaserve-check.jpg"
     view: Any = None
     try:
@@ -180,7 +189,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
                 id="mediaserve.E006",
             )
         )
-    elif not (routed or in_middleware or _application_is_wrapped()):
+    elif not (routed or wrapped):
         messages.append(
             Error(
                 f"Nothing serves MEDIA_URL ({prefix}) when DEBUG=False: django.conf.urls.static."
@@ -193,7 +202,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         )
     middleware = list(getattr(settings, "MIDDLEWARE", []))
     gzip = "django.middleware.gzip.GZipMiddleware"
-    if gzip in middleware and not in_middleware and routed and not _application_is_wrapped():
+    if gzip in middleware and routed and not wrapped:
         messages.append(
             Warning(
                 "GZipMiddleware also compresses media responses from the URL pattern, which "

@@ -13,12 +13,31 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import Resolver404, get_resolver
 
-from ...access.rules import DENIED_STATUSES, POLICIES, PRIVATE, SIGNED
+from ...access.rules import DENIED_STATUSES, POLICIES, PRIVATE
+from ..access import build_access
 from ..conf import SettingsError, media_prefix, read_values
 
-__all__ = ["check_access", "check_rate_limit"]
+__all__ = ["check_access", "check_rate_limit", "restricted_prefixes", "shown_prefixes"]
 
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def restricted_prefixes(values: dict[str, Any]) -> tuple[str, ...]:
+    """What :meth:`Access.restricted_prefixes` answers for these settings; ``()`` when every
+    name is public or the ACCESS setting is broken (E040 reports that).
+
+    The permission callable decides who reads, not what is restricted, so it is not imported
+    here (E042 reports a broken one without hiding this answer).
+    """
+    try:
+        access = build_access({**values, "PERMISSION": None})
+    except SettingsError:
+        return ()
+    return access.restricted_prefixes() if access is not None else ()
+
+
+def shown_prefixes(prefixes: tuple[str, ...]) -> str:
+    return ", ".join(repr(p) if p else "'' (every name)" for p in prefixes)
 
 
 def _view_is_routed(prefix: str) -> bool:
@@ -83,11 +102,11 @@ def check_access(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
                 id="mediaserve.E043",
             )
         )
-    restricted = sorted(str(p) for p, policy in rules.items() if policy in (PRIVATE, SIGNED))
+    restricted = restricted_prefixes(values)
     if restricted and values["SERVED_EXTERNALLY"]:
         messages.append(
             Warning(
-                f"MEDIASERVE['ACCESS'] restricts {', '.join(restricted)}, but "
+                f"MEDIASERVE['ACCESS'] restricts {shown_prefixes(restricted)}, but "
                 "SERVED_EXTERNALLY says a proxy serves MEDIA_URL: a proxy reading MEDIA_ROOT "
                 "itself answers those files to anyone, without checking a session or a "
                 "signature.",

@@ -15,7 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from ..conf import SettingsError, read_values
 from ..storage import SETTING, StorageSettingsError, build_store_driver, read_storage
+from .security import restricted_prefixes, shown_prefixes
 
 __all__ = ["check_storage", "check_storage_reachable", "check_storages_signing"]
 
@@ -78,12 +80,12 @@ def check_storage(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
             )
     public_url = values["PUBLIC_URL"]
     if values["MODE"] == "redirect" and public_url:
-        private = _private_prefixes()
+        private = _restricted()
         if private:
             messages.append(
                 Error(
                     f"{SETTING}['PUBLIC_URL'] sends every request to {public_url} unsigned, "
-                    f"but MEDIASERVE['ACCESS'] makes {', '.join(map(repr, private))} private: "
+                    f"but MEDIASERVE['ACCESS'] makes {shown_prefixes(private)} private: "
                     "anyone with the URL could read those files from the bucket.",
                     hint="Remove PUBLIC_URL so redirects are presigned, or use MODE 'proxy' "
                     "for private media.",
@@ -144,13 +146,12 @@ def check_storages_signing(
     return messages
 
 
-def _private_prefixes() -> list[str]:
-    """Prefixes MEDIASERVE['ACCESS'] (access control, where present) marks non-public."""
-    user = getattr(settings, "MEDIASERVE", None)
-    access = user.get("ACCESS") if isinstance(user, dict) else None
-    if not isinstance(access, dict):
-        return []
-    return sorted(str(k) for k, v in access.items() if str(v).lower() != "public")
+def _restricted() -> tuple[str, ...]:
+    """The prefixes Access restricts (``()`` when the settings are broken: E001 says so)."""
+    try:
+        return restricted_prefixes(read_values())
+    except SettingsError:
+        return ()
 
 
 @register(Tags.security, deploy=True)
