@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..http.plan import SANDBOX_CSP
+from ..http.content_types import (
+    EXTENSION_TYPES,
+    FALLBACK_TYPE,
+    PASSIVE_EXTENSIONS,
+    served_types,
+)
+from ..http.plan import SANDBOX_CSP, ServeOptions
 from ..pipeline.offload import METHODS
 
 __all__ = [
-    "ACTIVE_EXTENSIONS",
+    "FALLBACK_TYPE",
+    "KNOWN_REGEX",
+    "PASSIVE_REGEX",
     "SANDBOX_CSP",
+    "SERVED_TYPES",
     "ConfigError",
     "ProxySetup",
     "Upstream",
+    "extension_regex",
     "other_case_regex",
 ]
 
@@ -29,13 +40,21 @@ class ConfigError(ValueError):
     """Input that no config can be generated from; the message names the option and the fix."""
 
 
-# Extensions whose types in-process serving neutralises (http/content_types.ACTIVE_TYPES).
-# Proxies choose headers by extension, so the list is spelled out; a test checks that each
-# maps to an active type, so the two lists cannot drift apart.
-ACTIVE_EXTENSIONS = (
-    "htm", "html", "shtml", "xhtml", "xht", "svg", "svgz", "xml", "xsl", "xslt",
-    "js", "mjs", "css", "wasm", "swf",
-)  # fmt: skip
+def extension_regex(exts: Iterable[str]) -> str:
+    """A regex alternation matching exactly these extensions (no dot, no anchors)."""
+    return "|".join(re.escape(ext) for ext in exts)
+
+
+#: The Content-Type values a proxy sets by extension (charset included), from in-process
+#: serving's own table (http/content_types.py); any other name gets FALLBACK_TYPE.
+SERVED_TYPES: dict[str, tuple[str, ...]] = served_types()
+
+#: A regex alternation of every extension in the table, and of the passive ones: proxies
+#: choose headers by extension, mediaserve by type, so both come from the one table and
+#: every name outside PASSIVE_REGEX -- HTML, SVG, an extension only the proxy's own MIME
+#: map knows, no extension at all -- is neutralised as in-process serving neutralises it.
+KNOWN_REGEX = extension_regex(EXTENSION_TYPES)
+PASSIVE_REGEX = extension_regex(PASSIVE_EXTENSIONS)
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,8 @@ class ProxySetup:
     # Name prefixes under media_url that go to the app (checked there, then offloaded).
     # "" means all of MEDIA_URL goes to the app.
     private: tuple[str, ...] = ()
-    cache_control: str = "public, max-age=3600"
+    # In-process serving's default (ServeOptions), so the proxy's answers match the app's.
+    cache_control: str = ServeOptions().cache_control
     # nginx limit_req rate for public media, e.g. "20r/s"; None for no limit.
     limit_req: str | None = None
     # The largest upload the proxy lets through to the app (WhatsApp documents: 100 MB).
