@@ -21,6 +21,7 @@ from mediaserve.http.content_types import (
     served_types,
 )
 from mediaserve.http.plan import ServeOptions
+from mediaserve.policy.platforms import MB, WHATSAPP_DOCUMENT
 from mediaserve.proxyconf import KINDS, ConfigError, ProxySetup, Upstream, render
 from mediaserve.proxyconf.nginx import render_npm_advanced
 
@@ -71,8 +72,15 @@ def test_only_the_passive_extensions_escape_the_sandbox(kind: str) -> None:
     assert conf.count("sandbox; default-src 'none'") == 1
 
 
-def test_proxy_cache_control_default_is_in_process_default() -> None:
+def test_proxy_defaults_are_the_in_process_defaults() -> None:
+    """Spelled once, in ServeOptions: a proxy left at its defaults answers as the app does."""
     assert ProxySetup().cache_control == ServeOptions().cache_control
+    assert ProxySetup().max_ranges == ServeOptions().max_ranges
+    assert f'add_header Cache-Control "{ServeOptions().cache_control}";' in text("nginx")
+
+
+def test_proxy_body_limit_is_the_largest_whatsapp_document() -> None:
+    assert ProxySetup().max_body == f"{WHATSAPP_DOCUMENT.max_bytes // MB}m" == "100m"
 
 
 def test_nginx_media_location_beats_regex_locations() -> None:

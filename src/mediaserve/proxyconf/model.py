@@ -21,6 +21,7 @@ from ..http.content_types import (
 )
 from ..http.plan import SANDBOX_CSP, ServeOptions
 from ..pipeline.offload import METHODS
+from ..policy.platforms import MB, WHATSAPP_DOCUMENT
 
 __all__ = [
     "FALLBACK_TYPE",
@@ -103,6 +104,10 @@ def _clean_prefix(value: str, what: str) -> str:
     return text
 
 
+# In-process serving's defaults: a proxy left at its defaults answers as the app does.
+_IN_PROCESS = ServeOptions()
+
+
 @dataclass(frozen=True)
 class ProxySetup:
     """One site: where the media is, where the app is, and which media is private."""
@@ -118,14 +123,14 @@ class ProxySetup:
     # Name prefixes under media_url that go to the app (checked there, then offloaded).
     # "" means all of MEDIA_URL goes to the app.
     private: tuple[str, ...] = ()
-    # In-process serving's default (ServeOptions), so the proxy's answers match the app's.
-    cache_control: str = ServeOptions().cache_control
+    cache_control: str = _IN_PROCESS.cache_control
     # nginx limit_req rate for public media, e.g. "20r/s"; None for no limit.
     limit_req: str | None = None
-    # The largest upload the proxy lets through to the app (WhatsApp documents: 100 MB).
-    max_body: str = "100m"
+    # The largest upload the proxy lets through to the app: the largest WhatsApp document
+    # (nginx's "m" is 1024-based, as the table reads MB).
+    max_body: str = f"{WHATSAPP_DOCUMENT.max_bytes // MB}m"
     # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
-    max_ranges: int = 16
+    max_ranges: int = _IN_PROCESS.max_ranges
     # Object storage in offload mode: the nginx location(s) that fetch from the store
     # (storage_mount.nginx_offload_location). Media then live in the bucket: every media URL
     # goes to the app, which answers X-Accel-Redirect into this location.
