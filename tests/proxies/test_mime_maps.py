@@ -8,6 +8,9 @@ TypesConfig plus Debian's ``mime.conf``, Caddy's Go built-ins plus ``globs2`` or
 ``/etc/mime.types``. Each of those knows hundreds of extensions mediaserve does not (.rss,
 .atom, .kml, .htc, .xspf, .jad...), and each must still arrive as a sandboxed attachment with
 the type in-process serving would send. One server start per proxy, one file per extension.
+
+The configs carry two CONTENT_TYPES overrides, as a project's settings would: a type the
+table lacks (.glb, shown inline) and a passive extension made active (.log as HTML).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from proxy_support import config_text
 
 from harness import MediaTree, ServerProcess, free_port, require, start_nginx
 from harness.apache import start_apache
@@ -27,6 +29,7 @@ from harness.caddy import start_caddy
 from harness.nginx import MIME_TYPES as NGINX_MIME_TYPES
 from mediaserve.http.content_types import EXTENSION_TYPES
 from mediaserve.http.plan import SANDBOX_CSP, FileMeta, RequestHeaders, ServeOptions, plan
+from mediaserve.proxyconf import ProxySetup, Upstream, render
 
 SYSTEM_MIME_TYPES = Path("/etc/mime.types")  # Apache's TypesConfig; Go's fallback map
 DEBIAN_MIME_CONF = Path("/etc/apache2/mods-available/mime.conf")  # AddType/AddLanguage/...
@@ -37,6 +40,8 @@ GO_GLOBS = (Path("/usr/local/share/mime/globs2"), Path("/usr/share/mime/globs2")
 GO_BUILTIN = ("avif", "css", "gif", "htm", "html", "jpeg", "jpg", "js", "json", "mjs", "pdf",
               "png", "svg", "wasm", "webp", "xml")  # fmt: skip
 
+OVERRIDES = {"glb": "model/gltf-binary", "log": "text/html"}
+OPTIONS = ServeOptions(content_types=OVERRIDES)
 FOLDER = "mime"
 BODY = b"<html><script>alert(document.domain)</script></html>\n"
 # Names whose type a multi-extension (mod_mime) or case-sensitive lookup could get wrong:
@@ -95,7 +100,7 @@ def proxy_extensions() -> dict[str, set[str]]:
 
 def in_process(name: str, size: int) -> dict[str, str]:
     """The headers in-process serving sends for ``name`` (every adapter executes this plan)."""
-    result = plan("GET", RequestHeaders(), FileMeta(name, size, 0, "1:1"), ServeOptions())
+    result = plan("GET", RequestHeaders(), FileMeta(name, size, 0, "1:1"), OPTIONS)
     return {key.lower(): value for key, value in result.headers}
 
 
@@ -103,7 +108,7 @@ def in_process(name: str, size: int) -> dict[str, str]:
 def names(tree: MediaTree) -> list[str]:
     """One file per extension any of the three maps knows, mediaserve's whole table (its
     passive types are the controls), and the tricky names; relative to the media root."""
-    exts = set(EXTENSION_TYPES).union(*proxy_extensions().values())
+    exts = set(EXTENSION_TYPES).union(OVERRIDES, *proxy_extensions().values())
     folder = tree.root / FOLDER
     folder.mkdir(mode=0o755, exist_ok=True)
     folder.chmod(0o755)
@@ -118,8 +123,14 @@ def names(tree: MediaTree) -> list[str]:
 
 def _config(kind: str, tree: MediaTree, listen: str) -> str:
     # Public media only: nothing here reaches the app, so it need not run.
-    return config_text(kind, "--listen", listen, "--media-root", str(tree.root),
-                       "--upstream", f"127.0.0.1:{free_port()}")  # fmt: skip
+    setup = ProxySetup(
+        listen=listen,
+        media_root=str(tree.root),
+        upstream=Upstream("127.0.0.1", free_port()),
+        content_types=tuple(OVERRIDES.items()),
+    )
+    (text,) = render(kind, setup).files.values()
+    return text
 
 
 @pytest.fixture(scope="module")

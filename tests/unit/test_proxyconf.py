@@ -72,10 +72,38 @@ def test_only_the_passive_extensions_escape_the_sandbox(kind: str) -> None:
     assert conf.count("sandbox; default-src 'none'") == 1
 
 
+def test_content_type_overrides_reach_every_proxy() -> None:
+    """MEDIASERVE CONTENT_TYPES changes in-process types, so it changes the proxies' too."""
+    overrides = {"glb": "model/gltf-binary", "log": "text/html"}
+    setup = ProxySetup(content_types=(("GLB", "model/gltf-binary"), (".log", "text/html")))
+    types = nginx_types(render("nginx", setup).files["mediaserve.conf"])
+    assert types["glb"] == guess_type("x.glb", overrides) == "model/gltf-binary"
+    assert types["log"] == guess_type("x.log", overrides) == "text/html; charset=utf-8"
+    passive = setup.passive_regex.split("|")
+    assert "glb" in passive
+    assert "log" not in passive
+    for kind in ("caddy", "apache"):
+        assert "model/gltf-binary" in text(kind, content_types=(("glb", "model/gltf-binary"),))
+
+
+@pytest.mark.parametrize("pair", [("gl b", "model/x"), ("glb", "model/x; a=b"), ("x", "$t/y")])
+def test_content_type_overrides_a_proxy_cannot_express_are_refused(pair: tuple[str, str]) -> None:
+    with pytest.raises(ConfigError, match="CONTENT_TYPES"):
+        ProxySetup(content_types=(pair,))
+
+
+@pytest.mark.parametrize("kind", ["nginx", "caddy", "apache"])
+def test_without_neutralise_active_nothing_is_sandboxed(kind: str) -> None:
+    """NEUTRALISE_ACTIVE = False in-process (trusted media only) means no sandbox here."""
+    assert "sandbox" in text(kind)
+    assert "sandbox" not in text(kind, neutralise_active=False)
+
+
 def test_proxy_defaults_are_the_in_process_defaults() -> None:
     """Spelled once, in ServeOptions: a proxy left at its defaults answers as the app does."""
     assert ProxySetup().cache_control == ServeOptions().cache_control
     assert ProxySetup().max_ranges == ServeOptions().max_ranges
+    assert ProxySetup().neutralise_active == ServeOptions().neutralise_active
     assert f'add_header Cache-Control "{ServeOptions().cache_control}";' in text("nginx")
 
 

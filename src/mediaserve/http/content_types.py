@@ -21,6 +21,7 @@ __all__ = [
     "extension_is_active",
     "guess_type",
     "is_active",
+    "passive_extensions",
     "served_types",
 ]
 
@@ -175,18 +176,28 @@ PASSIVE_EXTENSIONS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def extension_is_active(ext: str) -> bool:
+def _merged(overrides: Mapping[str, str] | None) -> Mapping[str, str]:
+    # The same precedence as guess_type: an override wins over the table.
+    return {**_TABLE, **overrides} if overrides else _TABLE
+
+
+def extension_is_active(ext: str, overrides: Mapping[str, str] | None = None) -> bool:
     """Whether files named ``*.ext`` are neutralised (``ext`` without the dot, any case);
     the same verdict :func:`guess_type` and :func:`is_active` give for such a name."""
-    return is_active(_TABLE.get(ext.lower(), FALLBACK_TYPE))
+    return is_active(_merged(overrides).get(ext.lower(), FALLBACK_TYPE))
 
 
-def served_types() -> dict[str, tuple[str, ...]]:
-    """Content-Type value as sent (charset included) -> its extensions, in table order.
+def passive_extensions(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:data:`PASSIVE_EXTENSIONS` with ``overrides`` (ServeOptions.content_types) applied."""
+    return {ext: base for ext, base in _merged(overrides).items() if not is_active(base)}
 
-    A proxy config sets each value for its extensions and FALLBACK_TYPE for any other.
+
+def served_types(overrides: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Content-Type value as sent (charset included) -> its extensions, in table order, with
+    ``overrides`` applied. A proxy config sets each value for its extensions and
+    FALLBACK_TYPE for any other name.
     """
     grouped: dict[str, list[str]] = {}
-    for ext, base in _TABLE.items():
+    for ext, base in _merged(overrides).items():
         grouped.setdefault(_with_charset(base), []).append(ext)
     return {value: tuple(exts) for value, exts in grouped.items()}

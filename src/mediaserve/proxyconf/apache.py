@@ -16,9 +16,7 @@ from __future__ import annotations
 from .. import __version__
 from .model import (
     FALLBACK_TYPE,
-    PASSIVE_REGEX,
     SANDBOX_CSP,
-    SERVED_TYPES,
     ConfigError,
     ProxySetup,
     extension_regex,
@@ -108,21 +106,27 @@ def render_apache(setup: ProxySetup) -> str:
         Header set Cache-Control {cache}
         # The types in-process serving sends, by the last extension only.
         ForceType {FALLBACK_TYPE}
-{_force_types()}
-        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
-        # this origin. Only images, audio, video and documents are shown inline.
-        <FilesMatch "(?i)^(?!.*\\.(?:{PASSIVE_REGEX})$)">
-            Header always set Content-Security-Policy "{SANDBOX_CSP}"
-            Header always set Content-Disposition "attachment"
-        </FilesMatch>
+{_force_types(setup)}{_sandbox(setup)}
     </Directory>
 </VirtualHost>
 """
 
 
-def _force_types() -> str:
+def _sandbox(setup: ProxySetup) -> str:
+    if not setup.neutralise_active:
+        return ""
+    return f"""
+        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
+        # this origin. Only images, audio, video and documents are shown inline.
+        <FilesMatch "(?i)^(?!.*\\.(?:{setup.passive_regex})$)">
+            Header always set Content-Security-Policy "{SANDBOX_CSP}"
+            Header always set Content-Disposition "attachment"
+        </FilesMatch>"""
+
+
+def _force_types(setup: ProxySetup) -> str:
     blocks = []
-    for value, exts in SERVED_TYPES.items():
+    for value, exts in setup.served_types.items():
         blocks.append(
             f"""        <FilesMatch "(?i)\\.(?:{extension_regex(exts)})$">
             ForceType {apache_quote(value, "type")}

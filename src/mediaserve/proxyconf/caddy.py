@@ -24,10 +24,7 @@ from __future__ import annotations
 from .. import __version__
 from .model import (
     FALLBACK_TYPE,
-    KNOWN_REGEX,
-    PASSIVE_REGEX,
     SANDBOX_CSP,
-    SERVED_TYPES,
     ConfigError,
     ProxySetup,
     extension_regex,
@@ -93,12 +90,7 @@ def render_caddy(setup: ProxySetup) -> str:
         header X-Content-Type-Options nosniff
         header Cache-Control {cache}
         # The types in-process serving sends, not Go's or /etc/mime.types'.
-{_type_headers()}
-        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
-        # this origin. Only images, audio, video and documents are shown inline.
-        @active not path_regexp (?i)\\.(?:{PASSIVE_REGEX})$
-        header @active Content-Security-Policy "{SANDBOX_CSP}"
-        header @active Content-Disposition attachment
+{_type_headers(setup)}{_sandbox(setup)}
         file_server
     }}"""
         )
@@ -130,13 +122,24 @@ def render_caddy(setup: ProxySetup) -> str:
 """
 
 
-def _type_headers() -> str:
+def _sandbox(setup: ProxySetup) -> str:
+    if not setup.neutralise_active:
+        return ""
+    return f"""
+        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
+        # this origin. Only images, audio, video and documents are shown inline.
+        @active not path_regexp (?i)\\.(?:{setup.passive_regex})$
+        header @active Content-Security-Policy "{SANDBOX_CSP}"
+        header @active Content-Disposition attachment"""
+
+
+def _type_headers(setup: ProxySetup) -> str:
     lines = []
-    for index, (value, exts) in enumerate(SERVED_TYPES.items()):
+    for index, (value, exts) in enumerate(setup.served_types.items()):
         matcher = extension_regex(exts)
         lines.append(f"        @type{index} path_regexp (?i)\\.(?:{matcher})$")
         lines.append(f"        header @type{index} Content-Type {caddy_quote(value, 'type')}")
-    lines.append(f"        @untyped not path_regexp (?i)\\.(?:{KNOWN_REGEX})$")
+    lines.append(f"        @untyped not path_regexp (?i)\\.(?:{setup.known_regex})$")
     lines.append(f"        header @untyped Content-Type {FALLBACK_TYPE}")
     return "\n".join(lines)
 

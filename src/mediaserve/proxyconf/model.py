@@ -13,22 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..http.content_types import (
-    EXTENSION_TYPES,
-    FALLBACK_TYPE,
-    PASSIVE_EXTENSIONS,
-    served_types,
-)
+from ..http.content_types import FALLBACK_TYPE, passive_extensions, served_types
 from ..http.plan import SANDBOX_CSP, ServeOptions
 from ..pipeline.offload import METHODS
 from ..policy.platforms import MB, WHATSAPP_DOCUMENT
 
 __all__ = [
     "FALLBACK_TYPE",
-    "KNOWN_REGEX",
-    "PASSIVE_REGEX",
     "SANDBOX_CSP",
-    "SERVED_TYPES",
     "ConfigError",
     "ProxySetup",
     "Upstream",
@@ -44,18 +36,6 @@ class ConfigError(ValueError):
 def extension_regex(exts: Iterable[str]) -> str:
     """A regex alternation matching exactly these extensions (no dot, no anchors)."""
     return "|".join(re.escape(ext) for ext in exts)
-
-
-#: The Content-Type values a proxy sets by extension (charset included), from in-process
-#: serving's own table (http/content_types.py); any other name gets FALLBACK_TYPE.
-SERVED_TYPES: dict[str, tuple[str, ...]] = served_types()
-
-#: A regex alternation of every extension in the table, and of the passive ones: proxies
-#: choose headers by extension, mediaserve by type, so both come from the one table and
-#: every name outside PASSIVE_REGEX -- HTML, SVG, an extension only the proxy's own MIME
-#: map knows, no extension at all -- is neutralised as in-process serving neutralises it.
-KNOWN_REGEX = extension_regex(EXTENSION_TYPES)
-PASSIVE_REGEX = extension_regex(PASSIVE_EXTENSIONS)
 
 
 @dataclass(frozen=True)
@@ -92,6 +72,9 @@ class Upstream:
         return f"http://{self.address}"
 
 
+_EXT_RE = re.compile(r"[a-z0-9][a-z0-9+_-]*")
+# RFC 6838 §4.2 restricted names, '$' left out (nginx would expand it).
+_TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#&^_.+-]*")
 _PREFIX_RE = re.compile(r"^/(?:[^\x00-\x20\x7f?#]+/)*$")
 
 
@@ -131,6 +114,10 @@ class ProxySetup:
     max_body: str = f"{WHATSAPP_DOCUMENT.max_bytes // MB}m"
     # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
     max_ranges: int = _IN_PROCESS.max_ranges
+    # MEDIASERVE CONTENT_TYPES: extension -> type overrides in-process serving applies.
+    content_types: tuple[tuple[str, str], ...] = ()
+    # MEDIASERVE NEUTRALISE_ACTIVE: False serves every type inline (trusted media only).
+    neutralise_active: bool = _IN_PROCESS.neutralise_active
     # Object storage in offload mode: the nginx location(s) that fetch from the store
     # (storage_mount.nginx_offload_location). Media then live in the bucket: every media URL
     # goes to the app, which answers X-Accel-Redirect into this location.
@@ -194,10 +181,39 @@ class ProxySetup:
             raise ConfigError(
                 f"--app-media-root {self.app_media_root!r} must be an absolute path without ':'"
             )
+        overrides = []
+        for ext, content_type in self.content_types:
+            ext = ext.strip().lower().lstrip(".")
+            if not _EXT_RE.fullmatch(ext) or not _TYPE_RE.fullmatch(content_type):
+                raise ConfigError(
+                    f"CONTENT_TYPES {ext!r}: {content_type!r} must map an extension (a-z, 0-9, "
+                    "+_-) to a type/subtype without parameters, e.g. 'glb': 'model/gltf-binary'"
+                )
+            overrides.append((ext, content_type))
+        object.__setattr__(self, "content_types", tuple(overrides))
         if self.max_ranges < 1:
             raise ConfigError(f"--max-ranges {self.max_ranges} must be at least 1")
         if not re.fullmatch(r"\d+[kmg]?", self.max_body):
             raise ConfigError(f"--max-body {self.max_body!r} must look like 100m")
+
+    @property
+    def served_types(self) -> dict[str, tuple[str, ...]]:
+        """Content-Type value -> extensions: in-process serving's table with CONTENT_TYPES
+        applied. A proxy sets these by extension and FALLBACK_TYPE for any other name."""
+        return served_types(dict(self.content_types))
+
+    @property
+    def known_regex(self) -> str:
+        """A regex alternation of every extension in :attr:`served_types`."""
+        return extension_regex(e for exts in self.served_types.values() for e in exts)
+
+    @property
+    def passive_regex(self) -> str:
+        """The extensions served inline. Proxies choose headers by extension, mediaserve by
+        type: both come from the one table, and every name outside this -- HTML, SVG, an
+        extension only the proxy's own MIME map knows, none at all -- is neutralised as
+        in-process serving neutralises it."""
+        return extension_regex(passive_extensions(dict(self.content_types)))
 
     @property
     def all_private(self) -> bool:

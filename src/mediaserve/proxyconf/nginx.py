@@ -24,9 +24,7 @@ from __future__ import annotations
 from .. import __version__
 from .model import (
     FALLBACK_TYPE,
-    PASSIVE_REGEX,
     SANDBOX_CSP,
-    SERVED_TYPES,
     ConfigError,
     ProxySetup,
     other_case_regex,
@@ -63,16 +61,22 @@ def _indent(text: str, by: int = 4) -> str:
     return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
 
 
-def _types_block() -> str:
+def _types_block(setup: ProxySetup) -> str:
     lines = [
         f"    {nginx_quote(value, 'type')} {' '.join(exts)};"
-        for value, exts in SERVED_TYPES.items()
+        for value, exts in setup.served_types.items()
     ]
     return "types {\n" + "\n".join(lines) + "\n}"
 
 
 def _public_location(setup: ProxySetup, upstream: str | None = None) -> str:
     cache = nginx_quote(setup.cache_control, "--cache-control")
+    sandbox = (
+        f'\nadd_header Content-Security-Policy "{SANDBOX_CSP}" always;'
+        '\nadd_header Content-Disposition "attachment" always;'
+        if setup.neutralise_active
+        else ""
+    )
     limit = (
         "\n# Per client address; burst absorbs a page of thumbnails.\n"
         "limit_req zone=mediaserve_media burst=50 nodelay;\nlimit_req_status 429;"
@@ -87,20 +91,18 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
     autoindex off;
     # The types in-process serving sends, not mime.types': an extension only nginx knows
     # (.rss, .kml, .htc...) must not get a type the app never sends.
-{_indent(_types_block())}
+{_indent(_types_block(setup))}
     default_type {FALLBACK_TYPE};
     # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on this
     # origin. Only the passive types below are shown inline.
     add_header X-Content-Type-Options "nosniff" always;
-    add_header Cache-Control {cache};
-    add_header Content-Security-Policy "{SANDBOX_CSP}" always;
-    add_header Content-Disposition "attachment" always;{limit}{_nested_private(setup, upstream)}
+    add_header Cache-Control {cache};{_indent(sandbox + limit)}{_nested_private(setup, upstream)}
     # Dotfiles (.env, .git/...) are never media.
     location ~ /\\. {{
         return 404;
     }}
-    # Images, audio, video, documents: inline (add_header here replaces the four above).
-    location ~* \\.(?:{PASSIVE_REGEX})$ {{
+    # Images, audio, video, documents: inline (add_header here replaces those above).
+    location ~* \\.(?:{setup.passive_regex})$ {{
         add_header X-Content-Type-Options "nosniff" always;
         add_header Cache-Control {cache};
     }}
