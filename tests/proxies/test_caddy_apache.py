@@ -23,6 +23,7 @@ from proxy_support import (
 from harness import MediaTree, ServerProcess, curl, require
 from harness.apache import start_apache
 from harness.caddy import start_caddy
+from mediaserve.http.plan import ServeOptions
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def proxy(request: pytest.FixtureRequest) -> ServerProcess:
 def test_public_media_is_served_by_the_proxy(proxy: ServerProcess, tree: MediaTree) -> None:
     headers = check_file_semantics(proxy.url("/media/" + PUBLIC_BIG), tree.files[PUBLIC_BIG])
     assert not is_app_etag(headers.get("etag"))
-    assert headers["cache-control"] == "public, max-age=3600"
+    assert headers["cache-control"] == ServeOptions().cache_control  # as in-process
 
 
 def test_private_media_is_offloaded(proxy: ServerProcess, tree: MediaTree) -> None:

@@ -11,9 +11,18 @@ from pathlib import Path
 import pytest
 
 from harness import REPO_ROOT
-from mediaserve.http.content_types import guess_type, is_active
+from mediaserve.http.content_types import (
+    EXTENSION_TYPES,
+    FALLBACK_TYPE,
+    PASSIVE_EXTENSIONS,
+    extension_is_active,
+    guess_type,
+    is_active,
+    served_types,
+)
+from mediaserve.http.plan import ServeOptions
+from mediaserve.policy.platforms import MB, WHATSAPP_DOCUMENT
 from mediaserve.proxyconf import KINDS, ConfigError, ProxySetup, Upstream, render
-from mediaserve.proxyconf.model import ACTIVE_EXTENSIONS
 from mediaserve.proxyconf.nginx import render_npm_advanced
 
 
@@ -21,10 +30,85 @@ def text(kind: str, **kwargs: object) -> str:
     return "\n".join(render(kind, ProxySetup(**kwargs)).files.values())  # type: ignore[arg-type]
 
 
-def test_every_extension_the_proxies_neutralise_is_active_in_process() -> None:
-    """Proxies pick headers by extension, mediaserve by type: the two lists must agree."""
-    for ext in ACTIVE_EXTENSIONS:
-        assert is_active(guess_type(f"x.{ext}")), ext
+def test_extension_verdicts_are_the_in_process_verdicts() -> None:
+    """Proxies pick headers by extension, mediaserve by type: one table answers both."""
+    for ext in [*EXTENSION_TYPES, "rss", "kml", "htc", "exe", ""]:
+        for spelled in (ext, ext.upper()):
+            verdict = is_active(guess_type(f"x.{spelled}"))
+            assert extension_is_active(spelled) == verdict, spelled
+            assert (ext in PASSIVE_EXTENSIONS) == (not verdict), ext
+
+
+def test_served_types_are_what_guess_type_sends() -> None:
+    grouped = served_types()
+    assert sorted(e for exts in grouped.values() for e in exts) == sorted(EXTENSION_TYPES)
+    for value, exts in grouped.items():
+        assert all(guess_type(f"x.{ext}") == value for ext in exts), value
+
+
+def nginx_types(conf: str) -> dict[str, str]:
+    block = conf.split("types {", 1)[1].split("}", 1)[0]
+    found = {}
+    for line in block.strip().splitlines():
+        value, _, exts = line.strip().rstrip(";").rpartition('" ')
+        found.update(dict.fromkeys(exts.split(), value.lstrip('"')))
+    return found
+
+
+def test_nginx_sends_the_in_process_type_for_every_extension() -> None:
+    conf = text("nginx")
+    assert nginx_types(conf) == {ext: guess_type(f"x.{ext}") for ext in EXTENSION_TYPES}
+    assert f"default_type {FALLBACK_TYPE};" in conf
+
+
+@pytest.mark.parametrize("kind", ["nginx", "caddy", "apache"])
+def test_only_the_passive_extensions_escape_the_sandbox(kind: str) -> None:
+    """The one exception to the sandbox names exactly the passive extensions: anything else
+    (HTML, an extension only the proxy's map knows, none at all) is neutralised."""
+    conf = text(kind)
+    lists = re.findall(r"\\.\(\?:([a-z0-9|]+)\)\$", conf)
+    passive = [alt for alt in lists if {"jpg", "pdf"} <= set(alt.split("|")) and "html" not in alt]
+    assert [set(alt.split("|")) for alt in passive] == [set(PASSIVE_EXTENSIONS)]
+    assert conf.count("sandbox; default-src 'none'") == 1
+
+
+def test_content_type_overrides_reach_every_proxy() -> None:
+    """MEDIASERVE CONTENT_TYPES changes in-process types, so it changes the proxies' too."""
+    overrides = {"glb": "model/gltf-binary", "log": "text/html"}
+    setup = ProxySetup(content_types=(("GLB", "model/gltf-binary"), (".log", "text/html")))
+    types = nginx_types(render("nginx", setup).files["mediaserve.conf"])
+    assert types["glb"] == guess_type("x.glb", overrides) == "model/gltf-binary"
+    assert types["log"] == guess_type("x.log", overrides) == "text/html; charset=utf-8"
+    passive = setup.passive_regex.split("|")
+    assert "glb" in passive
+    assert "log" not in passive
+    for kind in ("caddy", "apache"):
+        assert "model/gltf-binary" in text(kind, content_types=(("glb", "model/gltf-binary"),))
+
+
+@pytest.mark.parametrize("pair", [("gl b", "model/x"), ("glb", "model/x; a=b"), ("x", "$t/y")])
+def test_content_type_overrides_a_proxy_cannot_express_are_refused(pair: tuple[str, str]) -> None:
+    with pytest.raises(ConfigError, match="CONTENT_TYPES"):
+        ProxySetup(content_types=(pair,))
+
+
+@pytest.mark.parametrize("kind", ["nginx", "caddy", "apache"])
+def test_without_neutralise_active_nothing_is_sandboxed(kind: str) -> None:
+    """NEUTRALISE_ACTIVE = False in-process (trusted media only) means no sandbox here."""
+    assert "sandbox" in text(kind)
+    assert "sandbox" not in text(kind, neutralise_active=False)
+
+
+def test_proxy_defaults_are_the_in_process_defaults() -> None:
+    """Spelled once, in ServeOptions: a proxy left at its defaults answers as the app does."""
+    assert ProxySetup().cache_control == ServeOptions().cache_control
+    assert ProxySetup().max_ranges == ServeOptions().max_ranges
+    assert ProxySetup().neutralise_active == ServeOptions().neutralise_active
+    assert f'add_header Cache-Control "{ServeOptions().cache_control}";' in text("nginx")
+
+
+def test_proxy_body_limit_is_the_largest_whatsapp_document() -> None:
+    assert ProxySetup().max_body == f"{WHATSAPP_DOCUMENT.max_bytes // MB}m" == "100m"
 
 
 def test_nginx_media_location_beats_regex_locations() -> None:

@@ -9,11 +9,10 @@ import pytest
 from PIL import Image
 
 from harness import png_bytes
+from mediaserve.policy.platforms import KB, MB, WHATSAPP, WHATSAPP_STICKER
 from mediaserve.uploads.validate import (
     ANIMATED_STICKER_LIMIT,
     DEFAULT_LIMITS,
-    KB,
-    MB,
     UploadRules,
     check_upload,
     is_animated_webp,
@@ -133,6 +132,13 @@ def test_an_animated_sticker_gets_the_larger_limit() -> None:
     assert "animated sticker files may be at most 500 KB" in problem.message
     _, static = check_upload("s.webp", image_bytes("WEBP"), 300 * KB)
     assert static is not None
+
+
+def test_default_limits_are_the_platform_table() -> None:
+    """The limits are read from mediaserve.policy.platforms, which the doctor reads too."""
+    assert {kind.name: kind.max_bytes for kind in WHATSAPP} == DEFAULT_LIMITS
+    assert ANIMATED_STICKER_LIMIT == WHATSAPP_STICKER.animated_max_bytes == 500 * KB
+    assert DEFAULT_LIMITS["sticker"] == 100 * KB
 
 
 def test_limits_and_allow_list_are_configurable() -> None:

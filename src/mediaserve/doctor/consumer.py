@@ -6,15 +6,14 @@ mode, an nginx ``if ($http_user_agent ...)``) often answers those agents 403/429
 challenge page while a browser gets the file: the catalog then says "image not fetched"
 with no reason. The fetch as the crawler is compared with a plain one.
 
-Limits (Meta's documentation): catalog images JPEG or PNG, at least 500x500 px, at most
-8 MB; WhatsApp Cloud API media by kind: image JPEG/PNG <= 5 MB, video MP4/3GPP <= 16 MB,
-audio AAC/AMR/MP3/MP4/OGG <= 16 MB, sticker WebP <= 500 KB, documents <= 100 MB.
+Limits: Meta's catalog image and WhatsApp Cloud API media rules, from the table in
+:mod:`mediaserve.policy.platforms` that upload validation reads too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..policy.platforms import KB, MB, META_CATALOG_IMAGE, MediaKind, whatsapp_kind
+from ..uploads.validate import is_animated_webp
 from .fetch import Fetch, FetchOptions, Response, fetch
 from .file import FileFacts
 from .magic import base_type, image_size, sniffed_type
@@ -29,44 +28,6 @@ CRAWLER_AGENTS = (
     "facebookcatalog/1.0",
 )
 META_RANGE = "bytes=0-524288"
-MB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    types: frozenset[str]
-    max_bytes: int
-
-
-WHATSAPP_KINDS = (
-    Kind("image", frozenset({"image/jpeg", "image/png"}), 5 * MB),
-    Kind("video", frozenset({"video/mp4", "video/3gpp"}), 16 * MB),
-    Kind(
-        "audio",
-        frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
-        16 * MB,
-    ),
-    Kind("sticker", frozenset({"image/webp"}), 500 * 1024),
-    Kind(
-        "document",
-        frozenset(
-            {
-                "text/plain",
-                "application/pdf",
-                "application/msword",
-                "application/vnd.ms-excel",
-                "application/vnd.ms-powerpoint",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-            }
-        ),
-        100 * MB,
-    ),
-)
-CATALOG = Kind("catalog image", frozenset({"image/jpeg", "image/png"}), 8 * MB)
-CATALOG_MIN_SIDE = 500
 PROFILES = ("meta-catalog", "whatsapp")
 
 
@@ -229,10 +190,11 @@ def _rules(
         f"bytes: {sniffed or 'unknown'}, Content-Type: {declared or 'none'}, "
         f"size: {total if total is not None else 'unknown'}",
     ]
+    kind: MediaKind
     if profile == "meta-catalog":
-        kind = CATALOG
+        kind = META_CATALOG_IMAGE
     else:
-        found = next((k for k in WHATSAPP_KINDS if declared in k.types or sniffed in k.types), None)
+        found = whatsapp_kind(declared, sniffed)
         if found is None:
             return [
                 Finding(
@@ -267,35 +229,9 @@ def _rules(
                 "Serve the file's real type (nginx: include mime.types;).",
             )
         )
-    if total is not None and total > kind.max_bytes:
-        findings.append(
-            Finding(
-                HOP,
-                "fail",
-                f"{total / MB:.1f} MB is over the {kind.name} limit of {kind.max_bytes / MB:g} MB",
-                evidence,
-                "Re-encode it smaller (images: resize to <= 2048 px, JPEG quality "
-                "85; video: lower bitrate) before sending.",
-            )
-        )
-    if profile == "meta-catalog":
-        size = image_size(answer.head) or (facts.image_size if facts else None)
-        if size is None:
-            findings.append(
-                Finding(HOP, "warn", "image size not found in the first 512 KiB", evidence, "")
-            )
-        elif min(size) < CATALOG_MIN_SIDE:
-            findings.append(
-                Finding(
-                    HOP,
-                    "fail",
-                    f"{size[0]}x{size[1]} px is under Meta's minimum of "
-                    f"{CATALOG_MIN_SIDE}x{CATALOG_MIN_SIDE}",
-                    evidence,
-                    "Upload a larger image (at least 500x500, 1024x1024 "
-                    "recommended); don't upscale thumbnails.",
-                )
-            )
+    head = answer.head or (facts.head if facts else b"")
+    findings.extend(_size_findings(kind, total, head, evidence))
+    findings.extend(_dimension_findings(kind, answer, facts, evidence))
     if not (answer.header("etag") or answer.header("last-modified")):
         findings.append(
             Finding(
@@ -307,3 +243,74 @@ def _rules(
             )
         )
     return findings
+
+
+def _size_text(size: float) -> str:
+    # MB with one decimal as before ("5.3 MB"); KB for the sticker limits.
+    return f"{size / MB:.1f} MB" if size >= MB else f"{size / KB:.0f} KB"
+
+
+def _limit_text(size: int) -> str:
+    return f"{size / MB:g} MB" if size >= MB else f"{size / KB:g} KB"
+
+
+def _size_findings(
+    kind: MediaKind, total: int | None, head: bytes, evidence: list[str]
+) -> list[Finding]:
+    """Over the kind's limit (an animated sticker has its own, larger one)?"""
+    animated = kind.animated_max_bytes is not None and is_animated_webp(head)
+    limit = kind.max_bytes_for(animated=animated)
+    if total is None or total <= limit:
+        return []
+    label = (
+        f"{'animated' if animated else 'static'} {kind.name}"
+        if kind.animated_max_bytes
+        else kind.name
+    )
+    return [
+        Finding(
+            HOP,
+            "fail",
+            f"{_size_text(total)} is over the {label} limit of {_limit_text(limit)}",
+            evidence,
+            "Re-encode it smaller (images: resize to <= 2048 px, JPEG quality "
+            "85; video: lower bitrate) before sending.",
+        )
+    ]
+
+
+def _dimension_findings(
+    kind: MediaKind, answer: Response, facts: FileFacts | None, evidence: list[str]
+) -> list[Finding]:
+    """Meta's pixel rules: a catalog image's smallest side, a sticker's exact size."""
+    if kind.min_side_px is None and kind.exact_px is None:
+        return []
+    size = image_size(answer.head) or (facts.image_size if facts else None)
+    if size is None:
+        if kind.min_side_px is None:
+            return []  # a sticker's size is checked when it can be read, not guessed
+        return [Finding(HOP, "warn", "image size not found in the first 512 KiB", evidence, "")]
+    if kind.min_side_px is not None and min(size) < kind.min_side_px:
+        side = kind.min_side_px
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"{size[0]}x{size[1]} px is under Meta's minimum of {side}x{side}",
+                evidence,
+                f"Upload a larger image (at least {side}x{side}, 1024x1024 "
+                "recommended); don't upscale thumbnails.",
+            )
+        ]
+    if kind.exact_px is not None and size != kind.exact_px:
+        width, height = kind.exact_px
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"{kind.name}: {size[0]}x{size[1]} px, WhatsApp needs exactly {width}x{height}",
+                evidence,
+                f"Resize it to {width}x{height} (transparent padding keeps the aspect ratio).",
+            )
+        ]
+    return []

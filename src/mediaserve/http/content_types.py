@@ -9,9 +9,21 @@ office documents and the common image formats.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 
-__all__ = ["ACTIVE_TYPES", "FALLBACK_TYPE", "guess_type", "is_active"]
+__all__ = [
+    "ACTIVE_TYPES",
+    "EXTENSION_TYPES",
+    "FALLBACK_TYPE",
+    "PASSIVE_EXTENSIONS",
+    "extension_is_active",
+    "guess_type",
+    "is_active",
+    "passive_extensions",
+    "served_types",
+]
 
 FALLBACK_TYPE = "application/octet-stream"
 
@@ -149,3 +161,43 @@ def _with_charset(base: str) -> str:
 def is_active(content_type: str) -> bool:
     """Whether a Content-Type (with or without parameters) must be neutralised."""
     return content_type.split(";", 1)[0].strip().lower() in ACTIVE_TYPES
+
+
+# What generated proxy configs are made of (proxyconf/): a proxy picks headers by extension,
+# so it gets the same table in that shape rather than a list of its own.
+
+#: Every extension the table knows -> its base type (no parameters), read-only.
+EXTENSION_TYPES: Mapping[str, str] = MappingProxyType(_TABLE)
+
+#: The extensions served inline: extension -> base type. Every other name, known or not,
+#: is neutralised (an unknown one gets FALLBACK_TYPE, which is active).
+PASSIVE_EXTENSIONS: Mapping[str, str] = MappingProxyType(
+    {ext: base for ext, base in _TABLE.items() if base not in ACTIVE_TYPES}
+)
+
+
+def _merged(overrides: Mapping[str, str] | None) -> Mapping[str, str]:
+    # The same precedence as guess_type: an override wins over the table.
+    return {**_TABLE, **overrides} if overrides else _TABLE
+
+
+def extension_is_active(ext: str, overrides: Mapping[str, str] | None = None) -> bool:
+    """Whether files named ``*.ext`` are neutralised (``ext`` without the dot, any case);
+    the same verdict :func:`guess_type` and :func:`is_active` give for such a name."""
+    return is_active(_merged(overrides).get(ext.lower(), FALLBACK_TYPE))
+
+
+def passive_extensions(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:data:`PASSIVE_EXTENSIONS` with ``overrides`` (ServeOptions.content_types) applied."""
+    return {ext: base for ext, base in _merged(overrides).items() if not is_active(base)}
+
+
+def served_types(overrides: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Content-Type value as sent (charset included) -> its extensions, in table order, with
+    ``overrides`` applied. A proxy config sets each value for its extensions and
+    FALLBACK_TYPE for any other name.
+    """
+    grouped: dict[str, list[str]] = {}
+    for ext, base in _merged(overrides).items():
+        grouped.setdefault(_with_charset(base), []).append(ext)
+    return {value: tuple(exts) for value, exts in grouped.items()}

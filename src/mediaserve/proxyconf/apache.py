@@ -3,12 +3,25 @@
 ``ProxyPass`` rules win over ``Alias`` and are tried in the order written, so private
 prefixes are proxied first, then ``ProxyPass MEDIA_URL !`` keeps public media with the
 ``Alias``, then everything else goes to the app.
+
+Content-Type: mod_mime reads every extension of a name (``a.html.en`` is text/html in
+English, ``a.txt.utf7`` gets ``charset=UTF-7``) from TypesConfig and the AddType/AddCharset
+lines of the install. ``ForceType`` replaces all of that with in-process serving's type for
+the *last* extension, and ``application/octet-stream`` for one the table does not know; the
+sandbox goes on everything but the passive types, as in-process.
 """
 
 from __future__ import annotations
 
 from .. import __version__
-from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup, other_case_regex
+from .model import (
+    FALLBACK_TYPE,
+    SANDBOX_CSP,
+    ConfigError,
+    ProxySetup,
+    extension_regex,
+    other_case_regex,
+)
 
 __all__ = ["apache_quote", "render_apache"]
 
@@ -31,7 +44,6 @@ def render_apache(setup: ProxySetup) -> str:
     root = setup.media_root
     media = setup.media_url
     app = setup.upstream.url
-    active = "|".join(ACTIVE_EXTENSIONS)
     cache = apache_quote(setup.cache_control, "--cache-control")
     port = setup.listen.rsplit(":", 1)[-1]
     name = "" if setup.server_name == "_" else f"    ServerName {setup.server_name}\n"
@@ -92,11 +104,32 @@ def render_apache(setup: ProxySetup) -> str:
         AllowOverride None
         Header always set X-Content-Type-Options "nosniff"
         Header set Cache-Control {cache}
-        # Uploaded HTML/SVG/XML/JS: downloaded, never rendered on this origin.
-        <FilesMatch "(?i)\\.({active})$">
-            Header always set Content-Security-Policy "{SANDBOX_CSP}"
-            Header always set Content-Disposition "attachment"
-        </FilesMatch>
+        # The types in-process serving sends, by the last extension only.
+        ForceType {FALLBACK_TYPE}
+{_force_types(setup)}{_sandbox(setup)}
     </Directory>
 </VirtualHost>
 """
+
+
+def _sandbox(setup: ProxySetup) -> str:
+    if not setup.neutralise_active:
+        return ""
+    return f"""
+        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
+        # this origin. Only images, audio, video and documents are shown inline.
+        <FilesMatch "(?i)^(?!.*\\.(?:{setup.passive_regex})$)">
+            Header always set Content-Security-Policy "{SANDBOX_CSP}"
+            Header always set Content-Disposition "attachment"
+        </FilesMatch>"""
+
+
+def _force_types(setup: ProxySetup) -> str:
+    blocks = []
+    for value, exts in setup.served_types.items():
+        blocks.append(
+            f"""        <FilesMatch "(?i)\\.(?:{extension_regex(exts)})$">
+            ForceType {apache_quote(value, "type")}
+        </FilesMatch>"""
+        )
+    return "\n".join(blocks)

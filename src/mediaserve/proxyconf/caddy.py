@@ -11,12 +11,25 @@ Cache-Control and sandbox headers. The request path rather than the header's URI
 file because Caddy 2.6 (Debian 12's) does not percent-decode a rewritten path: a name with a
 space or non-ASCII letter would 404. mediaserve offloads only ``MEDIA_URL + name`` requests,
 so both name the same file.
+
+Content-Type: ``file_server`` keeps one a ``header`` directive set before it, and otherwise
+asks Go's ``mime`` package (its built-ins, then /usr/share/mime/globs2 or /etc/mime.types),
+sending *no* Content-Type for an extension none of them knows. So every name gets its type
+from in-process serving's table here, and ``application/octet-stream`` when the table does
+not know it; the sandbox goes on everything but the passive types, as in-process.
 """
 
 from __future__ import annotations
 
 from .. import __version__
-from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup, other_case_regex
+from .model import (
+    FALLBACK_TYPE,
+    SANDBOX_CSP,
+    ConfigError,
+    ProxySetup,
+    extension_regex,
+    other_case_regex,
+)
 
 __all__ = ["caddy_quote", "render_caddy"]
 
@@ -38,7 +51,6 @@ def caddy_quote(text: str, what: str) -> str:
 def render_caddy(setup: ProxySetup) -> str:
     root = caddy_quote(setup.media_root, "--media-root")
     media = setup.media_url.rstrip("/")
-    active = "|".join(ACTIVE_EXTENSIONS)
     cache = caddy_quote(setup.cache_control, "--cache-control")
     host, _, port = setup.listen.rpartition(":")
     if setup.server_name != "_":
@@ -77,10 +89,8 @@ def render_caddy(setup: ProxySetup) -> str:
         root * {root}
         header X-Content-Type-Options nosniff
         header Cache-Control {cache}
-        # Uploaded HTML/SVG/XML/JS: downloaded, never rendered on this origin.
-        @active path_regexp active (?i)\\.({active})$
-        header @active Content-Security-Policy "{SANDBOX_CSP}"
-        header @active Content-Disposition attachment
+        # The types in-process serving sends, not Go's or /etc/mime.types'.
+{_type_headers(setup)}{_sandbox(setup)}
         file_server
     }}"""
         )
@@ -110,6 +120,28 @@ def render_caddy(setup: ProxySetup) -> str:
 {bind}{body}
 }}
 """
+
+
+def _sandbox(setup: ProxySetup) -> str:
+    if not setup.neutralise_active:
+        return ""
+    return f"""
+        # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on
+        # this origin. Only images, audio, video and documents are shown inline.
+        @active not path_regexp (?i)\\.(?:{setup.passive_regex})$
+        header @active Content-Security-Policy "{SANDBOX_CSP}"
+        header @active Content-Disposition attachment"""
+
+
+def _type_headers(setup: ProxySetup) -> str:
+    lines = []
+    for index, (value, exts) in enumerate(setup.served_types.items()):
+        matcher = extension_regex(exts)
+        lines.append(f"        @type{index} path_regexp (?i)\\.(?:{matcher})$")
+        lines.append(f"        header @type{index} Content-Type {caddy_quote(value, 'type')}")
+    lines.append(f"        @untyped not path_regexp (?i)\\.(?:{setup.known_regex})$")
+    lines.append(f"        header @untyped Content-Type {FALLBACK_TYPE}")
+    return "\n".join(lines)
 
 
 def _reverse_proxy(setup: ProxySetup, announce: str | None) -> str:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..http.plan import SANDBOX_CSP
+from ..http.content_types import FALLBACK_TYPE, passive_extensions, served_types
+from ..http.plan import SANDBOX_CSP, ServeOptions
 from ..pipeline.offload import METHODS
+from ..policy.platforms import MB, WHATSAPP_DOCUMENT
 
 __all__ = [
-    "ACTIVE_EXTENSIONS",
+    "FALLBACK_TYPE",
     "SANDBOX_CSP",
     "ConfigError",
     "ProxySetup",
     "Upstream",
+    "extension_regex",
     "other_case_regex",
 ]
 
@@ -29,13 +33,9 @@ class ConfigError(ValueError):
     """Input that no config can be generated from; the message names the option and the fix."""
 
 
-# Extensions whose types in-process serving neutralises (http/content_types.ACTIVE_TYPES).
-# Proxies choose headers by extension, so the list is spelled out; a test checks that each
-# maps to an active type, so the two lists cannot drift apart.
-ACTIVE_EXTENSIONS = (
-    "htm", "html", "shtml", "xhtml", "xht", "svg", "svgz", "xml", "xsl", "xslt",
-    "js", "mjs", "css", "wasm", "swf",
-)  # fmt: skip
+def extension_regex(exts: Iterable[str]) -> str:
+    """A regex alternation matching exactly these extensions (no dot, no anchors)."""
+    return "|".join(re.escape(ext) for ext in exts)
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,9 @@ class Upstream:
         return f"http://{self.address}"
 
 
+_EXT_RE = re.compile(r"[a-z0-9][a-z0-9+_-]*")
+# RFC 6838 §4.2 restricted names, '$' left out (nginx would expand it).
+_TYPE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#&^_.+-]*")
 _PREFIX_RE = re.compile(r"^/(?:[^\x00-\x20\x7f?#]+/)*$")
 
 
@@ -82,6 +85,10 @@ def _clean_prefix(value: str, what: str) -> str:
             f"{what} {value!r} must be a URL path such as /media/ (no spaces, '?', '#' or '..')"
         )
     return text
+
+
+# In-process serving's defaults: a proxy left at its defaults answers as the app does.
+_IN_PROCESS = ServeOptions()
 
 
 @dataclass(frozen=True)
@@ -99,13 +106,18 @@ class ProxySetup:
     # Name prefixes under media_url that go to the app (checked there, then offloaded).
     # "" means all of MEDIA_URL goes to the app.
     private: tuple[str, ...] = ()
-    cache_control: str = "public, max-age=3600"
+    cache_control: str = _IN_PROCESS.cache_control
     # nginx limit_req rate for public media, e.g. "20r/s"; None for no limit.
     limit_req: str | None = None
-    # The largest upload the proxy lets through to the app (WhatsApp documents: 100 MB).
-    max_body: str = "100m"
+    # The largest upload the proxy lets through to the app: the largest WhatsApp document
+    # (nginx's "m" is 1024-based, as the table reads MB).
+    max_body: str = f"{WHATSAPP_DOCUMENT.max_bytes // MB}m"
     # Ranges per request before the whole file is sent instead (MEDIASERVE MAX_RANGES).
-    max_ranges: int = 16
+    max_ranges: int = _IN_PROCESS.max_ranges
+    # MEDIASERVE CONTENT_TYPES: extension -> type overrides in-process serving applies.
+    content_types: tuple[tuple[str, str], ...] = ()
+    # MEDIASERVE NEUTRALISE_ACTIVE: False serves every type inline (trusted media only).
+    neutralise_active: bool = _IN_PROCESS.neutralise_active
     # Object storage in offload mode: the nginx location(s) that fetch from the store
     # (proxyconf/store.py). Media then live in the bucket: every media URL
     # goes to the app, which answers X-Accel-Redirect into this location.
@@ -169,10 +181,39 @@ class ProxySetup:
             raise ConfigError(
                 f"--app-media-root {self.app_media_root!r} must be an absolute path without ':'"
             )
+        overrides = []
+        for ext, content_type in self.content_types:
+            ext = ext.strip().lower().lstrip(".")
+            if not _EXT_RE.fullmatch(ext) or not _TYPE_RE.fullmatch(content_type):
+                raise ConfigError(
+                    f"CONTENT_TYPES {ext!r}: {content_type!r} must map an extension (a-z, 0-9, "
+                    "+_-) to a type/subtype without parameters, e.g. 'glb': 'model/gltf-binary'"
+                )
+            overrides.append((ext, content_type))
+        object.__setattr__(self, "content_types", tuple(overrides))
         if self.max_ranges < 1:
             raise ConfigError(f"--max-ranges {self.max_ranges} must be at least 1")
         if not re.fullmatch(r"\d+[kmg]?", self.max_body):
             raise ConfigError(f"--max-body {self.max_body!r} must look like 100m")
+
+    @property
+    def served_types(self) -> dict[str, tuple[str, ...]]:
+        """Content-Type value -> extensions: in-process serving's table with CONTENT_TYPES
+        applied. A proxy sets these by extension and FALLBACK_TYPE for any other name."""
+        return served_types(dict(self.content_types))
+
+    @property
+    def known_regex(self) -> str:
+        """A regex alternation of every extension in :attr:`served_types`."""
+        return extension_regex(e for exts in self.served_types.values() for e in exts)
+
+    @property
+    def passive_regex(self) -> str:
+        """The extensions served inline. Proxies choose headers by extension, mediaserve by
+        type: both come from the one table, and every name outside this -- HTML, SVG, an
+        extension only the proxy's own MIME map knows, none at all -- is neutralised as
+        in-process serving neutralises it."""
+        return extension_regex(passive_extensions(dict(self.content_types)))
 
     @property
     def all_private(self) -> bool:

@@ -8,8 +8,12 @@ Choices, each against a way this set-up is seen to break:
 * ``alias "/srv/media/";`` with both trailing slashes: ``alias /srv/media`` turns
   ``/media/a.jpg`` into ``/srv/mediaa.jpg`` (404), ``root`` would append ``/media/`` again.
 * ``disable_symlinks on`` and a 404 for dotfiles, like in-process serving.
-* Active content (HTML, SVG, XML, JS...) gets the same ``Content-Security-Policy: sandbox``
-  and ``Content-Disposition: attachment`` as in-process serving; ``nosniff`` everywhere.
+* The Content-Type comes from in-process serving's table (a ``types {}`` block replacing
+  nginx's ``mime.types`` in the media location, ``default_type application/octet-stream``),
+  and everything but the passive types (images, audio, video, documents) gets the same
+  ``Content-Security-Policy: sandbox`` and ``Content-Disposition: attachment`` as in-process
+  serving: HTML, SVG, XML, JS, and any extension only nginx's own map knows (.rss, .kml,
+  .htc...) or none at all. ``nosniff`` everywhere.
 * The internal location passes on the app's sandbox header through ``$upstream_http_*``
   (nginx keeps Content-Type, Content-Disposition and Cache-Control of the app's response
   on an X-Accel-Redirect, but not other headers).
@@ -18,7 +22,13 @@ Choices, each against a way this set-up is seen to break:
 from __future__ import annotations
 
 from .. import __version__
-from .model import ACTIVE_EXTENSIONS, SANDBOX_CSP, ConfigError, ProxySetup, other_case_regex
+from .model import (
+    FALLBACK_TYPE,
+    SANDBOX_CSP,
+    ConfigError,
+    ProxySetup,
+    other_case_regex,
+)
 
 __all__ = ["nginx_quote", "render_nginx", "render_npm_advanced", "server_locations"]
 
@@ -51,9 +61,22 @@ def _indent(text: str, by: int = 4) -> str:
     return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
 
 
+def _types_block(setup: ProxySetup) -> str:
+    lines = [
+        f"    {nginx_quote(value, 'type')} {' '.join(exts)};"
+        for value, exts in setup.served_types.items()
+    ]
+    return "types {\n" + "\n".join(lines) + "\n}"
+
+
 def _public_location(setup: ProxySetup, upstream: str | None = None) -> str:
-    active = "|".join(ACTIVE_EXTENSIONS)
     cache = nginx_quote(setup.cache_control, "--cache-control")
+    sandbox = (
+        f'\nadd_header Content-Security-Policy "{SANDBOX_CSP}" always;'
+        '\nadd_header Content-Disposition "attachment" always;'
+        if setup.neutralise_active
+        else ""
+    )
     limit = (
         "\n# Per client address; burst absorbs a page of thumbnails.\n"
         "limit_req zone=mediaserve_media burst=50 nodelay;\nlimit_req_status 429;"
@@ -66,18 +89,22 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
     alias {nginx_quote(setup.root_slash, "--media-root")};
     disable_symlinks on;
     autoindex off;
+    # The types in-process serving sends, not mime.types': an extension only nginx knows
+    # (.rss, .kml, .htc...) must not get a type the app never sends.
+{_indent(_types_block(setup))}
+    default_type {FALLBACK_TYPE};
+    # Uploaded HTML/SVG/XML/JS and any unknown type: downloaded, never rendered on this
+    # origin. Only the passive types below are shown inline.
     add_header X-Content-Type-Options "nosniff" always;
-    add_header Cache-Control {cache};{limit}{_nested_private(setup, upstream)}
+    add_header Cache-Control {cache};{_indent(sandbox + limit)}{_nested_private(setup, upstream)}
     # Dotfiles (.env, .git/...) are never media.
     location ~ /\\. {{
         return 404;
     }}
-    # Uploaded HTML/SVG/XML/JS: downloaded, never rendered on this origin.
-    location ~* \\.(?:{active})$ {{
+    # Images, audio, video, documents: inline (add_header here replaces those above).
+    location ~* \\.(?:{setup.passive_regex})$ {{
         add_header X-Content-Type-Options "nosniff" always;
         add_header Cache-Control {cache};
-        add_header Content-Security-Policy "{SANDBOX_CSP}" always;
-        add_header Content-Disposition "attachment" always;
     }}
 }}"""
 

@@ -6,20 +6,19 @@ Content-Type the client sent: a ``.jpg`` holding HTML is refused here, and ``nos
 delivery covers anything that got in before. The Django validators and storage built on
 this live in :mod:`mediaserve.django.validators`.
 
-Default kinds and size limits are the WhatsApp Cloud API's media limits (developers.facebook
-.com, "Supported media types"), so what a CRM accepts can also be sent on WhatsApp:
+Default kinds and size limits are the WhatsApp Cloud API's media limits, read from
+:mod:`mediaserve.policy.platforms` (the doctor reads the same table), so what a CRM accepts
+can also be sent on WhatsApp:
 
-========= ======================================= ==================================
-kind      extensions                              limit
-========= ======================================= ==================================
-image     jpg, jpeg, png                          5 MB
-video     mp4, 3gp                                16 MB
-audio     aac, amr, mp3, m4a, ogg, opus           16 MB
-document  pdf, doc(x), xls(x), ppt(x), txt, csv   100 MB
-sticker   webp                                    100 KB static, 500 KB animated
-========= ======================================= ==================================
-
-MB and KB are read as 1024-based: the generous reading, so nothing WhatsApp takes is refused.
+========= =======================================
+kind      extensions
+========= =======================================
+image     jpg, jpeg, png
+video     mp4, 3gp
+audio     aac, amr, mp3, m4a, ogg, opus
+document  pdf, doc(x), xls(x), ppt(x), txt, csv
+sticker   webp (animated ones get their own limit)
+========= =======================================
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from ..policy.platforms import KB, MB, WHATSAPP, WHATSAPP_STICKER
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -40,9 +41,6 @@ __all__ = [
     "safe_name",
     "sniff",
 ]
-
-KB = 1024
-MB = 1024 * 1024
 
 #: extension -> (kind, the sniffed formats that extension may hold).
 EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
@@ -71,14 +69,8 @@ EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
 
 #: kind -> largest size in bytes. "sticker" is the static limit; animated stickers get
 #: ``ANIMATED_STICKER_LIMIT``.
-DEFAULT_LIMITS: dict[str, int] = {
-    "image": 5 * MB,
-    "video": 16 * MB,
-    "audio": 16 * MB,
-    "document": 100 * MB,
-    "sticker": 100 * KB,
-}
-ANIMATED_STICKER_LIMIT = 500 * KB
+DEFAULT_LIMITS: dict[str, int] = {kind.name: kind.max_bytes for kind in WHATSAPP}
+ANIMATED_STICKER_LIMIT = WHATSAPP_STICKER.max_bytes_for(animated=True)
 
 #: Bytes a sniff looks at: enough for every signature below and a text check.
 SNIFF_BYTES = 4096
