@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
+from ..http.plan import ServeOptions
 from ..pipeline.request import normalise_prefix
 from .argtypes import port, positive
 from .standalone import (
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--cache-control",
         default=None,
-        help="Cache-Control for files (default 'public, max-age=3600')",
+        help=f"Cache-Control for files (default {ServeOptions().cache_control!r})",
     )
     serve.set_defaults(handler=_serve)
 

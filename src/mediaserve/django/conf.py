@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from ..http.plan import ServeOptions
-from ..pipeline.offload import Offload, OffloadError
+from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
 
 __all__ = [
@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     # Proxy offload (delivery/offload.py): "x-accel-redirect", "x-sendfile",
     # "x-litespeed-location" or None (the app sends the bytes itself).
     "OFFLOAD": None,
-    "OFFLOAD_PREFIX": "/_mediaserve/",
+    "OFFLOAD_PREFIX": DEFAULT_INTERNAL_PREFIX,
     # MEDIA_ROOT as the proxy sees it (X-Sendfile); None means the same path as the app's.
     "OFFLOAD_ROOT": None,
     # Access control (mediaserve.access; docs/security.md): name prefix -> "public" |

@@ -35,6 +35,7 @@ from ..http.dates import parse_http_date
 from ..http.plan import RequestHeaders, ResponsePlan
 
 __all__ = [
+    "DEFAULT_INTERNAL_PREFIX",
     "HEADER_FOR",
     "METHODS",
     "PROXY_HEADER",
@@ -62,6 +63,8 @@ HEADER_FOR = {
     "x-litespeed-location": "X-LiteSpeed-Location",
 }
 METHODS = tuple(HEADER_FOR)
+#: Where the proxy's internal location lives unless OFFLOAD_PREFIX says otherwise.
+DEFAULT_INTERNAL_PREFIX = "/_mediaserve/"
 
 # The proxy computes these from the file it sends; the app's values would describe the
 # app's view of the file (its inode-based ETag) and contradict the proxy's.
@@ -95,7 +98,7 @@ class Offload:
     """
 
     method: str
-    internal_prefix: str = "/_mediaserve/"
+    internal_prefix: str = DEFAULT_INTERNAL_PREFIX
     root: str | None = None
 
     def __post_init__(self) -> None:

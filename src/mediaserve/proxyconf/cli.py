@@ -67,7 +67,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--cache-control", help="Cache-Control for public media")
     parser.add_argument("--limit-req", help="nginx rate limit for public media, e.g. 20r/s")
-    parser.add_argument("--max-body", default="100m", help="largest upload (default 100m)")
+    parser.add_argument(
+        "--max-body", help="largest upload (default: WhatsApp's largest document, 100m)"
+    )
     parser.add_argument(
         "--max-ranges", type=positive, help="ranges per request (default: MAX_RANGES, or 16)"
     )
@@ -98,6 +100,8 @@ def settings_defaults() -> dict[str, Any]:
         "internal_prefix": values["OFFLOAD_PREFIX"],
         "cache_control": values["CACHE_CONTROL"],
         "max_ranges": values["MAX_RANGES"],
+        "content_types": tuple((str(k), str(v)) for k, v in values["CONTENT_TYPES"].items()),
+        "neutralise_active": values["NEUTRALISE_ACTIVE"],
         # Every prefix that is not public must be judged by the app.
         "private": _restricted_spellings(values),
         "offload_set": True,
@@ -175,24 +179,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         offload = DEFAULT_OFFLOAD[args.kind]
     try:
+        # Whatever neither the command line nor the settings give is ProxySetup's default
+        # (itself derived from ServeOptions and the platform limits), never spelled here.
+        given = {
+            "media_url": args.media_url or found.get("media_url"),
+            "media_root": args.media_root or found.get("media_root"),
+            "internal_prefix": args.internal_prefix or found.get("internal_prefix"),
+            "cache_control": args.cache_control or found.get("cache_control"),
+            "max_body": args.max_body,
+            "max_ranges": args.max_ranges or found.get("max_ranges"),
+            "app_media_root": args.app_media_root or found.get("app_media_root"),
+            "content_types": found.get("content_types"),
+            "neutralise_active": found.get("neutralise_active"),
+        }
         setup = ProxySetup(
-            media_url=args.media_url or found.get("media_url") or "/media/",
-            media_root=args.media_root or found.get("media_root") or "/srv/media",
             upstream=Upstream.parse(args.upstream or "http://127.0.0.1:8000"),
             server_name=args.server_name,
             listen=args.listen,
             offload=offload,
-            internal_prefix=args.internal_prefix or found.get("internal_prefix") or "/_mediaserve/",
             private=tuple(args.private if args.private is not None else found.get("private", ())),
-            cache_control=args.cache_control
-            or found.get("cache_control")
-            or "public, max-age=3600",
             limit_req=args.limit_req,
-            max_body=args.max_body,
-            max_ranges=args.max_ranges or found.get("max_ranges") or 16,
             volume=args.volume,
-            app_media_root=args.app_media_root or found.get("app_media_root") or "/app/media",
             store_block=found.get("store_block", "") if args.kind in ("nginx", "npm") else "",
+            **{key: value for key, value in given.items() if value is not None},
         )
         rendered = render(args.kind, setup)
     except ConfigError as exc:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from ..http.content_types import FALLBACK_TYPE, passive_extensions, served_types
 from ..http.plan import SANDBOX_CSP, ServeOptions
-from ..pipeline.offload import METHODS
+from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, METHODS
 from ..policy.platforms import MB, WHATSAPP_DOCUMENT
 
 __all__ = [
@@ -102,7 +102,7 @@ class ProxySetup:
     listen: str = "80"
     # The offload method the app uses for private media (its MEDIASERVE['OFFLOAD']).
     offload: str | None = "x-accel-redirect"
-    internal_prefix: str = "/_mediaserve/"
+    internal_prefix: str = DEFAULT_INTERNAL_PREFIX
     # Name prefixes under media_url that go to the app (checked there, then offloaded).
     # "" means all of MEDIA_URL goes to the app.
     private: tuple[str, ...] = ()
