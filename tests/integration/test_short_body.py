@@ -111,37 +111,15 @@ ENTRIES = (*PLAIN, *DJANGO, *STORAGE)
 CLOSES = "test_the_server_closes_the_connection_at_once"
 BYTES = "test_every_byte_received_is_the_original_at_its_offset"
 PIPELINED = "test_the_pipelined_response_is_never_read_as_body"
-#: delivery/body.py: FileReader.chunks() goes on to the next segment after a part came up
-#: short, so the remaining parts' headers (with no data) follow inside the short part's bytes.
-PARTS_AFTER_SHORT = (
-    "WSGI bounded reads: after a short part the remaining part headers are still sent, "
-    "where the client expects that part's bytes"
-)
-#: django/views.py: neither the file_to_stream (sendfile) body nor _SyncBody closes the
-#: connection after a short body, and gunicorn keeps it alive.
-DJANGO_KEEPS_ALIVE = (
-    "Django view/middleware under WSGI ignore a short local body: gunicorn keeps the "
-    "connection alive and answers the pipelined request inside this body's Content-Length"
-)
 #: (entry point, shape) -> {test: why it fails today}. Remove a line when its fix lands (a
-#: strict xfail that passes fails the run).
-KNOWN_SHORT_BODY_BUGS: dict[tuple[str, str], dict[str, str]] = {
-    ("WSGIMedia-gunicorn", "multipart"): {BYTES: PARTS_AFTER_SHORT},
-    ("WSGIMedia-granian", "multipart"): {BYTES: PARTS_AFTER_SHORT},
-    ("cli-granian", "multipart"): {BYTES: PARTS_AFTER_SHORT},
-    ("cli-gunicorn", "multipart"): {BYTES: PARTS_AFTER_SHORT},
-    ("wsgi-wrapper-gunicorn", "multipart"): {BYTES: PARTS_AFTER_SHORT},
-    ("view-gunicorn", "whole"): dict.fromkeys((CLOSES, BYTES, PIPELINED), DJANGO_KEEPS_ALIVE),
-    ("view-gunicorn", "multipart"): dict.fromkeys((CLOSES, BYTES, PIPELINED), DJANGO_KEEPS_ALIVE),
-    ("middleware-gunicorn", "whole"): dict.fromkeys((CLOSES, BYTES, PIPELINED), DJANGO_KEEPS_ALIVE),
-    ("middleware-gunicorn", "multipart"): dict.fromkeys(
-        (CLOSES, BYTES, PIPELINED), DJANGO_KEEPS_ALIVE
-    ),
-}
+#: strict xfail that passes fails the run). Empty since the one pipeline (0.2): the
+#: multipart-after-short-part bug of WSGI bounded reads and the Django view keeping a short
+#: body's connection alive under gunicorn were both fixed there.
+KNOWN_SHORT_BODY_BUGS: dict[tuple[str, str], dict[str, str]] = {}
 #: Of those, the ones granian does not show every run: now and then it ends the connection
 #: before the part headers queued after the short part are sent (one download in five or
 #: so here). Not strict, so neither outcome fails the run.
-RACY = {("WSGIMedia-granian", "multipart"), ("cli-granian", "multipart")}
+RACY: set[tuple[str, str]] = set()
 
 
 # -- the file and the download -------------------------------------------------------------
