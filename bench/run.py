@@ -2,6 +2,7 @@
 """mediaserve benchmarks against nginx, Django's static serve, WhiteNoise and the bare server.
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--json out.json]
+    python bench/run.py --baseline REV [--rounds N] ...   # REV's package vs the working tree
 
 Starts every server itself on free 127.0.0.1 ports (pinned to core 0, wrk/curl to core 1),
 creates the files in a world-readable temporary directory, prints per scenario the commands,
@@ -12,6 +13,7 @@ it started or created on exit. Not part of the test suite. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -20,10 +22,18 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from harness import procs
+from harness import baseline, procs
 from harness.fixtures import MediaDir
-from harness.report import format_scenario, verdict_summary, write_json
-from harness.scenarios import BY_NAME, FULL, QUICK, SCENARIOS, ScenarioResult, run_scenario
+from harness.report import comparison_summary, format_scenario, verdict_summary, write_json
+from harness.scenarios import (
+    BY_NAME,
+    FULL,
+    QUICK,
+    SCENARIOS,
+    ABPlan,
+    ScenarioResult,
+    run_scenario,
+)
 from harness.servers import ExampleConfig, RunContext
 from harness.subjects import BY_KEY, SUBJECTS, environment_summary
 
@@ -60,6 +70,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     p.add_argument("--list", action="store_true", help="list scenarios and subjects, then exit")
+    ab = p.add_argument_group("before/after (see bench/README.md)")
+    ab.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run every candidate on REV's src/ and example/ (git archive), interleaved "
+        "with the working tree's, and compare after/before",
+    )
+    ab.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=3,
+        help="with --baseline: windows per side and candidate (default 3)",
+    )
+    ab.add_argument(
+        "--floor",
+        type=floor_value,
+        default=0.95,
+        help="with --baseline: after/before must be >= FLOOR (<= 1/FLOOR for CPU per request "
+        "or per GB and latency; default 0.95)",
+    )
     ex = p.add_argument_group("example Django project (a candidate)")
     ex.add_argument(
         "--example-dir",
@@ -98,6 +128,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)  # fmt: skip
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def floor_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def preflight(ctx_cpus: int) -> list[str]:
     """Missing system tools, as messages (the Python servers are checked per subject)."""
     problems = [f"{tool} is not installed" for tool in ("taskset", "wrk", "curl")
@@ -130,9 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     subjects = [BY_KEY[k] for k in args.subjects] if args.subjects else list(SUBJECTS)
     workdir = Path(tempfile.mkdtemp(prefix="mediaserve-bench-run-"))
     media: MediaDir | None = None
+    base: baseline.Tree | None = None
     results: list[ScenarioResult] = []
     keep = args.keep_logs
     try:
+        if args.baseline:
+            base = baseline.export(REPO, args.baseline, args.tmpdir)
         media = MediaDir.create(args.tmpdir)
         ctx = RunContext(
             repo=REPO,
@@ -149,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             gunicorn_threads=args.gunicorn_threads,
             download_rate=None if args.download_rate in ("", "0") else args.download_rate,
         )
+        plan = ab_plan(ctx, base, args) if base is not None else None
         meta: dict[str, object] = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "argv": sys.argv,
@@ -162,13 +216,28 @@ def main(argv: list[str] | None = None) -> int:
             "media_dir": str(media.root),
             "versions": environment_summary(ctx),
         }
+        if plan is not None and base is not None:
+            after = baseline.working_tree(REPO)
+            meta["before_after"] = {
+                "before": {**dataclasses.asdict(base), "root": str(base.root),
+                           "mediaserve": environment_summary(plan.before).get("mediaserve")},
+                "after": {**dataclasses.asdict(after), "root": str(after.root)},
+                "rounds": plan.rounds,
+                "floor": plan.floor,
+            }  # fmt: skip
         print(_header(meta), flush=True)
         for scenario in scenarios:
-            res = run_scenario(ctx, scenario, durations, subjects, progress=_progress)
+            res = run_scenario(ctx, scenario, durations, subjects, progress=_progress, ab=plan)
             results.append(res)
             keep = keep or any(r.status.startswith("error") for r in res.rows)
             print(format_scenario(res), flush=True)
         print(f"summary: {verdict_summary(results)}")
+        if plan is not None:
+            summary = comparison_summary(results)
+            print(f"before/after: {summary}")
+            ab_meta = meta["before_after"]
+            assert isinstance(ab_meta, dict)
+            ab_meta["summary"] = summary
         if args.json:
             write_json(args.json, meta, results)
             print(f"json: {args.json}")
@@ -183,11 +252,24 @@ def main(argv: list[str] | None = None) -> int:
         procs.stop_all()
         if media is not None:
             media.cleanup()
+        if base is not None:
+            baseline.remove(base)
         if keep:
             print(f"logs kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def ab_plan(ctx: RunContext, base: baseline.Tree, args: argparse.Namespace) -> ABPlan:
+    """The two sides: the baseline export's src/ (and its example/, when the example is the
+    repository's own) against the working tree's."""
+    example = ctx.example
+    own_example = example.directory == (REPO / "example").resolve()
+    if own_example and (base.root / "example").is_dir():
+        example = dataclasses.replace(example, directory=base.root / "example")
+    before = dataclasses.replace(ctx, tree=base.root, example=example)
+    return ABPlan(before, ctx, args.rounds, args.floor)
 
 
 def _header(meta: dict[str, object]) -> str:
@@ -200,6 +282,19 @@ def _header(meta: dict[str, object]) -> str:
         f"{meta['client_core']}; every server runs 1 worker; gunicorn: {meta['gunicorn']}; "
         f"long downloads limited to {meta['download_rate']} each"
     )
+    ab = meta.get("before_after")
+    if isinstance(ab, dict):
+        before, after = ab["before"], ab["after"]
+        lines.append(
+            f'  before: {before["revision"]} {before["commit"][:12]} "{before["subject"]}" '
+            f"from {before['root']}/src; after: the working tree at {after['commit'][:12]}"
+            f"{' with uncommitted changes' if after['commit'].endswith('+changes') else ''} "
+            f"from {after['root']}/src"
+        )
+        lines.append(
+            f"  candidates run under both, {ab['rounds']} interleaved window(s) each "
+            f"(before, after, before, after...); anchors once; floor {ab['floor']:g}"
+        )
     return "\n".join(lines) + "\n"
 
 

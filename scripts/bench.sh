@@ -5,6 +5,7 @@
 #   scripts/bench.sh                       every scenario, full durations (~20 minutes)
 #   scripts/bench.sh --quick --only small  a smoke run of one scenario
 #   scripts/bench.sh --json results.json   also keep the numbers as JSON
+#   scripts/bench.sh --baseline REV        REV's package vs the working tree, interleaved
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -4,5 +4,7 @@ from __future__ import annotations
 
 import mediaserve
 from benchapps._env import MEDIA_PREFIX, media_root
+from benchapps.witness import announce
 
 app = mediaserve.ASGIMedia(media_root(), prefix=MEDIA_PREFIX)
+announce("mediaserve")

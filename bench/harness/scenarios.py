@@ -6,7 +6,9 @@ subject filter, the metric columns, and ratio rules over the rows of the same ru
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +28,7 @@ MEMORY_DOWNLOADS = 16
 BACKGROUND_DOWNLOADS = 8
 RANGE = (1 << 20, (2 << 20) - 1)  # the second MiB of large.bin
 NOISY_PCT = 10.0  # other processes' CPU (% of one core) that makes a row suspect
+OTHER_CPU = "other_cpu_pct"  # the noise metric: the worst window, never a median
 Op = Literal[">=", "<=", "<"]
 
 
@@ -72,7 +75,7 @@ class Measurement:
     def add_noise(self, cpu: CpuMeter) -> None:
         """Keep the worst share of a core other processes used during any measured window."""
         share = 100 * cpu.foreign_share
-        self.metrics["other_cpu_pct"] = max(self.metrics.get("other_cpu_pct", 0.0), share)
+        self.metrics[OTHER_CPU] = max(self.metrics.get(OTHER_CPU, 0.0), share)
         if share >= NOISY_PCT and not any(n.startswith("busy machine") for n in self.notes):
             self.notes.append("busy machine: other processes competed for CPU")
 
@@ -99,16 +102,51 @@ class Ratio:
     origin: str = "brief"  # "brief": target from the project; "bench": proposed here
 
 
+@dataclass(frozen=True)
+class Compare:
+    """A metric compared before/after in a ``--baseline`` run.
+
+    ``higher_is_better``: the after/before ratio must be >= the floor (0.95); otherwise (CPU
+    per request or per GB, latency) it must be <= 1/floor. Not ``gated``: printed as info.
+    """
+
+    metric: str
+    higher_is_better: bool
+    gated: bool = True
+
+
 @dataclass
 class Row:
     subject: str
     label: str
     role: str
     status: str  # "ok", "unavailable: ...", "error: ..."
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # the median window in A/B runs
     raw: dict[str, object] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tree: str = ""  # "before" / "after" for a candidate in a --baseline run
+    imports: dict[str, str] = field(default_factory=dict)  # module -> file the server announced
+    windows: list[dict[str, float]] = field(default_factory=list)  # each window's metrics
+
+
+@dataclass
+class Comparison:
+    """One candidate's metric, before (baseline tree) and after (working tree)."""
+
+    subject: str
+    label: str
+    metric: str
+    header: str
+    digits: int
+    before: float | None
+    after: float | None
+    ratio: float | None  # after / before
+    target: str  # ">= 0.95", "<= 1.053" (1/0.95), or "-" when informational
+    verdict: str  # PASS, MISS, info, n/a
+    before_windows: list[float] = field(default_factory=list)
+    after_windows: list[float] = field(default_factory=list)
+    detail: str = ""
 
 
 @dataclass
@@ -129,6 +167,7 @@ class ScenarioResult:
     rows: list[Row]
     ratios: list[RatioResult]
     seconds: float
+    comparisons: list[Comparison] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,6 +181,7 @@ class Scenario:
     ratios: Callable[[Sequence[Subject]], list[Ratio]]
     setup: Callable[[RunContext], None] = lambda ctx: None
     teardown: Callable[[RunContext], None] = lambda ctx: None
+    compare: tuple[Compare, ...] = ()  # what a --baseline run compares (after/before)
 
 
 # --- shared measurement steps -------------------------------------------------------------
@@ -425,7 +465,7 @@ def latency_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
 # --- the scenario table ---------------------------------------------------------------------
 
 
-NOISE = Metric("other_cpu_pct", "other CPU%")  # worst window; see Measurement.add_noise
+NOISE = Metric(OTHER_CPU, "other CPU%")  # worst window; see Measurement.add_noise
 
 
 def _serves_files(s: Subject) -> bool:
@@ -441,6 +481,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         columns=(Metric("req_s", "req/s"), Metric("p50_ms", "p50 ms", 2),
                  Metric("p99_ms", "p99 ms", 2), Metric("cpu_us_req", "CPU us/req", 1), NOISE),
         ratios=small_ratios,
+        compare=(Compare("req_s", True), Compare("cpu_us_req", False),
+                 Compare("p99_ms", False, gated=False)),
     ),
     Scenario(
         "large", "100 MB file: throughput and server CPU per GB",
@@ -451,6 +493,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         columns=(Metric("mb_s", "MB/s"), Metric("mb_s_min", "min MB/s"),
                  Metric("cpu_s_gb", "CPU s/GB", 3), NOISE),
         ratios=large_ratios,
+        compare=(Compare("mb_s", True), Compare("cpu_s_gb", False)),
     ),
     Scenario(
         "range", "206 of a 1 MB slice vs 200 of a 1 MB file",
@@ -462,6 +505,8 @@ SCENARIOS: tuple[Scenario, ...] = (
                  Metric("cpu_ms_200", "200 CPU ms", 3), Metric("cpu_ms_206", "206 CPU ms", 3),
                  NOISE),
         ratios=range_ratios,
+        compare=(Compare("req_s_200", True), Compare("req_s_206", True),
+                 Compare("cpu_ms_200", False), Compare("cpu_ms_206", False)),
     ),
     Scenario(
         "memory", "memory: 16 concurrent downloads of a 1 GB file",
@@ -474,6 +519,8 @@ SCENARIOS: tuple[Scenario, ...] = (
                  Metric("downloaded_gb", "downloaded GB", 2), Metric("agg_mb_s", "agg MB/s"),
                  Metric("cpu_s_gb", "CPU s/GB", 3), NOISE),
         ratios=memory_ratios,
+        compare=(Compare("cpu_s_gb", False), Compare("rss_growth_mb", False, gated=False),
+                 Compare("agg_mb_s", True, gated=False)),
         setup=lambda ctx: ctx.media.add(HUGE),
         teardown=lambda ctx: ctx.media.remove(HUGE),
     ),
@@ -487,6 +534,8 @@ SCENARIOS: tuple[Scenario, ...] = (
                  Metric("p99_loaded_ms", "p99 ms", 2), Metric("req_s_loaded", "req/s"),
                  Metric("bg_mb_s", "bg MB/s"), NOISE),
         ratios=latency_ratios,
+        compare=(Compare("p99_loaded_ms", False), Compare("req_s_loaded", True),
+                 Compare("p99_idle_ms", False, gated=False)),
     ),
 )  # fmt: skip
 
@@ -494,6 +543,13 @@ BY_NAME = {s.name: s for s in SCENARIOS}
 
 
 # --- running -------------------------------------------------------------------------------------
+
+
+FAILURES = (procs.HarnessError, OSError, http.client.HTTPException)
+
+
+def _error(exc: BaseException) -> str:
+    return f"error: {exc}" if str(exc) else f"error: {type(exc).__name__}"
 
 
 def run_subject(ctx: RunContext, scenario: Scenario, subject: Subject, d: Durations) -> Row:
@@ -506,13 +562,141 @@ def run_subject(ctx: RunContext, scenario: Scenario, subject: Subject, d: Durati
         dep = subject.deploy(ctx, subject)
         with running(ctx, subject.key, subject.server, dep) as srv:
             row.commands.append(srv.command)
+            row.imports = srv.imports
             m = scenario.measure(ctx, srv, d)
-    except (procs.HarnessError, OSError, http.client.HTTPException) as exc:
-        row.status = f"error: {exc}" if str(exc) else f"error: {type(exc).__name__}"
+    except FAILURES as exc:
+        row.status = _error(exc)
         return row
     row.metrics, row.raw, row.notes = m.metrics, m.raw, m.notes
     row.commands += m.commands
     return row
+
+
+@dataclass(frozen=True)
+class ABPlan:
+    """A ``--baseline`` run: each candidate under both trees, ``rounds`` windows each."""
+
+    before: RunContext  # imports the baseline export's src/ (and example/)
+    after: RunContext  # imports the working tree's
+    rounds: int
+    floor: float  # after/before must be >= floor (<= 1/floor for costs)
+
+
+def run_ab(
+    plan: ABPlan,
+    scenario: Scenario,
+    subject: Subject,
+    d: Durations,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> list[Row]:
+    """Start the candidate twice (baseline tree, working tree) side by side on the server
+    core, then measure them in turn, before-after-before-after..., ``plan.rounds`` windows
+    each: slow drifts of a shared machine (another job starting, the CPU's clock) land on
+    both sides instead of on whichever ran second. Each row keeps the median window."""
+    sides = (("before", plan.before), ("after", plan.after))
+    rows = {name: Row(subject.key, subject.label, subject.role, "ok", tree=name)
+            for name, _ in sides}  # fmt: skip
+    measured: dict[str, list[Measurement]] = {name: [] for name, _ in sides}
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, RunningServer] = {}
+        for name, ctx in sides:
+            row = rows[name]
+            reason = subject.unavailable(ctx)
+            if reason:
+                row.status = f"unavailable: {reason}"
+                continue
+            try:
+                dep = subject.deploy(ctx, subject)
+                srv = stack.enter_context(
+                    running(ctx, f"{subject.key}-{name}", subject.server, dep)
+                )
+            except FAILURES as exc:
+                row.status = _error(exc)
+                continue
+            servers[name] = srv
+            row.commands.append(srv.command)
+            row.imports = srv.imports
+        for rnd in range(plan.rounds):
+            for name, ctx in sides:
+                srv_or_none = servers.get(name)
+                if srv_or_none is None or rows[name].status != "ok":
+                    continue
+                progress(f"[{scenario.name}] {subject.key} {name} window {rnd + 1}/{plan.rounds}")
+                try:
+                    measured[name].append(scenario.measure(ctx, srv_or_none, d))
+                except FAILURES as exc:
+                    rows[name].status = _error(exc)
+    for name, row in rows.items():
+        if row.status == "ok" and measured[name]:
+            m = merge_windows(measured[name])
+            row.metrics, row.raw, row.notes = m.metrics, m.raw, m.notes
+            row.commands += m.commands
+            row.windows = [dict(w.metrics) for w in measured[name]]
+    return [rows[name] for name, _ in sides]
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def merge_windows(windows: Sequence[Measurement]) -> Measurement:
+    """One measurement from several windows: the median of each metric (the noise share:
+    the worst window), every window's raw numbers, the commands and notes once each."""
+    out = Measurement(raw={"windows": [w.raw for w in windows]})
+    keys = dict.fromkeys(k for w in windows for k in w.metrics)
+    for key in keys:
+        values = [w.metrics[key] for w in windows if _finite(w.metrics.get(key))]
+        if values:
+            out.metrics[key] = max(values) if key == OTHER_CPU else statistics.median(values)
+    out.commands = list(dict.fromkeys(c for w in windows for c in w.commands))
+    out.notes = list(dict.fromkeys(n for w in windows for n in w.notes))
+    return out
+
+
+def compare_trees(scenario: Scenario, rows: Sequence[Row], floor: float) -> list[Comparison]:
+    """after/before per candidate and ``scenario.compare`` metric, against ``floor``."""
+    columns = {c.key: c for c in scenario.columns}
+    pairs: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        if row.tree:
+            pairs.setdefault(row.subject, {})[row.tree] = row
+    out = []
+    for key, pair in pairs.items():
+        if set(pair) != {"before", "after"}:
+            continue
+        for spec in scenario.compare:
+            out.append(_compare(key, pair["before"], pair["after"], spec, columns, floor))
+    return out
+
+
+def _compare(
+    key: str, before: Row, after: Row, spec: Compare, columns: dict[str, Metric], floor: float
+) -> Comparison:
+    column = columns.get(spec.metric, Metric(spec.metric, spec.metric, 2))
+    limit = floor if spec.higher_is_better else 1 / floor
+    op = ">=" if spec.higher_is_better else "<="
+    b, a = before.metrics.get(spec.metric), after.metrics.get(spec.metric)
+    cmp = Comparison(
+        key, after.label, spec.metric, column.header, column.digits, b, a, None,
+        f"{op} {limit:.4g}" if spec.gated else "-", "n/a",
+        [w[spec.metric] for w in before.windows if _finite(w.get(spec.metric))],
+        [w[spec.metric] for w in after.windows if _finite(w.get(spec.metric))],
+    )  # fmt: skip
+    failed = [f"{r.tree} {r.status.split(':')[0]}" for r in (before, after) if r.status != "ok"]
+    if failed:
+        cmp.detail = ", ".join(failed)
+    elif b is None or a is None or not math.isfinite(b) or not math.isfinite(a):
+        cmp.detail = f"no {spec.metric}"
+    elif b == 0:
+        cmp.detail = "before is 0"
+    else:
+        cmp.ratio = a / b
+        ok = cmp.ratio >= limit if spec.higher_is_better else cmp.ratio <= limit
+        cmp.verdict = ("PASS" if ok else "MISS") if spec.gated else "info"
+        busy = max(r.metrics.get(OTHER_CPU, 0.0) for r in (before, after))
+        if busy >= NOISY_PCT:
+            cmp.detail = f"busy machine (other CPU up to {busy:.0f}%)"
+    return cmp
 
 
 def evaluate(rule: Ratio, rows: dict[str, Row]) -> RatioResult:
@@ -550,7 +734,11 @@ def run_scenario(
     d: Durations,
     subjects: Sequence[Subject] = SUBJECTS,
     progress: Callable[[str], None] = lambda msg: None,
+    ab: ABPlan | None = None,
 ) -> ScenarioResult:
+    """Measure every chosen subject once; with ``ab``, each candidate under both trees
+    (:func:`run_ab`) while the anchors are measured once. The anchor ratios and targets
+    are evaluated on the working tree's (``after``) rows."""
     started = time.monotonic()
     chosen = [s for s in subjects if scenario.select(s)]
     rows: list[Row] = []
@@ -558,17 +746,24 @@ def run_scenario(
     try:
         for subject in chosen:
             progress(f"[{scenario.name}] {subject.key} ...")
-            rows.append(run_subject(ctx, scenario, subject, d))
-            progress(f"[{scenario.name}] {subject.key}: {rows[-1].status.splitlines()[0]}")
+            if ab is not None and subject.role == "candidate":
+                new = run_ab(ab, scenario, subject, d, progress)
+            else:
+                new = [run_subject(ctx, scenario, subject, d)]
+            rows += new
+            for row in new:
+                tree = f" {row.tree}" if row.tree else ""
+                progress(f"[{scenario.name}] {subject.key}{tree}: {row.status.splitlines()[0]}")
     finally:
         scenario.teardown(ctx)
-    by_key = {r.subject: r for r in rows}
+    by_key = {r.subject: r for r in rows if r.tree in ("", "after")}
     ratios = [
         evaluate(rule, by_key)
         for rule in scenario.ratios(chosen)
         if rule.num[0] in by_key and (rule.den is None or rule.den[0] in by_key)
     ]
+    comparisons = compare_trees(scenario, rows, ab.floor) if ab is not None else []
     return ScenarioResult(
         scenario.name, scenario.title, scenario.load, list(scenario.columns), rows, ratios,
-        time.monotonic() - started,
+        time.monotonic() - started, comparisons,
     )  # fmt: skip

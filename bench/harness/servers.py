@@ -56,6 +56,9 @@ class RunContext:
     client_core: int = 1
     download_rate: str | None = "50M"  # curl --limit-rate of each long download
     probe_cache: dict[str, ProbeResult] = field(default_factory=dict)
+    # The tree whose src/ (and, by default, example/) the candidates import: the repository
+    # itself, or a --baseline export. The harness and bench apps always come from ``repo``.
+    tree: Path | None = None
 
     @property
     def bench(self) -> Path:
@@ -63,7 +66,7 @@ class RunContext:
 
     @property
     def src(self) -> Path:
-        return self.repo / "src"
+        return (self.tree or self.repo) / "src"
 
     @property
     def python(self) -> Path:
@@ -86,6 +89,9 @@ class Deployment:
     pythonpath: list[Path]
     env: dict[str, str] = field(default_factory=dict)
     cleanup: Callable[[], None] = lambda: None
+    # module -> directory its file must be under, as the server announces it in its log
+    # (benchapps/witness.py). Empty for the anchors, which import no mediaserve.
+    imports: dict[str, Path] = field(default_factory=dict)
 
 
 Launcher = Callable[[RunContext, Deployment, int], list[str]]
@@ -153,14 +159,9 @@ def _uvicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
 
 
 def mediaserve_cli(ctx: RunContext) -> list[str]:
-    """The ``mediaserve`` console script, or its entry point when the package isn't installed."""
-    script = ctx.venv_bin / "mediaserve"
-    if script.exists():
-        return [str(script)]
-    code = (
-        "import sys; from mediaserve.cli import main; sys.argv[0] = 'mediaserve'; sys.exit(main())"
-    )
-    return [str(ctx.python), "-c", code]
+    """The ``mediaserve`` command as its console script runs it, naming the tree it imported
+    (benchapps/ms_cli.py); works whether the package lays out ``cli.py`` or ``cli/``."""
+    return [str(ctx.python), "-m", "benchapps.ms_cli"]
 
 
 def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
@@ -202,6 +203,7 @@ class RunningServer:
     command: str
     log_path: Path
     deployment: Deployment
+    imports: dict[str, str] = field(default_factory=dict)  # module -> file, from the log
 
     @property
     def pid(self) -> int:
@@ -238,6 +240,7 @@ def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator
                 key, proc, port, shlex.join(procs.pinned(argv, ctx.server_core)), log_path, dep
             )
             _wait_ready(srv)
+            srv.imports = _check_imports(srv)
             yield srv
         finally:
             procs.stop(proc)
@@ -261,3 +264,58 @@ def _wait_ready(srv: RunningServer) -> None:
         f"{srv.key} did not answer on port {srv.port} within {READY_TIMEOUT:.0f}s "
         f"({srv.command}):\n{procs.log_tail(srv.log_path)}"
     )
+
+
+WITNESS = "BENCH_IMPORT"  # benchapps.witness.PREFIX (the harness doesn't import the apps)
+WITNESS_TIMEOUT = 5.0
+
+
+def announced_imports(log_path: Path) -> dict[str, set[str]]:
+    """module -> every file the server's processes announced for it (benchapps/witness.py)."""
+    found: dict[str, set[str]] = {}
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return found
+    for line in text.splitlines():
+        if not line.startswith(WITNESS + " "):
+            continue
+        for word in line.split()[1:]:
+            name, sep, where = word.partition("=")
+            if sep and name != "pid":
+                found.setdefault(name, set()).add(where)
+    return found
+
+
+def _check_imports(srv: RunningServer) -> dict[str, str]:
+    """The files the server imported for ``deployment.imports``; a HarnessError unless every
+    module was announced and every announcement lies under its expected directory."""
+    wanted = srv.deployment.imports
+    if not wanted:
+        return {}
+    deadline = time.monotonic() + WITNESS_TIMEOUT
+    found = announced_imports(srv.log_path)
+    while any(m not in found for m in wanted) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = announced_imports(srv.log_path)
+    problems, seen = [], {}
+    for module, directory in wanted.items():
+        files = sorted(found.get(module, ()))
+        if not files:
+            problems.append(f"{module}: no {WITNESS} line in {srv.log_path}")
+            continue
+        wrong = [f for f in files if not _under(Path(f), directory)]
+        if wrong:
+            problems.append(f"{module} from {', '.join(wrong)}, expected under {directory}")
+        seen[module] = files[0] if len(files) == 1 else ", ".join(files)
+    if problems:
+        raise procs.HarnessError(f"{srv.key} runs the wrong code: " + "; ".join(problems))
+    return seen
+
+
+def _under(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return True

@@ -30,13 +30,17 @@ ASYNC_FILES = frozenset({"files", "async"})  # an async server: the latency scen
 
 
 def bench_deployment(ctx: RunContext, subject: Subject) -> Deployment:
-    """Serve the harness's media directory at /media/ with bench/ and src/ importable."""
+    """Serve the harness's media directory at /media/ with bench/ and src/ importable.
+
+    A candidate must announce a ``mediaserve`` from ``ctx.src`` (benchapps/witness.py).
+    """
     return Deployment(
         app=subject.app,
         root=ctx.media.root,
         url_prefix=BENCH_PREFIX,
         cwd=ctx.bench,
         pythonpath=[ctx.bench, ctx.src],
+        imports={"mediaserve": ctx.src} if subject.role == "candidate" else {},
     )
 
 
@@ -67,7 +71,9 @@ class Subject:
 def python_probe(
     ctx: RunContext, key: str, code: str, cwd: Path, pythonpath: list[Path]
 ) -> ProbeResult:
-    """Run ``code`` in the venv Python (cached per ``key``); a failure keeps the last error line."""
+    """Run ``code`` in the venv Python (cached per ``key`` and tree); a failure keeps the last
+    error line."""
+    key = f"{key}@{ctx.src}"
     cached = ctx.probe_cache.get(key)
     if cached is not None:
         return cached
@@ -157,14 +163,19 @@ def example_deployment(ctx: RunContext, subject: Subject) -> Deployment:
         created = created.parent
     ctx.media.mirror_into(target)
     url = "/" + "/".join(p for p in (str(info["media_url"]).strip("/"), sub, folder) if p) + "/"
+    # benchapps.example_app imports ex.wsgi and hands the server that very object, after
+    # naming the mediaserve and the project package it imported (benchapps/witness.py).
+    package = ex.wsgi.partition(":")[0].partition(".")[0]
     return Deployment(
-        app=ex.wsgi,
+        app="benchapps.example_app:application",
         root=target,
         url_prefix=url,
         cwd=ex.directory,
-        pythonpath=[ex.directory, ctx.src],
-        env=dict(ex.env),
+        pythonpath=[ex.directory, ctx.src, ctx.bench],
+        env={**ex.env, "BENCH_EXAMPLE_WSGI": ex.wsgi},
         cleanup=lambda: remove_tree(created),
+        imports={"mediaserve": ctx.src}
+        | ({package: ex.directory} if (ex.directory / package).exists() else {}),
     )
 
 
