@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode
 
-from ..http.plan import ALLOWED_METHODS, ResponsePlan
+from ..http.plan import ALLOWED_METHODS, ResponsePlan, text_plan
 
 __all__ = [
     "DEFER",
@@ -296,11 +296,5 @@ class Access:
 
 def forbidden(method: str = "GET") -> ResponsePlan:
     """The 403 sent instead of the 404 when ``denied_status`` is 403."""
-    body = b"Forbidden\n"
-    headers = (
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Cache-Control", "no-cache"),
-    )
-    return ResponsePlan(403, headers, () if method == "HEAD" else (body,))
+    headers = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-cache"))
+    return text_plan(403, b"Forbidden\n", method, headers)

@@ -30,6 +30,7 @@ __all__ = [
     "method_not_allowed",
     "not_found",
     "plan",
+    "text_plan",
 ]
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -134,21 +135,27 @@ class ResponsePlan:
         return None
 
 
-def _error(status: int, text: str, extra: tuple[tuple[str, str], ...] = ()) -> ResponsePlan:
-    body = text.encode()
+def text_plan(
+    status: int, text: bytes, method: str, headers: tuple[tuple[str, str], ...]
+) -> ResponsePlan:
+    """A short ``text/plain`` answer (a refusal, an error): Content-Type and Content-Length,
+    then ``headers``; a HEAD gets the same headers and no body (§9.3.2)."""
     return ResponsePlan(
         status,
         (
             ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("X-Content-Type-Options", "nosniff"),
-            # A missing file may be uploaded a second later: never let a proxy cache the 404
-            # (Nginx Proxy Manager's asset caching keeps them for a minute otherwise).
-            ("Cache-Control", "no-cache"),
-            *extra,
+            ("Content-Length", str(len(text))),
+            *headers,
         ),
-        (body,),
+        () if method == "HEAD" else (text,),
     )
+
+
+def _error(status: int, text: str, extra: tuple[tuple[str, str], ...] = ()) -> ResponsePlan:
+    # A missing file may be uploaded a second later: never let a proxy cache the 404
+    # (Nginx Proxy Manager's asset caching keeps them for a minute otherwise).
+    no_cache = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-cache"))
+    return text_plan(status, text.encode(), "GET", (*no_cache, *extra))
 
 
 _NOT_FOUND = _error(404, "Not Found\n")

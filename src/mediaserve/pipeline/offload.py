@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..http.dates import parse_http_date
-from ..http.plan import RequestHeaders, ResponsePlan
+from ..http.plan import RequestHeaders, ResponsePlan, text_plan
 
 __all__ = [
     "DEFAULT_INTERNAL_PREFIX",
@@ -229,13 +229,8 @@ def loop_detected(method: str) -> ResponsePlan:
     ``internal`` location for the prefix that is ``location /`` and the request returns to
     the app. A 502 names the proxy as the broken hop; an empty 200 would hide it.
     """
-    headers = (
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(_LOOP_BODY))),
-        ("Cache-Control", "no-store"),
-        ("X-Content-Type-Options", "nosniff"),
-    )
-    return ResponsePlan(502, headers, () if method == "HEAD" else (_LOOP_BODY,))
+    headers = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
+    return text_plan(502, _LOOP_BODY, method, headers)
 
 
 def store_offload_plan(url: str, internal_location: str, cache_control: str) -> ResponsePlan:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..http.plan import ResponsePlan
+from ..http.plan import ResponsePlan, text_plan
 
 __all__ = [
     "MODES",
@@ -89,12 +89,10 @@ def redirect_plan(location: str, status: int, cache_control: str) -> ResponsePla
 
 def unavailable_plan(method: str, retry_after: int) -> ResponsePlan:
     """503 with ``Retry-After`` (§10.2.3): the store, not the file, is the problem."""
-    body = b"Service Unavailable: the media store did not answer; try again shortly.\n"
     headers = (
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
         ("Retry-After", str(retry_after)),
         ("Cache-Control", "no-store"),
         ("X-Content-Type-Options", "nosniff"),
     )
-    return ResponsePlan(503, headers, () if method == "HEAD" else (body,))
+    body = b"Service Unavailable: the media store did not answer; try again shortly.\n"
+    return text_plan(503, body, method, headers)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..http.plan import ResponsePlan
+from ..http.plan import ResponsePlan, text_plan
 
 __all__ = [
     "CounterStore",
@@ -147,15 +147,12 @@ def client_address(
 
 def too_many_requests(method: str, retry_after: int) -> ResponsePlan:
     """429 (RFC 6585 §4) with Retry-After in seconds (RFC 9110 §10.2.3)."""
-    body = b"Too Many Requests\n"
     headers = (
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
         ("Retry-After", str(retry_after)),
         ("X-Content-Type-Options", "nosniff"),
         ("Cache-Control", "no-store"),
     )
-    return ResponsePlan(429, headers, () if method == "HEAD" else (body,))
+    return text_plan(429, b"Too Many Requests\n", method, headers)
 
 
 @dataclass(frozen=True)
