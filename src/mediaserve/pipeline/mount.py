@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from ..access.rules import PRIVATE_CACHE_CONTROL
 from ..http.plan import (
     FileMeta,
-    FilePart,
     RequestHeaders,
     ResponsePlan,
     ServeOptions,
@@ -180,8 +179,10 @@ class Mount:
         except BaseException:
             resource.close()
             raise
-        if not any(isinstance(segment, FilePart) for segment in result.body):
-            resource.close()  # a 304, 412, 416, HEAD or empty file: nothing to read
+        if not result.body:
+            # A 304, 412, 416, HEAD or empty file: nothing to read. (plan() gives a file
+            # response a body only when it holds file slices.)
+            resource.close()
             return Outcome(result, chunk_size=self.chunk_size)
         return Outcome(result, resource, chunk_size=self.chunk_size)
 
