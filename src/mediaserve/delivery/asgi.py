@@ -177,7 +177,8 @@ class Prepared:
 def prepare(outcome: Outcome, scope: Scope) -> Prepared:
     """Choose how to send ``outcome`` and do its blocking part (run on the I/O pool).
 
-    Small bodies are read here whole, so a small file costs one thread hop in all.
+    Small bodies are read here whole, so a small file costs one thread hop in all; a
+    stored object's first chunk is fetched here too.
     """
     prepared = Prepared(outcome)
     resource = outcome.body
@@ -193,6 +194,10 @@ def prepare(outcome: Outcome, scope: Scope) -> Prepared:
             if "http.response.pathsend" in extensions and plan.whole_file and _same_file(resource):
                 prepared.pathsend = True
                 return prepared
+            part = plan.single_part
+            if part is not None and part.length <= outcome.chunk_size:
+                prepared.first_chunk = os.pread(resource.fd, part.length, part.offset)
+            return prepared
         prepared.reader = reader = BodyReader(resource, plan.body, outcome.chunk_size)
         prepared.chunks = chunks = reader.chunks()
         prepared.first_chunk = next(chunks, None)
@@ -231,6 +236,8 @@ async def send_prepared(prepared: Prepared, scope: Scope, receive: Receive, send
         elif prepared.zerocopy:
             assert isinstance(resource, OpenFile)
             await _zerocopy(outcome, resource, send)
+        elif isinstance(resource, OpenFile):
+            await _stream_file(prepared, resource, receive, send)
         else:
             await _stream(prepared, receive, send)
     finally:
@@ -282,6 +289,54 @@ async def _stream(prepared: Prepared, receive: Receive, send: Send) -> None:
             # Truncated under us: end without completing the body so the server
             # closes the connection rather than framing a short response as whole.
             return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        if disconnect is not None:
+            disconnect.stop()
+
+
+async def _stream_file(prepared: Prepared, opened: OpenFile, receive: Receive, send: Send) -> None:
+    """A local file's slices, one ``os.pread`` per trip to the pool.
+
+    The same reading as ``BodyReader`` (which remote bodies use), without its generators:
+    handing the pool the C function itself, rather than ``next`` of a generator chain, kept
+    ASGIMedia under uvicorn at the CPU per GB it had before the pipeline (bench/, large:
+    the generator chain measured about 9 % more CPU per GB).
+    """
+    loop = asyncio.get_running_loop()
+    pool = executor()
+    chunk_size = prepared.outcome.chunk_size
+    first = prepared.first_chunk
+    disconnect: _Disconnect | None = None
+    try:
+        for segment in prepared.outcome.plan.body:
+            if isinstance(segment, bytes):
+                await send({"type": "http.response.body", "body": segment, "more_body": True})
+                continue
+            offset, remaining = segment.offset, segment.length
+            if first is not None:
+                data, first = first, None
+            else:
+                data = await loop.run_in_executor(
+                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
+                )
+            while data:
+                if disconnect is not None and disconnect.happened:
+                    return
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+                offset += len(data)
+                remaining -= len(data)
+                if remaining <= 0:
+                    break
+                if disconnect is None:  # more than one chunk: watch for the client leaving
+                    disconnect = _Disconnect(receive)
+                data = await loop.run_in_executor(
+                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
+                )
+            if remaining > 0:
+                # Truncated under us: end without completing the body so the server
+                # closes the connection rather than framing a short response as whole.
+                return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         if disconnect is not None:

@@ -148,18 +148,17 @@ class StreamedBody:
         self.chunks: Generator[bytes, None, None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        self.chunks = self._chunks()
-        return self.chunks
-
-    def _chunks(self) -> Generator[bytes, None, None]:
-        yield from self.reader.chunks()
-        if self.reader.short:
-            close_connection_after(self.environ, self.start_response)
+        # The reader's own generator, not a wrapper around it: one frame less per chunk.
+        self.chunks = chunks = self.reader.chunks()
+        return chunks
 
     def close(self) -> None:
+        """Called by the server after the last chunk (or when the client left)."""
         chunks = self.chunks
         if chunks is not None:
             chunks.close()  # a generator: releases a store response mid-read
+        if self.reader.short:
+            close_connection_after(self.environ, self.start_response)
         self.resource.close()
 
 
