@@ -62,6 +62,27 @@ def test_html_renamed_jpg_is_a_form_error_saying_what_it_is(example_django: Any)
     assert "named .jpg but its content is a markup file" in errors[0]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf<html><body>hi</body></html>",  # behind a UTF-8 byte order mark
+        b"<!-- export -->\n<script>alert(1)</script>",  # behind a comment
+        b"sku,description\n" + b"A1,soap\n" * 60 + b"A2,<iframe src=//evil></iframe>\n",
+    ],
+    ids=["after-bom", "after-comment", "later-in-the-first-kb"],
+)
+def test_markup_in_a_csv_is_a_form_error_naming_where(example_django: Any, data: bytes) -> None:
+    errors = errors_for(UploadForm, "attachment", "prices.csv", data)
+    assert len(errors) == 1
+    assert "named .csv but contains HTML markup" in errors[0]
+    assert "at byte" in errors[0]
+
+
+def test_a_plain_csv_with_comparisons_passes(example_django: Any) -> None:
+    data = "sku;rule\r\nA1;price<10 and qty<=3\r\nA2;preço €\r\n".encode("cp1252")
+    assert errors_for(UploadForm, "attachment", "rules.csv", data) == []
+
+
 def test_a_disallowed_extension_lists_what_is_allowed(example_django: Any) -> None:
     errors = errors_for(PhotoForm, "photo", "drawing.svg", b"<svg/>")
     assert any("Allowed: .jpeg, .jpg, .png." in e for e in errors), errors
