@@ -192,9 +192,7 @@ def _video_frame(product: SampleProduct, index: int) -> bytes:
 
 @functools.cache
 def _grain() -> tuple[Image.Image, ...]:
-    return tuple(
-        Image.effect_noise(VIDEO_SIZE, 48).convert("RGB") for _ in range(_GRAIN_FRAMES)
-    )
+    return tuple(Image.effect_noise(VIDEO_SIZE, 48).convert("RGB") for _ in range(_GRAIN_FRAMES))
 
 
 def ffmpeg_exe() -> str:

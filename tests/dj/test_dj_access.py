@@ -130,7 +130,8 @@ def test_a_permission_callable_that_raises_is_a_refusal_logged_with_its_tracebac
     assert content(crashed) == content(missing)
     errors = [r for r in caplog.records if r.name == "mediaserve" and r.levelno == logging.ERROR]
     assert len(errors) == 2
-    assert errors[0].exc_info is not None and errors[0].exc_info[0] is AttributeError
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is AttributeError
 
 
 def test_public_names_keep_public_caching(private_media: MediaTree) -> None:

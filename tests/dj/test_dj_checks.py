@@ -74,11 +74,14 @@ def test_e002_media_root_that_cannot_be_created(media_settings: MediaTree, tmp_p
     with override_settings(MEDIA_ROOT=str(tmp_path / "nope" / "media")):
         messages = checks.check_media_root()
     assert ids(messages) == ["mediaserve.E002"]
-    assert "parent" in messages[0].msg and "does not exist" in messages[0].msg
+    assert "parent" in messages[0].msg
+    assert "does not exist" in messages[0].msg
     assert "mkdir" in messages[0].hint
 
 
-def test_e002_media_root_under_a_read_only_parent(media_settings: MediaTree, tmp_path: Path) -> None:
+def test_e002_media_root_under_a_read_only_parent(
+    media_settings: MediaTree, tmp_path: Path
+) -> None:
     parent = tmp_path / "readonly"
     parent.mkdir(mode=0o555)
     try:
@@ -90,6 +93,15 @@ def test_e002_media_root_under_a_read_only_parent(media_settings: MediaTree, tmp
         parent.chmod(0o755)
     assert ids(messages) == ["mediaserve.E002"]
     assert "not writable" in messages[0].msg
+
+
+def test_e002_media_root_under_a_file(media_settings: MediaTree, tmp_path: Path) -> None:
+    """A typo that puts MEDIA_ROOT under a file: no upload can ever create it."""
+    (tmp_path / "settings.txt").write_text("x")
+    with override_settings(MEDIA_ROOT=str(tmp_path / "settings.txt" / "media")):
+        messages = checks.check_media_root()
+    assert ids(messages) == ["mediaserve.E002"]
+    assert "is not a directory" in messages[0].msg
 
 
 def test_w060_media_root_django_creates_on_the_first_upload(

@@ -95,7 +95,8 @@ def test_bad_prefix_lengths_are_e001_naming_the_key(
     with override_settings(MEDIASERVE={"RATE_LIMIT": 10, key: value}):
         messages = [m for m in run_checks() if m.id == "mediaserve.E001"]
     assert len(messages) == 1
-    assert f"MEDIASERVE[{key!r}]" in messages[0].msg and words in messages[0].msg
+    assert f"MEDIASERVE[{key!r}]" in messages[0].msg
+    assert words in messages[0].msg
 
 
 def test_the_view_limits_an_ipv6_64_as_one_client(limited: MediaTree) -> None:

@@ -23,13 +23,14 @@ AFTER_TAG = [">", " ", "\t", "\n", "/", "\r\n"]
 #: Ordinary text and CSV: letters, digits, punctuation, non-ASCII, and "<" only where no tag
 #: name follows (comparisons, arrows, e-mail quoting).
 PROSE = st.lists(
-    st.sampled_from(list("abcdefghij ,;.:-_=+0123456789\n\t\"'()éçãü€") + ["<=", "< ", "<3"]),
+    st.sampled_from([*"abcdefghij ,;.:-_=+0123456789\n\t\"'()éçãü€", "<=", "< ", "<3"]),
     max_size=300,
 ).map("".join)
 
 
 def _case(text: str, flips: list[bool]) -> str:
-    return "".join(c.upper() if flip else c for c, flip in zip(text, flips + [False] * len(text)))
+    padded = [*flips, *([False] * len(text))]
+    return "".join(c.upper() if flip else c for c, flip in zip(text, padded, strict=False))
 
 
 @st.composite
@@ -66,7 +67,8 @@ def test_markup_anywhere_in_the_window_is_refused(
     assert problem.code == "content"
     assert "HTML markup" in problem.message
     found = markup_in(head)
-    assert found is not None and found[0] <= len(before)
+    assert found is not None
+    assert found[0] <= len(before)
 
 
 @given(text=PROSE)

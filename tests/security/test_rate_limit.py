@@ -120,7 +120,8 @@ def test_rotating_ipv6_addresses_inside_one_64_share_one_bucket(limited: ServerP
     8981 privacy addresses, or a script picking a fresh one per request): both workers count
     the /64 in the same Redis bucket. Loopback has ::1 only, so the addresses arrive the way
     a proxy reports them, through the trusted X-Forwarded-For."""
-    rotating = [f"X-Forwarded-For: 2001:db8:77:1:{i:x}:{i * 31:x}::{i}" for i in range(1, LIMIT + 3)]
+    rotating = [f"X-Forwarded-For: 2001:db8:77:1:{i:x}:{i * 31:x}::{i}"
+                for i in range(1, LIMIT + 3)]  # fmt: skip
     statuses = [get(limited, "/media/hello.txt", client)[0] for client in rotating]
     assert statuses == [200] * LIMIT + [429] * 2
     neighbour = get(limited, "/media/hello.txt", "X-Forwarded-For: 2001:db8:77:2::1")[0]

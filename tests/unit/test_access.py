@@ -396,7 +396,8 @@ def test_a_permission_callable_that_raises_is_a_refusal_not_a_500(
     assert crashed[0] == 404
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2  # one per request, each with its traceback
-    assert errors[0].exc_info is not None and errors[0].exc_info[0] is KeyError
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is KeyError
     assert "permission callable raised" in errors[0].getMessage()
 
 

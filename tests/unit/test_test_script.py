@@ -73,7 +73,7 @@ def test_apt_waits_for_the_dpkg_lock_then_stops_with_a_clear_message(tmp_path: P
 
 
 def test_both_apt_calls_wait_first_and_pass_the_timeout_to_apt() -> None:
-    assert 'APT_LOCK_WAIT=${MEDIASERVE_APT_LOCK_WAIT:-300}' in SCRIPT
+    assert "APT_LOCK_WAIT=${MEDIASERVE_APT_LOCK_WAIT:-300}" in SCRIPT
     assert '-o "DPkg::Lock::Timeout=$APT_LOCK_WAIT"' in SCRIPT
     assert re.search(r'wait_for_apt\n\s*"\$\{apt\[@\]\}" update', SCRIPT)
     assert re.search(r'wait_for_apt\n\s*"\$\{apt\[@\]\}" install', SCRIPT)
@@ -83,7 +83,9 @@ FAKE_SYSTEMCTL = """#!/bin/sh
 # list-unit-files prints $STATE; disable records its unit in $DISABLED.
 case "$1" in
     list-unit-files) cat "$STATE" ;;
-    disable) shift; for a in "$@"; do case "$a" in -*) ;; *) echo "$a" >>"$DISABLED" ;; esac; done ;;
+    disable) shift; for a in "$@"; do
+        case "$a" in -*) ;; *) echo "$a" >>"$DISABLED" ;; esac
+    done ;;
 esac
 """
 
@@ -101,11 +103,11 @@ def test_only_services_the_install_enabled_are_disabled_at_boot(tmp_path: Path) 
     functions += SCRIPT[SCRIPT.index("# Units and init") : SCRIPT.index("if ((${#missing_debs")]
     install = (
         "printf 'nginx.service enabled enabled\\nredis-server.service enabled enabled\\n"
-        "caddy.service enabled enabled\\n' >>\"$STATE\""
+        'caddy.service enabled enabled\\n\' >>"$STATE"'
     )
     program = (
         f"set -euo pipefail\n{functions}\nSUDO=()\nbefore=$(enabled_at_boot | sort -u)\n"
-        f"{install}\ndisable_new_at_boot \"$before\"\n"
+        f'{install}\ndisable_new_at_boot "$before"\n'
     )
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
            "STATE": str(state), "DISABLED": str(disabled)}  # fmt: skip

@@ -206,7 +206,7 @@ class SafeFileSystemStorage(FileSystemStorage):
         """
         try:
             return strip_metadata(content, ext)
-        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad input
+        except Exception as exc:  # Pillow raises many types for bad input
             logger.warning(
                 "mediaserve: %r is named .%s but is not an image Pillow can read (%s); stored"
                 " without removing metadata. Add UploadValidator() to the field to refuse it.",

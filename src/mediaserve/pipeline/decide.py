@@ -91,9 +91,7 @@ class Pipeline:
             return mount.respond(request, name, private, self._readmit)
         return mount.respond(request, name, private)
 
-    def _admit(
-        self, request: Request, name: str, access: Access, why: str = ""
-    ) -> Outcome | bool:
+    def _admit(self, request: Request, name: str, access: Access, why: str = "") -> Outcome | bool:
         """Step 5 for ``name``: the refusal or deferral to answer, else whether it is
         admitted as private (True) or public (False).
 
