@@ -4,12 +4,15 @@ Every entry point (``WSGIMedia``, ``ASGIMedia``, the Django view, the middleware
 WSGI/ASGI wrappers, ``mediaserve serve``) builds a :class:`~.request.Request` and executes
 what :meth:`Pipeline.decide` returns; none of them decides anything. The steps::
 
-    1 prefix    outside the mount: not ours (None), or the 502 of an offload loop
+    1 prefix    outside the mount: not ours (None), or under the offload prefix (Mount.misrouted):
+                the 502 of an offload loop, a client's 404
     2 decode    percent-decoded once; a refusal is kept and answered at step 4
     3 limit     the client's rate limit (429), counted once per request
     4 method    GET and HEAD only (405); then an undecodable name is refused (404)
-    5 access    public / private / signed (404 or 403; deferred to the app behind)
-    6 lookup    the source finds the file or object (404, 503)
+    5 access    public / private / signed (404 or 403; deferred to the app behind); a
+                permission callable that raises is a refusal, logged at ERROR
+    6 lookup    the source finds the file or object (404, 503); a symlink followed to
+                another name is admitted again for that name (step 5)
     7 plan      RFC 9110 (200, 206, 304, 412, 416), or offload to the proxy, or redirect
 
 Sans-IO apart from what the steps are: the rate limit's counter store, the permission
