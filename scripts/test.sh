@@ -94,7 +94,8 @@ wait_for_apt() {
 # Units and init scripts enabled at boot, one per line (empty without systemd/sysv-rc).
 enabled_at_boot() {
     if command -v systemctl >/dev/null 2>&1; then
-        systemctl list-unit-files --state=enabled --no-legend 2>/dev/null | awk '{print "unit " $1}'
+        { systemctl list-unit-files --state=enabled --no-legend 2>/dev/null || true; } \
+            | awk '{print "unit " $1}'
     fi
     local link
     for link in /etc/rc[2-5].d/S*; do

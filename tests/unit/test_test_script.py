@@ -126,3 +126,23 @@ def test_the_readme_says_what_is_left_enabled() -> None:
     assert "exit 101" in SCRIPT  # policy-rc.d: nothing is started during the install
     assert "MEDIASERVE_APT_LOCK_WAIT" in README
     assert "nor leaves enabled at boot" in README
+
+
+def test_a_failing_systemctl_does_not_stop_the_install(tmp_path: Path) -> None:
+    """In a container systemctl may exist and fail ("System has not been booted with
+    systemd"): the boot bookkeeping must not end the script under ``set -euo pipefail``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text("#!/bin/sh\necho 'not booted with systemd' >&2\nexit 1\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    functions = SCRIPT[SCRIPT.index("say() {") : SCRIPT.index("have() {")]
+    functions += SCRIPT[SCRIPT.index("# Units and init") : SCRIPT.index("if ((${#missing_debs")]
+    program = (
+        f"set -euo pipefail\n{functions}\nSUDO=()\nbefore=$(enabled_at_boot | sort -u)\n"
+        'disable_new_at_boot "$before"\necho survived\n'
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-c", program], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip().splitlines()[-1]) == (0, "survived"), done.stderr
