@@ -177,7 +177,14 @@ def test_catalog_in_chromium_loads_every_image_and_seeks_the_video(
         assert video, [r.url for r in page.responses]
         assert all(r.status == 206 for r in video), [(r.url, r.status) for r in video]
         assert all(r.request_headers.get("range", "").startswith("bytes=") for r in video)
-        assert not page.failed_requests, page.failed_requests
+        # The video is a few MB: the seek is a range that starts past the beginning, and the
+        # browser cancels the download it no longer needs (ERR_ABORTED on the media URL is
+        # how seeking looks). Anything else failing is a bug.
+        starts = [int(r.request_headers["range"][6:].split("-")[0] or 0) for r in video]
+        assert max(starts) > 524289, starts
+        failed = [f for f in page.failed_requests
+                  if not (f.endswith("net::ERR_ABORTED") and "/media/videos/" in f)]  # fmt: skip
+        assert not failed, page.failed_requests
     finally:
         page.close()
 
