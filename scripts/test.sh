@@ -50,6 +50,76 @@ have setpriv || missing_debs+=(util-linux)
 # Apache offloads with X-Sendfile: mod_xsendfile is a module file, not a command.
 [[ -e /usr/lib/apache2/modules/mod_xsendfile.so ]] || missing_debs+=(libapache2-mod-xsendfile)
 
+# How long to wait for another apt/dpkg (unattended-upgrades on a fresh VM, a second shell)
+# before giving up; apt-get itself would fail at once.
+APT_LOCK_WAIT=${MEDIASERVE_APT_LOCK_WAIT:-300}
+APT_LOCKS=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock)
+APT_LOCK_POLL=5
+
+# Whether another process holds one of apt's locks (apt and dpkg take fcntl locks, so a
+# non-blocking lockf on each file answers; taken and released at once).
+apt_locked() {
+    "${SUDO[@]}" python3 - "${APT_LOCKS[@]}" <<'PY'
+import fcntl, os, sys
+held = False
+for path in sys.argv[1:]:
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        continue
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    except OSError:
+        held = True
+    finally:
+        os.close(fd)
+sys.exit(0 if held else 1)
+PY
+}
+
+wait_for_apt() {
+    apt_locked || return 0
+    say "Another apt/dpkg holds the package lock (unattended-upgrades?): waiting up to ${APT_LOCK_WAIT}s"
+    local waited=0
+    while apt_locked; do
+        if ((waited >= APT_LOCK_WAIT)); then
+            die "the dpkg lock is still held after ${APT_LOCK_WAIT}s: wait for the other package manager (ps -C apt-get,apt,dpkg,unattended-upgr -o pid,etime,args) and run again, or set MEDIASERVE_APT_LOCK_WAIT=seconds"
+        fi
+        sleep "$APT_LOCK_POLL"
+        waited=$((waited + APT_LOCK_POLL))
+    done
+}
+
+# Units and init scripts enabled at boot, one per line (empty without systemd/sysv-rc).
+enabled_at_boot() {
+    if command -v systemctl >/dev/null 2>&1; then
+        { systemctl list-unit-files --state=enabled --no-legend 2>/dev/null || true; } \
+            | awk '{print "unit " $1}'
+    fi
+    local link
+    for link in /etc/rc[2-5].d/S*; do
+        [[ -e $link ]] && printf 'rc %s\n' "$(basename "$link" | sed 's/^S[0-9]*//')"
+    done
+    true
+}
+
+# The packages enable their services at boot (nginx, apache2, apache-htcacheclean, caddy,
+# redis-server...); no test needs any of them running: disable what was enabled since
+# "$1" (an earlier enabled_at_boot), and nothing else.
+disable_new_at_boot() {
+    local new kind name
+    new=$(comm -13 <(printf '%s\n' "$1") <(enabled_at_boot | sort -u))
+    [[ -n $new ]] || return 0
+    while read -r kind name; do
+        case $kind in
+            unit) "${SUDO[@]}" systemctl disable --quiet "$name" 2>/dev/null || true ;;
+            rc) "${SUDO[@]}" update-rc.d "$name" disable >/dev/null 2>&1 || true ;;
+        esac
+    done <<<"$new"
+    say "Not started at boot (the tests start their own): $(awk '{print $2}' <<<"$new" | sort -u | tr '\n' ' ')"
+}
+
 if ((${#missing_debs[@]})); then
     say "Installing Debian packages: ${missing_debs[*]}"
     if [[ $(id -u) -eq 0 ]]; then
@@ -60,23 +130,38 @@ if ((${#missing_debs[@]})); then
         die "missing ${missing_debs[*]}; run as root or install sudo"
     fi
     command -v apt-get >/dev/null 2>&1 || die "no apt-get: install ${missing_debs[*]} by hand"
-    # Don't start nginx/redis as system services on :80/:6379; the tests start their own.
-    # policy-rc.d answering 101 is Debian's switch for that; only ours is removed afterwards.
+    # Don't start nginx/redis/apache2/caddy as system services on :80/:6379; the tests start
+    # their own. policy-rc.d answering 101 is Debian's switch for that; only ours is removed
+    # afterwards. It stops the start, not the enabling at boot: that is undone below.
     policy=/usr/sbin/policy-rc.d
     added_policy=""
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
         "${SUDO[@]}" chmod 0755 "$policy"
         added_policy=1
+        # Removed however this block ends (a lock wait that gives up exits through die).
+        trap '"${SUDO[@]}" rm -f "$policy"' EXIT
     fi
+    before_boot=$(enabled_at_boot | sort -u)
+    apt=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT")
     status=0
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq || status=$?
+    wait_for_apt
+    "${apt[@]}" update -qq || status=$?
     if ((status == 0)); then
-        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            --no-install-recommends "${missing_debs[@]}" || status=$?
+        wait_for_apt
+        "${apt[@]}" install -y -qq --no-install-recommends "${missing_debs[@]}" || status=$?
     fi
-    [[ -n $added_policy ]] && "${SUDO[@]}" rm -f "$policy"
-    ((status == 0)) || die "apt-get failed (exit $status) installing ${missing_debs[*]}"
+    if [[ -n $added_policy ]]; then
+        "${SUDO[@]}" rm -f "$policy"
+        trap - EXIT
+    fi
+    disable_new_at_boot "$before_boot"
+    if ((status != 0)); then
+        if apt_locked; then
+            die "apt-get could not get the dpkg lock within ${APT_LOCK_WAIT}s (another package manager is running); run again when it is done, or set MEDIASERVE_APT_LOCK_WAIT=seconds"
+        fi
+        die "apt-get failed (exit $status) installing ${missing_debs[*]}"
+    fi
 fi
 
 # --- 2. Python: .venv with the package and its test extras ---------------------------------------

@@ -1,4 +1,5 @@
-"""Sample data for the `seed` command: products, their JPEG images and one WebM product video.
+"""Sample data for the `seed` command: products, their JPEG images and one WebM product video
+(a few MB, larger than Meta's probe range).
 
 Images and video frames are drawn with Pillow; the video is encoded by the ffmpeg binary that the
 PyPI package imageio-ffmpeg ships, so the example needs no system ffmpeg.
@@ -25,6 +26,13 @@ VIDEO_FPS = 24
 VIDEO_SECONDS = 4
 # One keyframe per second: a browser seeking to any time decodes at most a second of frames.
 VIDEO_KEYFRAME_INTERVAL = VIDEO_FPS
+# About 3 MB for the 4 seconds: several times Meta's probe range (Range: bytes=0-524288), so a
+# crawler fetching it, a browser seeking and `curl -r 0-524288` all get a real 206 of part of
+# the file, as they would for a customer's product clip. Constant bitrate, and film grain on
+# the frames (flat colours alone compress to ~100 KB whatever bitrate is asked for).
+VIDEO_BITRATE = "6M"
+VIDEO_MIN_BYTES = 4 * 524_289  # four times the probe: checked by the tests
+_GRAIN_FRAMES = 7  # noise images cycled under the drawing: cheap to make, as costly to encode
 
 DOCKER_TEST_TEXT = (
     "mediaserve docker test\nIf you can read this, MEDIA_ROOT is being served at MEDIA_URL.\n"
@@ -178,7 +186,13 @@ def _video_frame(product: SampleProduct, index: int) -> bytes:
     draw.rectangle((40, 260, 40 + int((width - 80) * progress), 290), fill=ink)
     x = 40 + int((width - 120) * progress)
     draw.ellipse((x, 300, x + 40, 340), fill=ink)
-    return frame.tobytes()
+    grained = Image.blend(frame, _grain()[index % _GRAIN_FRAMES], 0.25)
+    return grained.tobytes()
+
+
+@functools.cache
+def _grain() -> tuple[Image.Image, ...]:
+    return tuple(Image.effect_noise(VIDEO_SIZE, 48).convert("RGB") for _ in range(_GRAIN_FRAMES))
 
 
 def ffmpeg_exe() -> str:
@@ -188,11 +202,13 @@ def ffmpeg_exe() -> str:
 
 
 def product_video(product: SampleProduct, out: Path) -> None:
-    """Encode a short WebM (VP9, no audio) with the product's colours to `out`.
+    """Encode a short WebM (VP9, no audio, ~3 MB) with the product's colours to `out`.
 
     VP9 in WebM is royalty-free, so every Chromium build decodes it whatever its codec flags
     (H.264 support depends on how a distribution built Chromium); Firefox and current Safari play
-    it too. A keyframe every second (`-g` = `-keyint_min` = fps) keeps seeking quick.
+    it too. A keyframe every second (`-g` = `-keyint_min` = fps) keeps seeking quick. The
+    realtime encoder at constant bitrate (VIDEO_BITRATE) takes seconds where "good" took
+    minutes for grained frames, and the size is what the bitrate says.
     """
     width, height = VIDEO_SIZE
     command = [
@@ -201,7 +217,8 @@ def product_video(product: SampleProduct, out: Path) -> None:
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
         "-r", str(VIDEO_FPS), "-i", "pipe:0",
         "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p",
-        "-b:v", "0", "-crf", "36", "-deadline", "good", "-cpu-used", "4", "-row-mt", "1",
+        "-b:v", VIDEO_BITRATE, "-minrate", VIDEO_BITRATE, "-maxrate", VIDEO_BITRATE,
+        "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1",
         "-g", str(VIDEO_KEYFRAME_INTERVAL), "-keyint_min", str(VIDEO_KEYFRAME_INTERVAL),
         "-an", "-f", "webm", os.fspath(out),
     ]  # fmt: skip

@@ -144,8 +144,8 @@ _media_root_from_env = os.environ.get("MEDIA_ROOT")
 MEDIA_ROOT = Path(_media_root_from_env or VAR_DIR / "media").resolve()
 if not _media_root_from_env:
     # The default lives in the example's own var/ and is created on first use. A MEDIA_ROOT set
-    # in the environment (a mounted volume) is not: if it is missing, mediaserve's check E002
-    # should stop the start rather than media going into a directory nobody backs up.
+    # in the environment (a mounted volume) is not: if it is missing, mediaserve's check W060
+    # (parent writable: Django would create it) or E002 (it cannot be created) says so.
     ensure_dir(MEDIA_ROOT)
 # Files readable by whichever user serves them (a proxy's worker, a sidecar container) and
 # writable by the app only; Django would otherwise leave them to the process umask.

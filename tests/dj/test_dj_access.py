@@ -113,6 +113,27 @@ def test_a_custom_permission_callable_decides(private_media: MediaTree) -> None:
         assert Client().get(f"/media/{INVOICE}", {"owner": "8"}).status_code == 404
 
 
+def crashing_permission(request: Any, name: str) -> bool:
+    """A permission callable with a bug (an attribute the user model does not have)."""
+    return bool(request.user.customer.id == 7)
+
+
+def test_a_permission_callable_that_raises_is_a_refusal_logged_with_its_traceback(
+    private_media: MediaTree, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a 500 any client can trigger: the answer of absence, and the traceback at ERROR."""
+    settings = {"ACCESS": ACCESS, "PERMISSION": "test_dj_access.crashing_permission"}
+    with override_settings(MEDIASERVE=settings), caplog.at_level(logging.ERROR):
+        crashed = Client(raise_request_exception=True).get(f"/media/{INVOICE}")
+        missing = Client().get("/media/invoices/8.pdf")
+    assert crashed.status_code == missing.status_code == 404
+    assert content(crashed) == content(missing)
+    errors = [r for r in caplog.records if r.name == "mediaserve" and r.levelno == logging.ERROR]
+    assert len(errors) == 2
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is AttributeError
+
+
 def test_public_names_keep_public_caching(private_media: MediaTree) -> None:
     response = Client().get("/media/hello.txt")
     assert response.status_code == 200

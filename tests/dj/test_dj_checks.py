@@ -3,10 +3,14 @@ and stays silent when the project is configured right."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.checks import WARNING
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
@@ -65,11 +69,64 @@ def test_e001_bad_mediaserve_setting(media_settings: MediaTree, value: Any, word
     assert words in messages[0].msg
 
 
-def test_e002_media_root_missing(media_settings: MediaTree, tmp_path: Path) -> None:
-    with override_settings(MEDIA_ROOT=str(tmp_path / "nope")):
+def test_e002_media_root_that_cannot_be_created(media_settings: MediaTree, tmp_path: Path) -> None:
+    """Its parent is missing too: the first upload would fail, the path is most likely wrong."""
+    with override_settings(MEDIA_ROOT=str(tmp_path / "nope" / "media")):
         messages = checks.check_media_root()
     assert ids(messages) == ["mediaserve.E002"]
+    assert "parent" in messages[0].msg
+    assert "does not exist" in messages[0].msg
     assert "mkdir" in messages[0].hint
+
+
+def test_e002_media_root_under_a_read_only_parent(
+    media_settings: MediaTree, tmp_path: Path
+) -> None:
+    parent = tmp_path / "readonly"
+    parent.mkdir(mode=0o555)
+    try:
+        if os.access(parent, os.W_OK):
+            pytest.skip("running as root: every directory is writable")
+        with override_settings(MEDIA_ROOT=str(parent / "media")):
+            messages = checks.check_media_root()
+    finally:
+        parent.chmod(0o755)
+    assert ids(messages) == ["mediaserve.E002"]
+    assert "not writable" in messages[0].msg
+
+
+def test_e002_media_root_under_a_file(media_settings: MediaTree, tmp_path: Path) -> None:
+    """A typo that puts MEDIA_ROOT under a file: no upload can ever create it."""
+    (tmp_path / "settings.txt").write_text("x")
+    with override_settings(MEDIA_ROOT=str(tmp_path / "settings.txt" / "media")):
+        messages = checks.check_media_root()
+    assert ids(messages) == ["mediaserve.E002"]
+    assert "is not a directory" in messages[0].msg
+
+
+def test_w060_media_root_django_creates_on_the_first_upload(
+    media_settings: MediaTree, tmp_path: Path
+) -> None:
+    """A fresh clone: media/ is git-ignored, its parent (the project) is writable. Django's
+    storage creates it on the first upload, so it is a Warning, not an Error."""
+    with override_settings(MEDIA_ROOT=str(tmp_path / "media")):
+        messages = checks.check_media_root()
+    assert ids(messages) == ["mediaserve.W060"]
+    assert messages[0].level == WARNING
+    assert "first upload" in messages[0].msg
+
+
+def test_a_fresh_clone_without_media_runs_migrate_and_test_commands(
+    example_django: Any, tmp_path: Path
+) -> None:
+    """``manage.py check`` (what migrate, makemigrations and test run first) passes at its
+    default fail level when only the git-ignored media folder is missing; the upload then
+    creates it and the file is stored."""
+    root = tmp_path / "media"
+    with override_settings(MEDIA_ROOT=str(root)):
+        call_command("check", verbosity=0)  # raises SystemCheckError on any Error
+        stored = FileSystemStorage().save("first.txt", ContentFile(b"hello"))
+    assert (root / stored).read_bytes() == b"hello"
 
 
 def test_e002_media_root_is_a_file(media_settings: MediaTree) -> None:

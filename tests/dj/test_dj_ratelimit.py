@@ -80,6 +80,47 @@ def test_rate_limit_settings_are_checked(
     assert check_id in _ids(**mediaserve)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("RATE_LIMIT_IPV6_PREFIX", 200, "must be from 32 to 128, not 200"),
+        ("RATE_LIMIT_IPV6_PREFIX", "64", "must be int, not '64'"),
+        ("RATE_LIMIT_IPV4_PREFIX", 0, "must be from 16 to 32, not 0"),
+        ("RATE_LIMIT_IPV4_PREFIX", True, "must be int, not True"),
+    ],
+)
+def test_bad_prefix_lengths_are_e001_naming_the_key(
+    limited: MediaTree, key: str, value: object, words: str
+) -> None:
+    with override_settings(MEDIASERVE={"RATE_LIMIT": 10, key: value}):
+        messages = [m for m in run_checks() if m.id == "mediaserve.E001"]
+    assert len(messages) == 1
+    assert f"MEDIASERVE[{key!r}]" in messages[0].msg
+    assert words in messages[0].msg
+
+
+def test_the_view_limits_an_ipv6_64_as_one_client(limited: MediaTree) -> None:
+    settings = {"RATE_LIMIT": 2, "RATE_LIMIT_WINDOW": 3600}
+    with override_settings(MEDIASERVE=settings):
+        statuses = [
+            Client(REMOTE_ADDR=f"2001:db8:5:6::{i:x}").get("/media/hello.txt").status_code
+            for i in range(1, 5)
+        ]
+        other = Client(REMOTE_ADDR="2001:db8:5:7::1").get("/media/hello.txt").status_code
+    assert statuses == [200, 200, 429, 429]
+    assert other == 200
+
+
+def test_the_prefix_settings_reach_the_limiter(limited: MediaTree) -> None:
+    settings = {"RATE_LIMIT": 1, "RATE_LIMIT_WINDOW": 3600, "RATE_LIMIT_IPV6_PREFIX": 128}
+    with override_settings(MEDIASERVE=settings):
+        statuses = [
+            Client(REMOTE_ADDR=f"2001:db8:5:8::{i:x}").get("/media/hello.txt").status_code
+            for i in range(1, 4)
+        ]
+    assert statuses == [200, 200, 200]  # /128: every address its own bucket
+
+
 def test_a_shared_cache_passes_the_checks(limited: MediaTree) -> None:
     redis = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                          "LOCATION": "redis://127.0.0.1:1/0"}}  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import zlib
@@ -15,6 +16,7 @@ from django import forms
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from harness import png_bytes
 from mediaserve.django.validators import SafeFileSystemStorage, UploadValidator
@@ -58,6 +60,27 @@ def test_html_renamed_jpg_is_a_form_error_saying_what_it_is(example_django: Any)
     errors = errors_for(UploadForm, "attachment", "cat.jpg", b"<html><script>x</script></html>")
     assert len(errors) == 1
     assert "named .jpg but its content is a markup file" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf<html><body>hi</body></html>",  # behind a UTF-8 byte order mark
+        b"<!-- export -->\n<script>alert(1)</script>",  # behind a comment
+        b"sku,description\n" + b"A1,soap\n" * 60 + b"A2,<iframe src=//evil></iframe>\n",
+    ],
+    ids=["after-bom", "after-comment", "later-in-the-first-kb"],
+)
+def test_markup_in_a_csv_is_a_form_error_naming_where(example_django: Any, data: bytes) -> None:
+    errors = errors_for(UploadForm, "attachment", "prices.csv", data)
+    assert len(errors) == 1
+    assert "named .csv but contains HTML markup" in errors[0]
+    assert "at byte" in errors[0]
+
+
+def test_a_plain_csv_with_comparisons_passes(example_django: Any) -> None:
+    data = "sku;rule\r\nA1;price<10 and qty<=3\r\nA2;preço €\r\n".encode("cp1252")
+    assert errors_for(UploadForm, "attachment", "rules.csv", data) == []
 
 
 def test_a_disallowed_extension_lists_what_is_allowed(example_django: Any) -> None:
@@ -167,6 +190,46 @@ def test_exif_and_gps_are_stripped_when_asked(example_django: Any, storage_dir: 
         assert not exif.get_ifd(0x8825)
         assert 0x010F not in exif
         assert after.size == (20, 40)  # the orientation was applied to the pixels
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("photos/invoice.jpg", b"%PDF-1.4 not an image"),
+        ("photos/page.png", b"<html><script>alert(1)</script>"),
+        ("photos/cut.webp", b"RIFF\x10\x00\x00\x00WEBPVP8 "),  # a truncated WebP header
+        ("photos/empty.jpeg", b""),
+    ],
+)
+def test_strip_metadata_stores_a_non_image_as_it_came_without_raising(
+    example_django: Any, storage_dir: Path, caplog: pytest.LogCaptureFixture, name: str, data: bytes
+) -> None:
+    """The storage is not the validator: a non-image with an image name (a project without
+    UploadValidator) is stored, not a 500 for the person uploading, and the log says so."""
+    storage = SafeFileSystemStorage(location=storage_dir, strip_metadata=True)
+    with caplog.at_level(logging.WARNING, logger="mediaserve"):
+        stored = storage.save(name, ContentFile(data))
+    assert (storage_dir / stored).read_bytes() == data
+    assert any(
+        "not an image Pillow can read" in r.getMessage() and "UploadValidator" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_strip_metadata_strips_a_png_named_jpg(example_django: Any, storage_dir: Path) -> None:
+    """Metadata goes whatever the name claims: the PNG's text chunk (a location) is removed
+    and the file stays a PNG."""
+    info = PngInfo()
+    info.add_text("Location", "-23.55,-46.63")
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, format="PNG", pnginfo=info)
+    with Image.open(io.BytesIO(out.getvalue())) as before:
+        assert before.info.get("Location")  # the control
+    storage = SafeFileSystemStorage(location=storage_dir, strip_metadata=True)
+    stored = storage.save("photos/me.jpg", ContentFile(out.getvalue()))
+    with Image.open(storage_dir / stored) as after:
+        assert after.format == "PNG"
+        assert "Location" not in after.info
 
 
 def test_metadata_is_kept_unless_asked(example_django: Any, storage_dir: Path) -> None:

@@ -156,7 +156,7 @@ def test_media_url_without_its_slash_is_the_system_check_e004(
 
 
 def test_a_missing_media_root_is_the_system_check_e002(example_django: Any, tmp_path: Path) -> None:
-    found = _settings_hop(MEDIA_ROOT=str(tmp_path / "gone"))
+    found = _settings_hop(MEDIA_ROOT=str(tmp_path / "gone" / "media"))  # parent missing too
     assert ["system check mediaserve.E002"] in [f.evidence for f in found if f.verdict == "fail"]
 
 

@@ -190,6 +190,14 @@ class TestVideo:
         assert re.search(r"Video: vp9 \(Profile 0\), yuv420p", info), info
         assert "Audio:" not in info
 
+    def test_is_a_few_mb_larger_than_metas_probe_range(self, video: Path) -> None:
+        """Meta probes with Range: bytes=0-524288; a smaller file would answer that with the
+        whole file, and the example would never show a real partial response."""
+        from catalog.samples import VIDEO_MIN_BYTES
+
+        assert VIDEO_MIN_BYTES >= 4 * 524289
+        assert video.stat().st_size >= VIDEO_MIN_BYTES
+
     def test_lasts_a_few_seconds(self, video: Path) -> None:
         assert 2 <= len(self.frames(video)) / 24 <= 10
 

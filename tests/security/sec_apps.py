@@ -18,7 +18,16 @@ from typing import Any
 
 from sec_beacon import record_beacon
 
-from mediaserve import Access, ASGIMedia, MemoryStore, RateLimiter, ServeOptions, Signer, WSGIMedia
+from mediaserve import (
+    Access,
+    ASGIMedia,
+    MemoryStore,
+    Offload,
+    RateLimiter,
+    ServeOptions,
+    Signer,
+    WSGIMedia,
+)
 
 ROOT = os.environ["MEDIA_TEST_ROOT"]
 RULES = {"signed/": "signed", "private/": "private"}
@@ -42,12 +51,26 @@ logging.basicConfig(
 )
 
 
+#: A permission callable with a bug: ``Authorization: Bearer crash`` makes it raise (the
+#: hardening tests prove that is a refusal, not a 500).
+CRASH_BEARER = "Bearer crash"
+
+
+class PermissionBug(RuntimeError):
+    """What the permission callable raises for CRASH_BEARER."""
+
+
 def _bearer_wsgi(environ: Any, name: str) -> bool:
+    if environ.get("HTTP_AUTHORIZATION") == CRASH_BEARER:
+        raise PermissionBug(f"permission check crashed for {name!r}")
     return bool(environ.get("HTTP_AUTHORIZATION") == BEARER)
 
 
 def _bearer_asgi(scope: Any, name: str) -> bool:
-    return (b"authorization", BEARER.encode()) in [(k.lower(), v) for k, v in scope["headers"]]
+    headers = [(k.lower(), v) for k, v in scope["headers"]]
+    if (b"authorization", CRASH_BEARER.encode()) in headers:
+        raise PermissionBug(f"permission check crashed for {name!r}")
+    return (b"authorization", BEARER.encode()) in headers
 
 
 def access(permission: Callable[[Any, str], bool]) -> Access:
@@ -87,12 +110,17 @@ async def _fallback_asgi(
 
 
 UNSAFE = ServeOptions(neutralise_active=False)
+# The hardening tests (test_hardening.py) switch on symlink following and proxy offload.
+OPTIONS = ServeOptions(follow_symlinks=bool(os.environ.get("SEC_FOLLOW_SYMLINKS")))
+OFFLOAD = Offload(os.environ["SEC_OFFLOAD"]) if os.environ.get("SEC_OFFLOAD") else None
 
 wsgi = WSGIMedia(
     ROOT, prefix="/media/", access=access(_bearer_wsgi), rate_limit=rate_limit(),
+    options=OPTIONS, offload=OFFLOAD,
     app=WSGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_wsgi),
 )  # fmt: skip
 asgi = ASGIMedia(
     ROOT, prefix="/media/", access=access(_bearer_asgi), rate_limit=rate_limit(),
+    options=OPTIONS, offload=OFFLOAD,
     app=ASGIMedia(ROOT, prefix="/unsafe/", options=UNSAFE, app=_fallback_asgi),
 )  # fmt: skip

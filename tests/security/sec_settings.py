@@ -23,6 +23,10 @@ MEDIASERVE = {
     "RATE_LIMIT_ALLOW_AGENTS": ["mediaserve-probe", "facebookexternalhit"],
 }
 
+# The hardening tests (test_hardening.py): symlinks followed inside MEDIA_ROOT.
+if os.environ.get("SEC_FOLLOW_SYMLINKS"):
+    MEDIASERVE["FOLLOW_SYMLINKS"] = True
+
 # The object-storage target: MEDIA_URL served from a SeaweedFS bucket holding the same tree.
 if os.environ.get("SEC_STORAGE"):
     import json

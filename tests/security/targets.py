@@ -187,7 +187,9 @@ TARGETS: dict[str, Starter] = {
 
 
 @contextmanager
-def running(name: str, tree: MediaTree) -> Iterator[Target]:
+def running(name: str, tree: MediaTree, **extra_env: str) -> Iterator[Target]:
+    """Start target ``name`` over ``tree``; ``extra_env`` switches on what a suite needs
+    beyond the shared set-up (``SEC_FOLLOW_SYMLINKS``, ``SEC_OFFLOAD``)."""
     with tempfile.TemporaryDirectory(prefix="mediaserve-sec-") as scratch:
         beacons = Path(scratch) / "beacons"
         beacons.mkdir()
@@ -198,6 +200,7 @@ def running(name: str, tree: MediaTree) -> Iterator[Target]:
             "SEC_SIGNING_KEY": SIGNING_KEY,
             "SEC_BEACON_DIR": str(beacons),
             "EXAMPLE_VAR_DIR": str(var),
+            **extra_env,
         }
         started = TARGETS[name](tree.root, env)
         servers = started if isinstance(started, tuple) else (started,)

@@ -115,6 +115,22 @@ def test_forwarded_for_from_a_trusted_proxy_separates_clients(limited: ServerPro
     assert get(limited, "/media/hello.txt", "X-Forwarded-For: 203.0.113.13")[0] == 200
 
 
+def test_rotating_ipv6_addresses_inside_one_64_share_one_bucket(limited: ServerProcess) -> None:
+    """One subscriber's /64 is one client, however many of its 2^64 addresses it uses (RFC
+    8981 privacy addresses, or a script picking a fresh one per request): both workers count
+    the /64 in the same Redis bucket. Loopback has ::1 only, so the addresses arrive the way
+    a proxy reports them, through the trusted X-Forwarded-For."""
+    rotating = [f"X-Forwarded-For: 2001:db8:77:1:{i:x}:{i * 31:x}::{i}"
+                for i in range(1, LIMIT + 3)]  # fmt: skip
+    statuses = [get(limited, "/media/hello.txt", client)[0] for client in rotating]
+    assert statuses == [200] * LIMIT + [429] * 2
+    neighbour = get(limited, "/media/hello.txt", "X-Forwarded-For: 2001:db8:77:2::1")[0]
+    assert neighbour == 200  # the next /64 is another subscriber
+    throttled = [line for line in limited.logs().splitlines()
+                 if "throttled" in line and "2001:db8:77:1::/64" in line]  # fmt: skip
+    assert len(throttled) == 2, limited.log_tail(20)
+
+
 def test_a_spoofed_first_hop_does_not_escape_the_bucket(limited: ServerProcess) -> None:
     """A client writing its own X-Forwarded-For gets the address the proxy appended."""
     statuses = [

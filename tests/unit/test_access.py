@@ -6,6 +6,7 @@ Django's face (settings, the view, the middleware, the wrappers) is tested in te
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +21,7 @@ from mediaserve.access import (
     BadSignature,
     Signer,
 )
-from mediaserve.http.plan import RequestHeaders
+from mediaserve.http.plan import RequestHeaders, ServeOptions
 from mediaserve.pipeline import DEFERRED, Mount, Request
 from unit.support import (
     asgi_body,
@@ -367,3 +368,147 @@ def test_plain_wsgi_private_names_ask_the_permission_with_the_environ(
     refused = call_wsgi(app, environ("/media/invoices/7.pdf"))
     assert (allowed.code, allowed.body) == (200, b"%PDF-1.4 invoice 7")
     assert refused.code == 404
+
+
+# -- a permission callable that raises ---------------------------------------------------------
+
+
+def _crashing_permission(request: object, name: str) -> bool:
+    raise KeyError("session")  # the project's bug, not the client's
+
+
+@pytest.mark.parametrize("call", [_wsgi, _asgi], ids=["wsgi", "asgi"])
+def test_a_permission_callable_that_raises_is_a_refusal_not_a_500(
+    private_tree: MediaTree, call: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any client can reach the callable: its crash must answer like a denial (the same 404
+    as absence) and leave the traceback at ERROR for the project to fix."""
+    access = Access({"invoices/": "private"}, permission=_crashing_permission)
+    wsgi = WSGIMedia(private_tree.root, prefix="/media/", access=access)
+    asgi = ASGIMedia(private_tree.root, prefix="/media/", access=access)
+    app = wsgi if call is _wsgi else asgi
+    with caplog.at_level(logging.WARNING, logger="mediaserve"):
+        # The plain apps judge private names themselves only with a request to hand: the
+        # environ/scope is it (NO_REQUEST would defer).
+        crashed = call(app, "/media/invoices/7.pdf")  # type: ignore[operator]
+        missing = call(app, "/media/invoices/8.pdf")  # type: ignore[operator]
+    assert crashed == missing
+    assert crashed[0] == 404
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2  # one per request, each with its traceback
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is KeyError
+    assert "permission callable raised" in errors[0].getMessage()
+
+
+def test_a_permission_callable_that_raises_answers_403_when_configured(media: MediaTree) -> None:
+    access = Access({"p/": "private"}, permission=_crashing_permission, denied_status=403)
+    mount = Mount.create(media.root, "/media/")
+    request = Request("GET", b"/media/p/a.pdf", None, "", RequestHeaders(), judge=object())
+    from mediaserve.pipeline import Pipeline
+
+    outcome = Pipeline(mount, access).decide(request)
+    assert outcome is not None
+    assert (outcome.plan.status, outcome.kind, outcome.reason) == (
+        403,
+        "denied",
+        "permission callable raised",
+    )
+
+
+# -- FOLLOW_SYMLINKS: a link is admitted for the name it resolves to as well -------------------
+
+
+@pytest.fixture
+def linked_tree() -> Iterator[MediaTree]:
+    """``signed/`` and ``private/`` hold the real files; ``public/`` holds links to them
+    (and one to another public file), all inside the root."""
+    with media_tree() as tree:
+        for folder in ("signed", "private", "public", "signed/sub"):
+            (tree.root / folder).mkdir(mode=0o755)
+        for name in ("signed/doc.pdf", "private/doc.pdf", "public/real.pdf", "signed/sub/x.pdf"):
+            (tree.root / name).write_bytes(f"%PDF-1.4 {name}".encode())
+            (tree.root / name).chmod(0o644)
+        (tree.root / "public/to-signed.pdf").symlink_to("../signed/doc.pdf")
+        (tree.root / "public/to-private.pdf").symlink_to("../private/doc.pdf")
+        (tree.root / "public/to-public.pdf").symlink_to("real.pdf")
+        (tree.root / "public/SIGNED").symlink_to("../signed")  # a directory link, upper case
+        (tree.root / "signed/link.pdf").symlink_to("doc.pdf")
+        yield tree
+
+
+LINK_RULES = {"signed/": "signed", "private/": "private"}
+
+
+def _linked_app(tree: MediaTree, **kwargs: object) -> WSGIMedia:
+    access = Access(LINK_RULES, signer=Signer("links"), **kwargs)  # type: ignore[arg-type]
+    options = ServeOptions(follow_symlinks=True)
+    return WSGIMedia(tree.root, prefix="/media/", access=access, options=options)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/media/public/to-signed.pdf", "/media/public/to-private.pdf", "/media/public/SIGNED/doc.pdf"],
+)
+def test_a_public_link_never_reaches_a_restricted_file(
+    linked_tree: MediaTree, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The link's own name is public; the file it resolves to is not: the answer is the same
+    404 as a missing file, and the refusal is logged with the real name."""
+    app = _linked_app(linked_tree, permission=lambda env, name: False)
+    with caplog.at_level(logging.WARNING, logger="mediaserve"):
+        result = call_wsgi(app, environ(path))
+    missing = call_wsgi(app, environ("/media/public/nothing.pdf"))
+    assert (result.code, result.body) == (missing.code, missing.body) == (404, b"Not Found\n")
+    assert any("symlink target" in r.getMessage() for r in caplog.records)
+
+
+def test_a_public_link_to_a_public_file_is_still_served(linked_tree: MediaTree) -> None:
+    result = call_wsgi(_linked_app(linked_tree), environ("/media/public/to-public.pdf"))
+    assert (result.code, result.body) == (200, b"%PDF-1.4 public/real.pdf")
+    assert result.header("Cache-Control") == "public, max-age=3600"
+
+
+def test_a_link_to_a_private_file_is_judged_by_the_real_name_and_sent_private(
+    linked_tree: MediaTree,
+) -> None:
+    """The permission callable is asked about the file that would be sent, and an admitted
+    private file is never cached by a shared cache, whatever the link's own name."""
+    asked: list[str] = []
+
+    def permission(env: object, name: str) -> bool:
+        asked.append(name)
+        return True
+
+    result = call_wsgi(
+        _linked_app(linked_tree, permission=permission), environ("/media/public/to-private.pdf")
+    )
+    assert (result.code, result.body) == (200, b"%PDF-1.4 private/doc.pdf")
+    assert asked == ["private/doc.pdf"]
+    assert result.header("Cache-Control") == PRIVATE_CACHE_CONTROL
+
+
+def test_a_signature_for_the_link_does_not_admit_its_target(linked_tree: MediaTree) -> None:
+    """A signed URL names one file: signed/link.pdf's signature is not signed/doc.pdf's. Sign
+    the real name (signed/doc.pdf) instead."""
+    app = _linked_app(linked_tree)
+    query = Signer("links").query("signed/link.pdf")
+    refused = call_wsgi(app, environ("/media/signed/link.pdf", QUERY_STRING=query))
+    assert refused.code == 404
+    query = Signer("links").query("signed/doc.pdf")
+    served = call_wsgi(app, environ("/media/signed/doc.pdf", QUERY_STRING=query))
+    assert (served.code, served.body) == (200, b"%PDF-1.4 signed/doc.pdf")
+
+
+def test_a_link_to_a_private_file_is_deferred_by_the_fast_wrappers(linked_tree: MediaTree) -> None:
+    """An entry point with no request to judge hands the link on, like the private name."""
+    access = Access(LINK_RULES, signer=Signer("links"), permission=lambda r, n: True)
+    mount = Mount.create(linked_tree.root, "/media/", ServeOptions(follow_symlinks=True))
+    outcome = decide(mount, "GET", "public/to-private.pdf", access=access)
+    assert outcome is DEFERRED
+
+
+def test_without_follow_symlinks_links_stay_refused(linked_tree: MediaTree) -> None:
+    access = Access(LINK_RULES, signer=Signer("links"))
+    app = WSGIMedia(linked_tree.root, prefix="/media/", access=access)
+    assert call_wsgi(app, environ("/media/public/to-public.pdf")).code == 404

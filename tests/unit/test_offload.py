@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
@@ -173,6 +174,59 @@ def test_offload_uri_back_at_the_app_is_a_502(
     assert result.code == 502
     assert b"internal location" in result.body
     assert any("came back to the app" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/_mediaserve/../hello.txt",
+        "/_mediaserve/nested/../../outside/secret.txt",
+        "/_mediaserve/.secret",
+        "/_mediaserve//hello.txt",
+        "/_mediaserve/",
+        "/_mediaserve",
+        "/_mediaserve/nested%2fdeeper%2fdoc.txt",
+    ],
+)
+def test_a_client_request_under_the_offload_prefix_is_a_quiet_404(
+    tree: MediaTree, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    """A name ``quote_uri`` never writes is a client's probe, not a loop: the same 404 as any
+    missing file and an INFO line, never the 502 or an ERROR (a client could fill the error
+    log by repeating it)."""
+    app = WSGIMedia(tree.root, prefix="/media/", offload=ACCEL)
+    # As gunicorn gives it: PATH_INFO decoded once (latin-1 text of the bytes), RAW_URI as sent.
+    env = environ(unquote(target, encoding="latin-1"), headers=VIA, RAW_URI=target)
+    with caplog.at_level(logging.DEBUG, logger="mediaserve"):
+        result = call_wsgi(app, env)
+    assert (result.code, result.body) == (404, b"Not Found\n")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("not an offload URI" in r.getMessage() for r in caplog.records)
+
+
+def test_a_post_under_the_offload_prefix_is_not_a_loop(
+    tree: MediaTree, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nginx replays an X-Accel-Redirect as the GET/HEAD it was; a POST is a client's."""
+    app = WSGIMedia(tree.root, prefix="/media/", offload=ACCEL)
+    with caplog.at_level(logging.INFO, logger="mediaserve"):
+        result = call_wsgi(app, environ("/_mediaserve/hello.txt", method="POST", headers=VIA))
+    assert result.code == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_loop_is_logged_at_error_once_a_minute(
+    tree: MediaTree, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every media request of a broken set-up loops: the first says so at ERROR, the next
+    ones (still 502) at INFO until a minute has passed."""
+    app = WSGIMedia(tree.root, prefix="/media/", offload=ACCEL)
+    with caplog.at_level(logging.INFO, logger="mediaserve"):
+        codes = [call_wsgi(app, environ("/_mediaserve/hello.txt", headers=VIA)).code
+                 for _ in range(3)]  # fmt: skip
+    assert codes == [502, 502, 502]
+    levels = [r.levelno for r in caplog.records if "came back to the app" in r.getMessage()]
+    assert levels == [logging.ERROR, logging.INFO, logging.INFO]
 
 
 def test_offload_uri_from_a_client_without_the_proxy_is_an_ordinary_404(tree: MediaTree) -> None:

@@ -9,6 +9,7 @@ import pytest
 from django.core.cache.backends.locmem import LocMemCache
 
 from mediaserve.ratelimit import RateLimiter, client_address, parse_networks, too_many_requests
+from mediaserve.ratelimit.limiter import bucket_of
 
 TRUSTED = parse_networks(["127.0.0.1", "10.0.0.0/8"])
 
@@ -130,6 +131,99 @@ def test_a_refused_request_takes_no_token() -> None:
     assert all(0 < wait <= 30 for wait in refusals)
     clock.now += max(refusals)
     assert rl.hit("a") == 0
+
+
+# -- one bucket per network: an IPv6 subscriber's /64 is one client ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("client", "v4", "v6", "bucket"),
+    [
+        ("192.0.2.7", 32, 64, "192.0.2.7"),
+        ("192.0.2.7", 24, 64, "192.0.2.0/24"),
+        ("2001:db8:1:2:a:b:c:d", 32, 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:a:b:c:d", 32, 56, "2001:db8:1::/56"),
+        ("2001:db8:1:2:a:b:c:d", 32, 128, "2001:db8:1:2:a:b:c:d"),
+        # A dual-stack socket shows IPv4 clients as mapped IPv6: still the IPv4 rule.
+        ("::ffff:198.51.100.9", 32, 64, "198.51.100.9"),
+        ("::ffff:198.51.100.9", 24, 64, "198.51.100.0/24"),
+        # A zone names the interface, not a client.
+        ("fe80::1%eth0", 32, 64, "fe80::/64"),
+        ("unknown", 32, 64, "unknown"),
+    ],
+)
+def test_bucket_of(client: str, v4: int, v6: int, bucket: str) -> None:
+    assert bucket_of(client, v4, v6) == bucket
+
+
+def _v6(host: int, network: str = "2001:db8:1:2") -> dict[str, str]:
+    return {"REMOTE_ADDR": f"{network}:{host:x}:{host * 7 % 65536:x}:{host:x}:1"}
+
+
+def test_rotating_addresses_inside_one_ipv6_64_share_one_bucket() -> None:
+    """RFC 8981 privacy addresses (or a script) change the address per request; the /64
+    stays the subscriber's. Three requests, then 429, whatever the address."""
+    rl, _ = limiter(3)
+    answers = [rl.check(_v6(host), "GET") for host in range(1, 6)]
+    assert [a.status if a else None for a in answers] == [None, None, None, 429, 429]
+
+
+def test_another_64_is_another_client() -> None:
+    rl, _ = limiter(1)
+    assert rl.check(_v6(1), "GET") is None
+    assert rl.check(_v6(2), "GET") is not None
+    assert rl.check(_v6(1, network="2001:db8:1:3"), "GET") is None
+
+
+def test_ipv4_addresses_keep_their_own_buckets_by_default() -> None:
+    """Carrier-grade NAT puts unrelated customers side by side: one IPv4 address each."""
+    rl, _ = limiter(1)
+    assert rl.check({"REMOTE_ADDR": "192.0.2.1"}, "GET") is None
+    assert rl.check({"REMOTE_ADDR": "192.0.2.2"}, "GET") is None
+
+
+def test_an_ipv4_prefix_groups_a_network_when_asked() -> None:
+    rl, _ = limiter(1, ipv4_prefix=24)
+    assert rl.check({"REMOTE_ADDR": "192.0.2.1"}, "GET") is None
+    assert rl.check({"REMOTE_ADDR": "192.0.2.200"}, "GET") is not None
+    assert rl.check({"REMOTE_ADDR": "192.0.3.1"}, "GET") is None
+
+
+def test_a_forwarded_ipv6_client_is_bucketed_by_its_64() -> None:
+    """Behind a trusted proxy the vouched-for address is bucketed the same way."""
+    rl, _ = limiter(1, trusted_proxies=TRUSTED)
+    first = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "2001:db8:9:9::1"}
+    second = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "2001:db8:9:9:ffff::2"}
+    assert rl.check(first, "GET") is None
+    assert rl.check(second, "GET") is not None
+
+
+def test_the_throttle_log_names_the_address_and_its_network(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rl, _ = limiter(1)
+    rl.check(_v6(1), "GET")
+    with caplog.at_level("WARNING", logger="mediaserve"):
+        rl.check(_v6(2), "GET")
+    assert "2001:db8:1:2:2:e:2:1" in caplog.text
+    assert "by 2001:db8:1:2::/64" in caplog.text
+    assert caplog.records[0].mediaserve_bucket == "2001:db8:1:2::/64"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ipv6_prefix": 16}, "ipv6_prefix must be from 32 to 128, not 16"),
+        ({"ipv6_prefix": 129}, "ipv6_prefix must be from 32 to 128, not 129"),
+        ({"ipv4_prefix": 8}, "ipv4_prefix must be from 16 to 32, not 8"),
+        ({"ipv4_prefix": 33}, "ipv4_prefix must be from 16 to 32, not 33"),
+        ({"ipv4_prefix": True}, "ipv4_prefix must be a prefix length"),
+        ({"ipv6_prefix": "64"}, "ipv6_prefix must be a prefix length .* not '64'"),
+    ],
+)
+def test_nonsense_prefixes_are_refused_with_the_range(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        limiter(1, **kwargs)
 
 
 def test_memory_store_behaves_like_a_cache() -> None:

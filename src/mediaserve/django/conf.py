@@ -20,6 +20,7 @@ from django.core.signals import setting_changed
 from ..http.plan import ServeOptions
 from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
+from ..ratelimit.limiter import DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, prefix_problem
 
 __all__ = [
     "DEFAULTS",
@@ -67,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": "default",
     "RATE_LIMIT_TRUSTED_PROXIES": [],
     "RATE_LIMIT_ALLOW_AGENTS": [],
+    # The network one bucket covers: one IPv4 address, one IPv6 /64 (a subscriber's).
+    "RATE_LIMIT_IPV4_PREFIX": DEFAULT_IPV4_PREFIX,
+    "RATE_LIMIT_IPV6_PREFIX": DEFAULT_IPV6_PREFIX,
     # Media in object storage (a dict, see docs/deploy/object-storage.md) or None.
     "STORAGE": None,
 }
@@ -93,6 +97,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "RATE_LIMIT_CACHE": str,
     "RATE_LIMIT_TRUSTED_PROXIES": (list, tuple),
     "RATE_LIMIT_ALLOW_AGENTS": (list, tuple),
+    "RATE_LIMIT_IPV4_PREFIX": int,
+    "RATE_LIMIT_IPV6_PREFIX": int,
     "STORAGE": (dict, type(None)),
 }
 
@@ -135,6 +141,11 @@ def read_values() -> dict[str, Any]:
     if not isinstance(user, dict):
         raise SettingsError("MEDIASERVE must be a dict, e.g. MEDIASERVE = {}")
     values = merged_and_typed("MEDIASERVE", user, DEFAULTS, _TYPES)
+    for version in (4, 6):
+        key = f"RATE_LIMIT_IPV{version}_PREFIX"
+        problem = prefix_problem(version, values[key])
+        if problem is not None:
+            raise SettingsError(f"MEDIASERVE[{key!r}] {problem}")
     if values["OFFLOAD"] is not None:
         values["OFFLOAD"] = values["OFFLOAD"].strip().lower()
     return values

@@ -31,6 +31,8 @@ def build_limiter(values: Mapping[str, Any]) -> RateLimiter | None:
             window=values["RATE_LIMIT_WINDOW"],
             trusted_proxies=parse_networks(values["RATE_LIMIT_TRUSTED_PROXIES"]),
             allow_agents=tuple(str(a) for a in values["RATE_LIMIT_ALLOW_AGENTS"]),
+            ipv4_prefix=values["RATE_LIMIT_IPV4_PREFIX"],
+            ipv6_prefix=values["RATE_LIMIT_IPV6_PREFIX"],
         )
     except Exception as exc:  # InvalidCacheBackendError, ValueError: a settings problem
         raise SettingsError(f"MEDIASERVE rate limit: {exc}") from None

@@ -16,6 +16,7 @@ so a form shows it to the person uploading.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,8 @@ __all__ = ["DEFAULT_MAX_PIXELS", "SafeFileSystemStorage", "UploadValidator", "st
 #: below what takes a worker's memory (RGBA at 40 MP is 160 MB decoded).
 DEFAULT_MAX_PIXELS = 40_000_000
 _PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+_STRIPPED_FORMATS = ["JPEG", "PNG", "WEBP"]
+logger = logging.getLogger("mediaserve")
 
 
 def _head(file: IO[bytes] | File[Any]) -> bytes:
@@ -144,7 +147,9 @@ def strip_metadata(content: IO[bytes] | File[Any], ext: str) -> ContentFile[byte
     from PIL import Image, ImageOps
 
     content.seek(0)
-    with Image.open(content, formats=[_PILLOW_FORMATS[ext]]) as image:
+    # Any of the three formats: a PNG named .jpg still has its text chunks removed (and keeps
+    # being a PNG; whether the name fits the content is UploadValidator's question).
+    with Image.open(content, formats=_STRIPPED_FORMATS) as image:
         fmt = image.format or _PILLOW_FORMATS[ext]
         options: dict[str, Any] = {}
         if fmt == "JPEG":
@@ -186,5 +191,28 @@ class SafeFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: File[Any]) -> str:
         ext = extension_of(name)
         if self.strip_metadata and ext in _PILLOW_FORMATS:
-            content = strip_metadata(content, ext)
+            content = self._stripped(name, content, ext)
         return str(super()._save(name, content))  # type: ignore[misc]
+
+    @staticmethod
+    def _stripped(name: str, content: File[Any], ext: str) -> File[Any]:
+        """The re-encoded image, or ``content`` unchanged when Pillow cannot read it.
+
+        A storage is not where uploads are judged (``UploadValidator`` refuses a ``.jpg``
+        that is not an image, with a message for the form): raising here would turn a
+        wrong file into a 500 for the person uploading. What cannot be decoded holds no
+        pixels to re-encode; it is stored as it came and logged at WARNING, so a project
+        without the validator learns about it.
+        """
+        try:
+            return strip_metadata(content, ext)
+        except Exception as exc:  # Pillow raises many types for bad input
+            logger.warning(
+                "mediaserve: %r is named .%s but is not an image Pillow can read (%s); stored"
+                " without removing metadata. Add UploadValidator() to the field to refuse it.",
+                name,
+                ext,
+                type(exc).__name__,
+            )
+            content.seek(0)
+            return content

@@ -4,12 +4,15 @@ Every entry point (``WSGIMedia``, ``ASGIMedia``, the Django view, the middleware
 WSGI/ASGI wrappers, ``mediaserve serve``) builds a :class:`~.request.Request` and executes
 what :meth:`Pipeline.decide` returns; none of them decides anything. The steps::
 
-    1 prefix    outside the mount: not ours (None), or the 502 of an offload loop
+    1 prefix    outside the mount: not ours (None), or under the offload prefix (Mount.misrouted):
+                the 502 of an offload loop, a client's 404
     2 decode    percent-decoded once; a refusal is kept and answered at step 4
     3 limit     the client's rate limit (429), counted once per request
     4 method    GET and HEAD only (405); then an undecodable name is refused (404)
-    5 access    public / private / signed (404 or 403; deferred to the app behind)
-    6 lookup    the source finds the file or object (404, 503)
+    5 access    public / private / signed (404 or 403; deferred to the app behind); a
+                permission callable that raises is a refusal, logged at ERROR
+    6 lookup    the source finds the file or object (404, 503); a symlink followed to
+                another name is admitted again for that name (step 5)
     7 plan      RFC 9110 (200, 206, 304, 412, 416), or offload to the proxy, or redirect
 
 Sans-IO apart from what the steps are: the rate limit's counter store, the permission
@@ -82,15 +85,47 @@ class Pipeline:
         private = False
         access = self.access
         if access is not None and access.restricts:
-            verdict = access.decide(method, name, request.query, request.judge)
-            if verdict.outcome == "private":
-                private = True
-            elif verdict.outcome == "defer":
-                return DEFERRED
-            elif verdict.outcome == "deny":
-                return self._deny(request, name, verdict.reason, access)
-        # Steps 6 and 7: look up, then plan, offload or redirect.
+            admitted = self._admit(request, name, access)
+            if isinstance(admitted, Outcome):
+                return admitted
+            private = admitted
+            # Steps 6 and 7: look up, then plan, offload or redirect. A symlink followed
+            # (FOLLOW_SYMLINKS) is admitted again for the name it resolved to.
+            return mount.respond(request, name, private, self._readmit)
         return mount.respond(request, name, private)
+
+    def _admit(self, request: Request, name: str, access: Access, why: str = "") -> Outcome | bool:
+        """Step 5 for ``name``: the refusal or deferral to answer, else whether it is
+        admitted as private (True) or public (False).
+
+        A permission callable is the project's code: if it raises, the read is refused
+        like any other denial (never a 500 that a client can trigger at will), and the
+        traceback is logged at ERROR, since a crashing permission check is a bug to fix.
+        """
+        try:
+            verdict = access.decide(request.method, name, request.query, request.judge)
+        except Exception:
+            logger.exception(
+                "mediaserve: the permission callable raised for %r; the read is refused", name
+            )
+            return self._deny(request, name, why + "permission callable raised", access)
+        if verdict.outcome == "defer":
+            return DEFERRED
+        if verdict.outcome == "deny":
+            return self._deny(request, name, why + verdict.reason, access)
+        return verdict.outcome == "private"
+
+    def _readmit(self, request: Request, resolved: str) -> Outcome | bool:
+        """Step 5 again, for the name a followed symlink resolved to (``Mount.respond``).
+
+        The first decision judged the link's own name; a public link to a file under a
+        private or signed prefix must not hand that file out. The target is admitted only
+        as if the client had asked for it by its real name: a signature must be for that
+        name, a permission callable is asked about that name.
+        """
+        access = self.access
+        assert access is not None
+        return self._admit(request, resolved, access, "symlink target: ")
 
     def _limit(self, request: Request) -> Outcome | None:
         limiter = self.limiter

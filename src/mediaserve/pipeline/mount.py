@@ -8,11 +8,16 @@ only, after the prefix, the decoding, the rate limit and the access decision.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..access.rules import PRIVATE_CACHE_CONTROL
 from ..http.plan import (
+    ALLOWED_METHODS,
     FileMeta,
     RequestHeaders,
     ResponsePlan,
@@ -21,7 +26,7 @@ from ..http.plan import (
     plan,
 )
 from ..sources.base import LookupError_, NotFound, Refused, Source
-from ..sources.local import LocalSource
+from ..sources.local import LocalSource, safe_parts
 from ..sources.remote import StoreSource, Unavailable
 from .offload import (
     Offload,
@@ -31,12 +36,23 @@ from .offload import (
     proxy_would_misanswer,
     store_offload_plan,
 )
-from .request import Outcome, Request, log_refusal, logger, match_prefix, normalise_prefix
+from .request import (
+    Outcome,
+    Request,
+    decode_path,
+    log_refusal,
+    logger,
+    match_prefix,
+    normalise_prefix,
+)
 from .store import StoreOptions, redirect_cache_control, redirect_plan, unavailable_plan
 
 __all__ = ["Mount"]
 
 _PLAIN = RequestHeaders()
+#: ``Pipeline``'s access decision for a resolved name: the refusal (or deferral) to answer,
+#: else whether the name is admitted as private.
+Readmit = Callable[[Request, str], "Outcome | bool"]
 # (private, method, name, size, mtime_ns, identity)
 _PlanKey = tuple[bool, str, str, int, int, str]
 
@@ -64,6 +80,12 @@ class Mount:
     )
     # Offload mismatches already logged (each is logged once per process, not per request).
     _warned: set[str] = field(init=False, default_factory=set, repr=False, compare=False)
+    # When an offload loop was last logged at ERROR (monotonic seconds).
+    _loop_logged: list[float] = field(
+        init=False, default_factory=lambda: [-math.inf], repr=False, compare=False
+    )
+    #: Seconds between two ERROR lines for offload loops (the others are logged at INFO).
+    loop_log_interval = 60.0
     plan_cache_size = 4096
 
     def __post_init__(self) -> None:
@@ -107,20 +129,43 @@ class Mount:
         return match_prefix(self._prefix_bytes, path)
 
     def misrouted(self, request: Request) -> Outcome | None:
-        """The 502 for an offload URI the proxy sent back to the app, else None.
+        """The answer for a path under the offload prefix that reached the app through the
+        proxy (``X-Mediaserve-Offload`` set), else None.
 
         nginx follows an X-Accel-Redirect to whatever location matches it; without an
         ``internal`` location for the prefix that is ``location /`` and the request comes
-        back. Only requests that carry the proxy's header count: a client asking for
-        ``/_mediaserve/x`` directly gets the ordinary answer for that path.
+        back: a 502 naming the fix, logged at ERROR. Only a URI this app could have written
+        counts as that loop: a GET or HEAD of a name that decodes and passes the lookup's
+        own name checks (what ``quote_uri`` makes of a served name). Anything else under the
+        prefix (``/_mediaserve/../x``, ``%2f``, a POST) is a client's request: a 404 logged
+        at INFO, so nobody can fill the error log by asking. Even a real loop is logged at
+        ERROR at most once a minute (the rest at INFO): every media request of a broken
+        set-up loops, and one line says it. A client asking for ``/_mediaserve/x`` without
+        the proxy's header gets the ordinary answer for that path.
         """
         offload = self.offload
         if offload is None or request.via is None or offload.method == "x-sendfile":
             return None
-        if not request.path.startswith(offload.internal_prefix.encode()):
+        rest = match_prefix(offload.internal_prefix.encode(), request.path)
+        if rest is None:
             return None
         shown = request.path[:200].decode("utf-8", "replace")
-        logger.error(
+        if not self._could_be_ours(request, rest):
+            logger.info(
+                "mediaserve 404 %r: under the offload prefix %s but not an offload URI this app"
+                " writes (a client's request)",
+                shown,
+                offload.internal_prefix,
+            )
+            reason = "a client's request under the offload prefix"
+            return Outcome(not_found(request.method), kind="refused", reason=reason)
+        now = time.monotonic()
+        level = logging.INFO
+        if now - self._loop_logged[0] >= self.loop_log_interval:
+            self._loop_logged[0] = now
+            level = logging.ERROR
+        logger.log(
+            level,
             "mediaserve: %s came back to the app through the proxy: the proxy has no internal"
             " location for %s (regenerate it with `mediaserve config`)",
             shown,
@@ -128,10 +173,29 @@ class Mount:
         )
         return Outcome(loop_detected(request.method), kind="misrouted", reason="offload loop")
 
-    def respond(self, request: Request, name: str, private: bool = False) -> Outcome:
+    def _could_be_ours(self, request: Request, rest: bytes) -> bool:
+        """Whether ``internal prefix + rest`` is a URI ``file_offload_plan`` could have made."""
+        if request.method not in ALLOWED_METHODS:
+            return False
+        try:
+            safe_parts(decode_path(rest, request.raw), allow_dotfiles=self.options.allow_dotfiles)
+        except LookupError_:
+            return False
+        return True
+
+    def respond(
+        self,
+        request: Request,
+        name: str,
+        private: bool = False,
+        readmit: Readmit | None = None,
+    ) -> Outcome:
         """Look ``name`` up and decide: a file response, an offload, a redirect or a 404/503.
 
-        Called with an allowed method (GET/HEAD) and an admitted name only.
+        Called with an allowed method (GET/HEAD) and an admitted name only. ``readmit``
+        is the access decision again, asked when the source resolved the name to another
+        one (a symlink followed with ``follow_symlinks``): its refusal is the answer, and a
+        target admitted as private is sent as private.
         """
         method = request.method
         options = self.private_options if private else self.options
@@ -160,6 +224,18 @@ class Mount:
         except LookupError_ as exc:  # any other source-specific failure: still a 404
             logger.warning("mediaserve lookup failed for %r: %s", name, exc.reason)
             return Outcome(not_found(method), kind="missing", reason=exc.reason)
+        resolved = resource.meta.name
+        if readmit is not None and resolved != name:
+            try:
+                verdict = readmit(request, resolved)
+            except BaseException:
+                resource.close()
+                raise
+            if isinstance(verdict, Outcome):
+                resource.close()
+                return verdict
+            if verdict and not private:
+                private, options = True, self.private_options
         try:
             offload = self.offload
             if (

@@ -13,6 +13,13 @@ Which address is the client's: ``REMOTE_ADDR``, unless that is a configured trus
 then ``X-Forwarded-For`` is read from the right, skipping trusted proxies, and the first
 address a trusted proxy vouched for is the client. Anything else in the header is what the
 client wrote and is ignored (otherwise every request could claim a fresh address).
+
+Which bucket is the client's: its network, not its address. An IPv6 subscriber is given a
+whole /64 (RFC 6177 §2; RFC 8981 privacy addresses rotate inside it, and a client can pick
+any of its 2^64 addresses at will), so counting per address would never limit anyone. The
+prefix lengths are ``ipv4_prefix`` (default 32: one address, since carrier-grade NAT puts
+unrelated customers next to each other) and ``ipv6_prefix`` (default 64). IPv4-mapped IPv6
+addresses (``::ffff:192.0.2.1``, from a dual-stack socket) are counted as the IPv4 address.
 """
 
 from __future__ import annotations
@@ -30,11 +37,15 @@ from typing import Any, Protocol
 from ..http.plan import ResponsePlan, text_plan
 
 __all__ = [
+    "DEFAULT_IPV4_PREFIX",
+    "DEFAULT_IPV6_PREFIX",
     "CounterStore",
     "MemoryStore",
     "RateLimiter",
+    "bucket_of",
     "client_address",
     "parse_networks",
+    "prefix_problem",
     "too_many_requests",
 ]
 
@@ -43,6 +54,13 @@ logger = logging.getLogger("mediaserve")
 _last_store_failure: dict[int, float] = {}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_IPV4_PREFIX = 32
+DEFAULT_IPV6_PREFIX = 64
+# Shortest prefixes accepted: a /16 of IPv4 is 65 536 addresses, a /32 of IPv6 a whole
+# provider's allocation (RFC 6177 §1). Shorter would put unrelated subscribers, or the whole
+# Internet, in one bucket: never what is meant.
+_PREFIX_RANGE = {4: (16, 32), 6: (32, 128)}
 
 
 class CounterStore(Protocol):
@@ -145,6 +163,41 @@ def client_address(
     return str(client)
 
 
+def prefix_problem(version: int, value: object) -> str | None:
+    """Why ``value`` cannot be the bucket prefix length for IP ``version`` (4 or 6), or None.
+
+    The one rule for ``RateLimiter`` and the Django settings, which word the key their way.
+    """
+    low, high = _PREFIX_RANGE[version]
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be a prefix length (an int from {low} to {high}), not {value!r}"
+    if not low <= value <= high:
+        default = DEFAULT_IPV4_PREFIX if version == 4 else DEFAULT_IPV6_PREFIX
+        return (
+            f"must be from {low} to {high}, not {value} (the default, {default}, is one "
+            "subscriber; a shorter prefix puts many in one bucket)"
+        )
+    return None
+
+
+def bucket_of(client: str, ipv4_prefix: int, ipv6_prefix: int) -> str:
+    """The rate-limit bucket for a client address: the address itself at a full-length
+    prefix, else its network (``2001:db8:1:2::/64``); anything unparsable is its own bucket."""
+    address = _address(client)
+    if address is None:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is not None:
+            address = mapped
+        elif address.scope_id:  # fe80::1%eth0: the zone names an interface, not a client
+            address = ipaddress.IPv6Address(str(address).split("%", 1)[0])
+    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
+    if prefix == address.max_prefixlen:
+        return str(address)
+    return str(ipaddress.ip_network((address, prefix), strict=False))
+
+
 def too_many_requests(method: str, retry_after: int) -> ResponsePlan:
     """429 (RFC 6585 §4) with Retry-After in seconds (RFC 9110 §10.2.3)."""
     headers = (
@@ -162,6 +215,10 @@ class RateLimiter:
     ``allow_agents``: User-Agent substrings that are never limited (opt-in, e.g. Meta's
     ``facebookexternalhit`` and ``WhatsApp`` fetching a link preview in bursts). A
     User-Agent is trivially forged: allow-list only what may also be fetched by anyone.
+
+    ``ipv4_prefix`` / ``ipv6_prefix``: the network one bucket covers (see the module
+    docstring): 32 and 64 by default, so a client rotating addresses inside its /64 is one
+    client.
     """
 
     store: CounterStore
@@ -171,11 +228,21 @@ class RateLimiter:
     allow_agents: tuple[str, ...] = ()
     key_prefix: str = "mediaserve:rl:"
     clock: Callable[[], float] = time.time
+    ipv4_prefix: int = DEFAULT_IPV4_PREFIX
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX
     _finished: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.window < 1:
             raise ValueError("a rate limit needs at least 1 request per at least 1 second")
+        for version, value in ((4, self.ipv4_prefix), (6, self.ipv6_prefix)):
+            problem = prefix_problem(version, value)
+            if problem is not None:
+                raise ValueError(f"ipv{version}_prefix {problem}")
+
+    def bucket(self, client: str) -> str:
+        """The bucket ``client`` (an address from ``client_address``) counts in."""
+        return bucket_of(client, self.ipv4_prefix, self.ipv6_prefix)
 
     def client(self, meta: Mapping[str, Any]) -> str:
         """The client address from a WSGI environ / Django ``request.META``."""
@@ -188,7 +255,8 @@ class RateLimiter:
         return bool(agent) and any(a.lower() in agent for a in self.allow_agents)
 
     def hit(self, client: str) -> int:
-        """Count one request of ``client``; 0 when it may go on, else the seconds to wait."""
+        """Count one request in the bucket ``client`` (an address or a network, see
+        ``bucket``); 0 when it may go on, else the seconds to wait."""
         now = self.clock()
         index, into = divmod(now, self.window)
         current = f"{self.key_prefix}{client}:{int(index)}"
@@ -262,19 +330,26 @@ class RateLimiter:
         if self.allow_agents and self.exempt(user_agent):
             return None
         client = client_address(remote_addr, forwarded_for, self.trusted_proxies)
+        bucket = self.bucket(client)
         try:
-            wait = self.hit(client)
+            wait = self.hit(bucket)
         except Exception as exc:  # the store is down (Redis restarting...): fail open
             self._store_failed(exc)
             return None
         if not wait:
             return None
         reason = f"rate limit of {self.requests} per {self.window}s exceeded"
+        if bucket != client:
+            reason += f" by {bucket}"
         logger.warning(
             "mediaserve throttled %r from %s: %s",
             label,
             client,
             reason,
-            extra={"mediaserve_reason": reason, "mediaserve_client": client},
+            extra={
+                "mediaserve_reason": reason,
+                "mediaserve_client": client,
+                "mediaserve_bucket": bucket,
+            },
         )
         return too_many_requests(method, wait)

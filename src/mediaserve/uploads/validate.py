@@ -38,6 +38,7 @@ __all__ = [
     "UploadRules",
     "check_upload",
     "is_animated_webp",
+    "markup_in",
     "safe_name",
     "sniff",
 ]
@@ -67,6 +68,8 @@ EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "csv": ("document", frozenset({"text"})),
 }
 
+_BINARY_DOC = frozenset({"pdf"})
+
 #: kind -> largest size in bytes. "sticker" is the static limit; animated stickers get
 #: ``ANIMATED_STICKER_LIMIT``.
 DEFAULT_LIMITS: dict[str, int] = {kind.name: kind.max_bytes for kind in WHATSAPP}
@@ -84,8 +87,29 @@ _FTYP_BRANDS = {
 }  # fmt: skip
 # C0 controls other than tab, LF, FF, CR, and DEL: present in binary formats, not in text.
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-# Markup a browser would render: never text, whatever the extension.
-_MARKUP = re.compile(rb"^\s*(<\?xml|<!doctype|<html|<svg|<script|<head|<body|<iframe)", re.I)
+# Markup a browser would render: never text, whatever the extension. Two readings of the
+# sniff window (SNIFF_BYTES), since a "text" upload is served as text/plain and a browser or
+# a download tool that ignores nosniff would sniff it as HTML:
+# * at the start, after a byte order mark and white space: the tags the WHATWG MIME
+#   Sniffing Standard (§7.1, "identifying a resource with an unknown MIME type") reads as
+#   HTML there, a comment among them, and XML/SVG;
+# * anywhere in the window: tags that run script, load content or make a document, so
+#   "<!-- x --><script>", a CSV row holding "<iframe ...>" or a <script> after a first line
+#   of prose are found too. Short prose tags (<b>, <a>, <p>) count only at the start: "if
+#   a<b then" is text.
+_BOM = b"\xef\xbb\xbf"
+_TAG_END = rb"(?=[\s/>]|\Z)"
+_LEADING_MARKUP = re.compile(
+    rb"\s*(<!doctype\s+html|<\?xml|<!--|<(?:html|head|script|iframe|h1|div|font|table|a|style"
+    rb"|title|b|body|br|p|svg)" + _TAG_END + rb")",
+    re.I,
+)
+_ACTIVE_MARKUP = re.compile(
+    rb"<(?:!doctype|\?xml|script|iframe|frame|frameset|object|embed|applet|svg|math|html|head"
+    rb"|body|style|link|meta|base|form|img|image|video|audio|source|template|portal|xsl:\w+)"
+    + _TAG_END,
+    re.I,
+)
 
 
 def sniff(head: bytes) -> str | None:
@@ -123,13 +147,32 @@ def sniff(head: bytes) -> str | None:
         return "mp3"  # MPEG-1/2 Layer III frame sync, or an ID3v2 tag in front of one
     if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
         return "aac"  # ADTS frame sync (layer bits 00)
-    if _MARKUP.match(head):
+    if markup_in(head) is not None:
         return "markup"
     if head and not _BINARY.search(head):
         # UTF-8, or a legacy 8-bit encoding (Excel's CSV export is Windows-1252): both are
         # text once control characters other than tab and line breaks are absent.
         return "text"
     return None
+
+
+def markup_in(head: bytes) -> tuple[int, str] | None:
+    """``(offset, tag)`` of the first markup a browser would render in the sniff window, or
+    None: at the start (after a byte order mark and white space) any HTML, XML or SVG
+    opening; anywhere else a tag that runs script, loads content or makes a document."""
+    window = head[:SNIFF_BYTES]
+    start = len(_BOM) if window.startswith(_BOM) else 0
+    leading = _LEADING_MARKUP.match(window, start)
+    if leading is not None:
+        return leading.start(1), _shown(leading.group(1))
+    found = _ACTIVE_MARKUP.search(window, start)
+    if found is not None:
+        return found.start(), _shown(found.group(0))
+    return None
+
+
+def _shown(tag: bytes) -> str:
+    return tag.decode("ascii", "replace").lower()
 
 
 def is_animated_webp(head: bytes) -> bool:
@@ -193,6 +236,15 @@ def check_upload(
         )
     kind, formats = EXTENSIONS[ext]
     found = sniff(head)
+    if found == "markup" and "text" in formats:
+        offset, tag = markup_in(head) or (0, "<")
+        others = sorted(e for e in rules.allowed if EXTENSIONS[e] == ("document", _BINARY_DOC))
+        instead = f", or send it as {' / '.join('.' + e for e in others)}" if others else ""
+        return kind, UploadProblem(
+            "content",
+            f"The file is named .{ext} but contains HTML markup ({tag!r} at byte {offset}) "
+            f"that a browser could render as a page. Remove the markup{instead}.",
+        )
     if found not in formats:
         what = "empty" if size == 0 else (f"a {found} file" if found else "of an unknown type")
         return kind, UploadProblem(

@@ -64,14 +64,7 @@ def check_media_root(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             )
         ]
     if not os.path.exists(root):
-        messages.append(
-            Error(
-                f"MEDIA_ROOT {root!r} does not exist.",
-                hint=f"Create it (mkdir -p {root!r} && chmod 755 {root!r}) or fix MEDIA_ROOT; "
-                "in Docker, check that the media volume is mounted at this path.",
-                id="mediaserve.E002",
-            )
-        )
+        messages.append(_missing_media_root(root))
     elif not os.path.isdir(root):
         messages.append(
             Error(
@@ -117,6 +110,39 @@ def check_media_root(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             )
         )
     return messages
+
+
+def _missing_media_root(root: str) -> CheckMessage:
+    """W060 when Django's storage will create MEDIA_ROOT itself, E002 when nothing will.
+
+    ``FileSystemStorage`` creates the directory on the first upload (``os.makedirs``), and
+    until then there is nothing to serve anyway: every media URL is an honest 404. A fresh
+    clone (``media/`` is git-ignored) must be able to run ``migrate`` and ``test``, so that
+    case is a Warning. When the parent is missing or not writable the first upload fails
+    and the path is most likely wrong (a volume not mounted, a typo): that stays an Error.
+    """
+    parent = os.path.dirname(os.path.abspath(root).rstrip(os.sep)) or os.sep
+    if os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK):
+        return Warning(
+            f"MEDIA_ROOT {root!r} does not exist yet; Django creates it on the first upload, "
+            "and until then every media URL is a 404.",
+            hint=f"Nothing to do on a fresh checkout. To create it now: mkdir -p {root!r} && "
+            f"chmod 755 {root!r}; in Docker, check that the media volume is mounted there.",
+            id="mediaserve.W060",
+        )
+    if not os.path.exists(parent):
+        why = "does not exist"
+    elif not os.path.isdir(parent):
+        why = "is not a directory"
+    else:
+        why = f"is not writable by this process (uid {os.getuid()})"
+    return Error(
+        f"MEDIA_ROOT {root!r} does not exist, and Django cannot create it on the first upload: "
+        f"its parent {parent!r} {why}.",
+        hint=f"Create it (mkdir -p {root!r} && chmod 755 {root!r}) or fix MEDIA_ROOT; "
+        "in Docker, check that the media volume is mounted at this path.",
+        id="mediaserve.E002",
+    )
 
 
 @register(Tags.compatibility)
