@@ -88,3 +88,10 @@ def test_every_generator_answers_absence_with_the_in_process_body(kind: str) -> 
     }.get(kind, 'return 404 "Not Found\\n";')
     assert NOT_FOUND_BODY == "Not Found\n"
     assert body in text
+
+
+def test_the_notes_name_the_traps_of_a_nameless_nginx_block_and_of_caddy() -> None:
+    nginx_notes = " ".join(render("nginx", ProxySetup()).notes)
+    assert "rm /etc/nginx/sites-enabled/default" in nginx_notes
+    assert not render("nginx", ProxySetup(server_name="shop.example.com")).notes
+    assert "symlinks" in " ".join(render("caddy", ProxySetup()).notes)
