@@ -80,6 +80,37 @@ def test_without_any_default_server_the_first_block_answers(tmp_path: Path) -> N
     assert "is the first on port 80" in findings[0].summary
 
 
+def test_a_site_naming_the_host_shadows_a_nameless_media_block(tmp_path: Path) -> None:
+    """The project's own site names the host (root /var/www/shop) and the generated media
+    block names none: nginx gives the request to the site, which has no media location."""
+    site = (
+        "server { listen 80; server_name shop.example.com; root /var/www/shop;\n"
+        "  location / { try_files $uri $uri/ =404; } }\n"
+    )
+    config = _debian(tmp_path, _generated(str(tmp_path), "80"), site)
+    findings = check_proxy(config, f"http://{HOST}/media/{SHOE}", "/media/")
+    assert f"another server block names this Host ({HOST})" in findings[0].summary
+    assert "not mounted" not in findings[0].summary
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        # The site passes everything to the app, which serves media in-process.
+        "server { listen 80 default_server; location / { proxy_pass http://web:8000; } }",
+        # The media block is another host's (a CDN name): not this Host's to answer.
+        "server { listen 80 default_server; root /var/www/html; }",
+    ],
+)
+def test_no_shadow_is_reported_where_none_harms(tmp_path: Path, site: str) -> None:
+    media = _generated(str(tmp_path), "80", "cdn.example.com")
+    if "proxy_pass" in site:
+        media = _generated(str(tmp_path), "80").replace(" default_server;", ";")
+    config = _debian(tmp_path, media, site + "\n")
+    findings = check_proxy(config, f"http://{HOST}/media/{SHOE}", "/media/")
+    assert all("another server block" not in f.summary for f in findings), findings
+
+
 def test_a_block_chosen_by_its_name_is_not_shadowed(tmp_path: Path) -> None:
     """The control: the block names the host, so it answers; the hop goes on to the disk."""
     block = _generated(str(tmp_path), "80", HOST)

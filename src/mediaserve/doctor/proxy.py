@@ -260,31 +260,60 @@ def _server_label(server: Directive) -> str:
     return f"server {names} ({server.source})" if server.source else f"server {names}"
 
 
+def _names_no_host(server: Directive) -> bool:
+    """A block that names no host (``server_name _``, ``""`` or none): it only gets the
+    requests of its port that no other block claims -- if it is the port's default."""
+    names = [a for d in server.find("server_name") for a in d.args]
+    return all(name in ("_", "") for name in names)
+
+
 def _shadowed(
     directives: list[Directive], server: Directive, host: str, port: int, path: str
 ) -> list[Finding] | None:
-    """The request lands in a block that has no location for the path, while another block
-    on the port has one: the media block is shadowed. The classic: the generated block
-    (``server_name _``) installed on Debian/Ubuntu beside the stock site, which is the port's
-    ``default_server`` and answers every Host no block names with its own 404."""
+    """The request lands in a block with no location for the path (and no app behind its
+    ``location /``), while a block on the port that names no host has one: that media block
+    never sees the request. The classic: the generated block (``server_name _``) installed on
+    Debian/Ubuntu beside the stock site, which is the port's ``default_server`` and answers
+    every Host no block names with its own 404. Also: a site that names the host, next to a
+    nameless media block."""
     on_port = _on_port(directives, port)
-    if server not in on_port or _names_host(server, host) is not None:
+    if server not in on_port:
         return None
     chosen = choose_location(server, path)
     if chosen.location is not None and chosen.pattern not in ("", "/"):
         return None
+    if _inherited("proxy_pass", chosen.location, server) is not None:
+        return None  # the app behind it serves the path itself
     for other in on_port:
-        if other is server:
+        if other is server or not _names_no_host(other):
             continue
         choice = choose_location(other, path)
         if choice.location is None or choice.pattern in ("", "/"):
             continue
+        location = " ".join(choice.location.args)
+        evidence = [
+            f"{host}:{port} -> {_server_label(server)}",
+            f"shadowed: {_server_label(other)}, location {location}",
+        ]
+        if _names_host(server, host) is not None:
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"another server block names this Host ({host}) and answers it: "
+                    f"{_server_label(server)}; the block with location {location} names no "
+                    f"host and never sees {path}",
+                    evidence,
+                    f"Move the media locations into the server block for {host}, or take "
+                    f"{host} out of that block and generate the media block with "
+                    f"--server-name {host}; then nginx -t && nginx -s reload.",
+                )
+            ]
         why = (
             f"is the default_server for port {port}"
             if _is_default(server, port)
             else f"is the first on port {port} (nginx's default when none says default_server)"
         )
-        location = " ".join(choice.location.args)
         return [
             Finding(
                 HOP,
@@ -292,10 +321,7 @@ def _shadowed(
                 f"another server block {why} and answers this Host ({host}): "
                 f"{_server_label(server)}; the block with location {location} never sees "
                 f"{path}",
-                [
-                    f"{host}:{port} -> {_server_label(server)}",
-                    f"shadowed: {_server_label(other)}, location {location}",
-                ],
+                evidence,
                 f"Name the host in the media block: server_name {host};\n"
                 f"  (mediaserve config nginx --server-name {host})\n"
                 "or make the media block the port's default_server and remove the other one "
