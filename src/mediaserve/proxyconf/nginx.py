@@ -223,7 +223,7 @@ def server_locations(
     blocks: list[str] = []
     if not setup.all_private:
         blocks.append(_public_location(setup, upstream))
-        blocks.append(_not_found_location())
+    blocks.append(_not_found_location())
     for url in setup.private_urls:
         if upstream is None:
             blocks.append(
@@ -234,6 +234,12 @@ def server_locations(
         blocks.append(
             "# Private media: the app checks access, then hands the file back to nginx.\n"
             + _app_location(url, upstream, setup.offload)
+        )
+        bare = url.rstrip("/")
+        blocks.append(
+            "# The bare name: nginx would answer it with a 301 to the location above.\n"
+            f"location = {nginx_quote(bare, 'path')} {{\n"
+            f"    error_page 404 = {NOT_FOUND_LOCATION};\n    return 404;\n}}"
         )
     if setup.needs_internal:
         blocks.append(_internal_location(setup))
