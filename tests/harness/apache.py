@@ -21,8 +21,11 @@ from .process import ServerProcess
 from .servers import start_with_port_retry
 
 MODULE_DIR = Path("/usr/lib/apache2/modules")
+# What the generated config needs, plus dir and autoindex, which a stock Debian install
+# enables (and which answer folders with a redirect or a listing unless the config stops them).
 MODULES = (
-    "mpm_event", "authz_core", "mime", "alias", "headers", "proxy", "proxy_http", "xsendfile",
+    "mpm_event", "authz_core", "mime", "alias", "headers", "proxy", "proxy_http", "rewrite",
+    "xsendfile", "dir", "autoindex",
 )  # fmt: skip
 
 

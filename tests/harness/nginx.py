@@ -34,6 +34,21 @@ from .servers import start_with_port_retry
 
 #: Where Debian's nginx-common ships the MIME map.
 MIME_TYPES = Path("/etc/nginx/mime.types")
+#: The site Debian's and Ubuntu's nginx enable on install (sites-enabled/default links to it).
+DEBIAN_DEFAULT_SITE = Path("/etc/nginx/sites-available/default")
+# Its directives, for a machine without the file (comments left out).
+_DEBIAN_DEFAULT_FALLBACK = """\
+server {
+\tlisten 80 default_server;
+\tlisten [::]:80 default_server;
+\troot /var/www/html;
+\tindex index.html index.htm index.nginx-debian.html;
+\tserver_name _;
+\tlocation / {
+\t\ttry_files $uri $uri/ =404;
+\t}
+}
+"""
 
 
 class NginxConfigError(RuntimeError):
@@ -182,3 +197,25 @@ def start_nginx(
         )
 
     return start_with_port_retry(build)
+
+
+def stock_default_site(listen: str) -> str:
+    """Debian's stock default site, as installed, listening on ``listen`` (e.g.
+    ``127.0.0.1:41234`` or ``127.0.0.1:41234 ssl``) instead of port 80: its IPv4 ``listen``
+    keeps ``default_server``, its IPv6 one is left out (loopback tests use IPv4 only)."""
+    text = (
+        DEBIAN_DEFAULT_SITE.read_text()
+        if DEBIAN_DEFAULT_SITE.exists()
+        else _DEBIAN_DEFAULT_FALLBACK
+    )
+    lines = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words[:1] == ["listen"] and words[1].startswith("["):
+            continue
+        if words[:1] == ["listen"] and words[1].rstrip(";") == "80":
+            indent = line[: len(line) - len(line.lstrip())]
+            rest = ";" if words[1].endswith(";") else " " + " ".join(words[2:])
+            line = f"{indent}listen {listen}{rest}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -1,5 +1,7 @@
 """Every extension the real proxies' own MIME maps know, served by real nginx, Caddy and Apache
-with the generated config, gets the headers in-process serving gives it.
+with the generated config of each of the five generators (nginx, Nginx Proxy Manager's
+Advanced text, the Traefik sidecar, Caddy, Apache), gets the headers in-process serving
+gives it.
 
 In-process serving neutralises by type: HTML, SVG, XML, JS... and ``application/octet-stream``,
 which is what any extension outside mediaserve's table gets. A proxy that serves public media
@@ -29,7 +31,7 @@ from harness.caddy import start_caddy
 from harness.nginx import MIME_TYPES as NGINX_MIME_TYPES
 from mediaserve.http.content_types import EXTENSION_TYPES
 from mediaserve.http.plan import SANDBOX_CSP, FileMeta, RequestHeaders, ServeOptions, plan
-from mediaserve.proxyconf import ProxySetup, Upstream, render
+from mediaserve.proxyconf import ProxySetup, Upstream, npm, render, traefik
 
 SYSTEM_MIME_TYPES = Path("/etc/mime.types")  # Apache's TypesConfig; Go's fallback map
 DEBIAN_MIME_CONF = Path("/etc/apache2/mods-available/mime.conf")  # AddType/AddLanguage/...
@@ -129,7 +131,14 @@ def _config(kind: str, tree: MediaTree, listen: str) -> str:
         upstream=Upstream("127.0.0.1", free_port()),
         content_types=tuple(OVERRIDES.items()),
     )
-    (text,) = render(kind, setup).files.values()
+    files = render(kind, setup).files
+    if kind == "npm":
+        # NPM pastes the Advanced text into the server block it writes for the proxy host.
+        return f"server {{\n    listen {listen};\n{files[npm.ADVANCED_FILE]}\n}}"
+    if kind == "traefik":
+        # The sidecar's own server block; in its container it listens on 80.
+        return files[traefik.SIDECAR_CONF].replace("listen 80;", f"listen {listen};")
+    (text,) = files.values()
     return text
 
 
@@ -138,6 +147,24 @@ def nginx(tree: MediaTree) -> Iterator[ServerProcess]:
     require("nginx")
     # The harness's http {} includes /etc/nginx/mime.types, as Debian's nginx.conf does.
     server = start_nginx(lambda site: _config("nginx", tree, f"127.0.0.1:{site.port}"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def npm_nginx(tree: MediaTree) -> Iterator[ServerProcess]:
+    """Nginx Proxy Manager's nginx (with mime.types, like NPM's) and the Advanced text."""
+    require("nginx")
+    server = start_nginx(lambda site: _config("npm", tree, f"127.0.0.1:{site.port}"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def traefik_sidecar(tree: MediaTree) -> Iterator[ServerProcess]:
+    """The nginx sidecar that serves public media behind Traefik."""
+    require("nginx")
+    server = start_nginx(lambda site: _config("traefik", tree, f"127.0.0.1:{site.port}"))
     yield server
     server.stop()
 
@@ -214,12 +241,24 @@ def _differences(name: str, status: int, got: dict[str, str], body: bytes) -> li
     return [f"{name}: {p}" for p in problems]
 
 
-@pytest.mark.parametrize("proxy", ["nginx", "caddy", "apache"])
+# Every generator, by the fixture that runs its output and the program whose map it faces
+# (NPM and the Traefik sidecar are nginx, with nginx's mime.types).
+GENERATORS = {
+    "nginx": ("nginx", "nginx"),
+    "npm": ("npm_nginx", "nginx"),
+    "traefik": ("traefik_sidecar", "nginx"),
+    "caddy": ("caddy", "caddy"),
+    "apache": ("apache", "apache"),
+}
+
+
+@pytest.mark.parametrize("proxy", list(GENERATORS))
 def test_every_extension_in_the_proxy_maps_gets_the_in_process_headers(
     proxy: str, names: list[str], request: pytest.FixtureRequest
 ) -> None:
-    server: ServerProcess = request.getfixturevalue(proxy)
-    own = proxy_extensions()[proxy]
+    fixture, program = GENERATORS[proxy]
+    server: ServerProcess = request.getfixturevalue(fixture)
+    own = proxy_extensions()[program]
     assert len(own) > 100, f"{proxy}'s MIME map was not found on this machine"
     wanted = {f"{FOLDER}/f.{ext}" for ext in own}
     problems: list[str] = []

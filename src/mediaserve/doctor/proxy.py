@@ -8,7 +8,8 @@ the app, ``alias``/``root`` to a path on disk (checked here: present? readable b
 worker user?), ``return``, ``try_files`` with an HTML fallback. The usual breakages each
 have a signature: a regex location for images (Nginx Proxy Manager's "Cache Assets") that
 beats ``location /media/``; ``alias`` without the trailing slash (``/srv/mediafile.jpg``); a
-root or alias whose folder is not mounted in the proxy's container.
+root or alias whose folder is not mounted in the proxy's container; a media server block
+that never sees the request because another block is the port's ``default_server``.
 
 The parser is small on purpose: it understands blocks, directives, quotes, comments and
 ``include`` (with globs); variables are not expanded.
@@ -197,32 +198,138 @@ def _listen_port(directive: Directive) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _name_matches(pattern: str, host: str) -> bool:
-    if pattern.startswith("~"):
+def _name_rank(pattern: str, host: str) -> tuple[int, int] | None:
+    """How well ``server_name`` ``pattern`` claims ``host``, in nginx's order (lower wins):
+    the exact name, then the longest ``*.`` wildcard, the longest ``.*`` one, then the first
+    regex (http://nginx.org/en/docs/http/server_names.html); None when it does not."""
+    host = host.lower()
+    name = pattern.lower()
+    if name.startswith("~"):
         try:
-            return re.search(pattern[1:], host) is not None
+            return (3, 0) if re.search(pattern[1:], host) is not None else None
         except re.error:
-            return False
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    if pattern.startswith("."):
-        return host == pattern[1:] or host.endswith(pattern)
-    if pattern.endswith(".*"):
-        return host.startswith(pattern[:-1])
-    return pattern.lower() == host.lower()
+            return None
+    if name.startswith("*."):
+        return (1, -len(name)) if host.endswith(name[1:]) else None
+    if name.startswith("."):
+        return (1, -len(name)) if host == name[1:] or host.endswith(name) else None
+    if name.endswith(".*"):
+        return (2, -len(name)) if host.startswith(name[:-1]) else None
+    return (0, 0) if name == host else None
+
+
+def _names_host(server: Directive, host: str) -> tuple[int, int] | None:
+    ranks = [
+        rank
+        for names in server.find("server_name")
+        for rank in (_name_rank(n, host) for n in names.args)
+        if rank is not None
+    ]
+    return min(ranks, default=None)
+
+
+def _is_default(server: Directive, port: int) -> bool:
+    return any(
+        _listen_port(d) == port and ("default_server" in d.args or "default" in d.args)
+        for d in server.find("listen")
+    )
+
+
+def _on_port(directives: list[Directive], port: int) -> list[Directive]:
+    return [
+        s for s in _servers(directives) if any(_listen_port(d) == port for d in s.find("listen"))
+    ]
 
 
 def choose_server(directives: list[Directive], host: str, port: int) -> Directive | None:
-    servers = _servers(directives)
-    on_port = [s for s in servers if any(_listen_port(d) == port for d in s.find("listen"))]
-    pool = on_port or servers
-    for server in pool:
-        for names in server.find("server_name"):
-            if any(_name_matches(n, host) for n in names.args):
-                return server
-    defaults = [s for s in pool if any("default_server" in d.args for d in s.find("listen"))]
+    """nginx's server block for ``host`` on ``port``: the one whose ``server_name`` claims
+    the host best, else the port's ``default_server``, else the port's first block. (When
+    no block listens on the port, e.g. a TLS terminator in front, all blocks are candidates.)
+    """
+    pool = _on_port(directives, port) or _servers(directives)
+    ranked = [(rank, i, s) for i, s in enumerate(pool) if (rank := _names_host(s, host))]
+    if ranked:
+        return min(ranked, key=lambda item: (item[0], item[1]))[2]
+    defaults = [s for s in pool if _is_default(s, port)]
     chosen = defaults or pool
     return chosen[0] if chosen else None
+
+
+def _server_label(server: Directive) -> str:
+    names = " ".join(a for d in server.find("server_name") for a in d.args) or "(no server_name)"
+    return f"server {names} ({server.source})" if server.source else f"server {names}"
+
+
+def _names_no_host(server: Directive) -> bool:
+    """A block that names no host (``server_name _``, ``""`` or none): it only gets the
+    requests of its port that no other block claims -- if it is the port's default."""
+    names = [a for d in server.find("server_name") for a in d.args]
+    return all(name in ("_", "") for name in names)
+
+
+def _shadowed(
+    directives: list[Directive], server: Directive, host: str, port: int, path: str
+) -> list[Finding] | None:
+    """The request lands in a block with no location for the path (and no app behind its
+    ``location /``), while a block on the port that names no host has one: that media block
+    never sees the request. The classic: the generated block (``server_name _``) installed on
+    Debian/Ubuntu beside the stock site, which is the port's ``default_server`` and answers
+    every Host no block names with its own 404. Also: a site that names the host, next to a
+    nameless media block."""
+    on_port = _on_port(directives, port)
+    if server not in on_port:
+        return None
+    chosen = choose_location(server, path)
+    if chosen.location is not None and chosen.pattern not in ("", "/"):
+        return None
+    if _inherited("proxy_pass", chosen.location, server) is not None:
+        return None  # the app behind it serves the path itself
+    for other in on_port:
+        if other is server or not _names_no_host(other):
+            continue
+        choice = choose_location(other, path)
+        if choice.location is None or choice.pattern in ("", "/"):
+            continue
+        location = " ".join(choice.location.args)
+        evidence = [
+            f"{host}:{port} -> {_server_label(server)}",
+            f"shadowed: {_server_label(other)}, location {location}",
+        ]
+        if _names_host(server, host) is not None:
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"another server block names this Host ({host}) and answers it: "
+                    f"{_server_label(server)}; the block with location {location} names no "
+                    f"host and never sees {path}",
+                    evidence,
+                    f"Move the media locations into the server block for {host}, or take "
+                    f"{host} out of that block and generate the media block with "
+                    f"--server-name {host}; then nginx -t && nginx -s reload.",
+                )
+            ]
+        why = (
+            f"is the default_server for port {port}"
+            if _is_default(server, port)
+            else f"is the first on port {port} (nginx's default when none says default_server)"
+        )
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"another server block {why} and answers this Host ({host}): "
+                f"{_server_label(server)}; the block with location {location} never sees "
+                f"{path}",
+                evidence,
+                f"Name the host in the media block: server_name {host};\n"
+                f"  (mediaserve config nginx --server-name {host})\n"
+                "or make the media block the port's default_server and remove the other one "
+                "(Debian/Ubuntu's stock site: rm /etc/nginx/sites-enabled/default), then "
+                "nginx -t && nginx -s reload.",
+            )
+        ]
+    return None
 
 
 @dataclass
@@ -367,6 +474,9 @@ def _locate(config: Path, url: str) -> _Request | list[Finding]:
     server = choose_server(directives, host, port)
     if server is None:
         return [Finding(HOP, "warn", f"no server block in {config}", [], "")]
+    shadowed = _shadowed(directives, server, host, port, path)
+    if shadowed is not None:
+        return shadowed
     names = " ".join(a for d in server.find("server_name") for a in d.args) or "(no server_name)"
     choice = choose_location(server, path)
     evidence = [f"config {config}: server {names}"]

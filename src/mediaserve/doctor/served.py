@@ -90,7 +90,10 @@ def explain_status(hop: str, response: Response, facts: FileFacts | None) -> tup
             "(docker compose: the same volume in both services, e.g. "
             "- media:/app/media:ro), or pass /media/ to the app:\n"
             "  location ^~ /media/ { proxy_pass http://web:8000; proxy_set_header Host $host; }\n"
-            "With --proxy-config the doctor shows which location answers.",
+            "If the media block is there, another server block may answer this Host (on "
+            "Debian/Ubuntu the stock sites-enabled/default is the default_server for port "
+            "80). With --proxy-config the doctor shows which server block and location "
+            "answer.",
         )
     if status == 404:
         return (

@@ -29,7 +29,15 @@ class Rendered:
 
 def render(kind: str, setup: ProxySetup) -> Rendered:
     if kind == "nginx":
-        return Rendered({"mediaserve.conf": render_nginx(setup)})
+        notes = []
+        if setup.server_name == "_":
+            notes.append(
+                "No --server-name: the block is the default_server for its port. On "
+                "Debian/Ubuntu remove the stock site first (rm /etc/nginx/sites-enabled/"
+                "default; nginx -t reports a duplicate default server otherwise), or give "
+                "--server-name your.domain."
+            )
+        return Rendered({"mediaserve.conf": render_nginx(setup)}, notes)
     if kind == "npm":
         return Rendered(
             {
@@ -39,7 +47,14 @@ def render(kind: str, setup: ProxySetup) -> Rendered:
             npm.npm_notes(setup),
         )
     if kind == "caddy":
-        return Rendered({"Caddyfile": render_caddy(setup)})
+        notes = []
+        if not setup.all_private:
+            notes.append(
+                "Caddy follows symlinks (no setting refuses them): keep MEDIA_ROOT free of "
+                "them (find MEDIA_ROOT -type l), or pass --private '' so the app checks "
+                "every name."
+            )
+        return Rendered({"Caddyfile": render_caddy(setup)}, notes)
     if kind == "apache":
         notes = []
         if setup.offload not in (None, "x-sendfile"):

@@ -14,19 +14,49 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..http.content_types import FALLBACK_TYPE, passive_extensions, served_types
-from ..http.plan import SANDBOX_CSP, ServeOptions
+from ..http.plan import SANDBOX_CSP, ServeOptions, not_found
 from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, METHODS
 from ..policy.platforms import MB, WHATSAPP_DOCUMENT
 
 __all__ = [
     "FALLBACK_TYPE",
+    "NOT_FOUND_BODY",
+    "NOT_FOUND_HEADERS",
+    "NOT_FOUND_TYPE",
+    "REFUSED_ESCAPES",
     "SANDBOX_CSP",
     "ConfigError",
     "ProxySetup",
     "Upstream",
     "extension_regex",
     "other_case_regex",
+    "refused_escape_regex",
 ]
+
+# In-process serving's one 404 (http/plan.py ``not_found``), which every refusal shares so
+# that a refusal cannot be told from absence. The proxies answer whatever is not a regular
+# file they may send -- a folder, a symlink, a dotfile, an unreadable file, a private
+# folder's bare name -- with these same bytes and headers.
+_NOT_FOUND = not_found()
+NOT_FOUND_TYPE = dict(_NOT_FOUND.headers)["Content-Type"]
+#: The 404's headers besides Content-Type and Content-Length (nosniff, no-cache).
+NOT_FOUND_HEADERS = tuple(
+    (name, value)
+    for name, value in _NOT_FOUND.headers
+    if name not in ("Content-Type", "Content-Length")
+)
+NOT_FOUND_BODY = b"".join(part for part in _NOT_FOUND.body if isinstance(part, bytes)).decode()
+
+#: Escapes in-process serving refuses in the raw URL (pipeline/request.py ``decode_path``):
+#: a proxy that decodes ``%2f`` would merge two segments into one name, ``%5c`` is a
+#: backslash and ``%00`` cuts the name. The proxies refuse them too, in any letter case.
+REFUSED_ESCAPES = ("%2f", "%5c", "%00")
+
+
+def refused_escape_regex() -> str:
+    """A regex (apply it case-insensitively) finding a refused escape in a raw URL's path,
+    i.e. before its first ``?``."""
+    return r"^[^?]*%(?:" + "|".join(e[1:] for e in REFUSED_ESCAPES) + ")"
 
 
 class ConfigError(ValueError):

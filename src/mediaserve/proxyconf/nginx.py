@@ -7,7 +7,15 @@ Choices, each against a way this set-up is seen to break:
   away from the media location and send them to the app.
 * ``alias "/srv/media/";`` with both trailing slashes: ``alias /srv/media`` turns
   ``/media/a.jpg`` into ``/srv/mediaa.jpg`` (404), ``root`` would append ``/media/`` again.
-* ``disable_symlinks on`` and a 404 for dotfiles, like in-process serving.
+* Whatever is not a regular file nginx may send answers exactly as absence does in-process
+  (the one 404 of ``http/plan.py``, from ``location @mediaserve_not_found``): a folder
+  (nginx would redirect ``/media/photos`` to add the slash, and answer 403 with it), a
+  symlink (``disable_symlinks on``: 403), a file its workers cannot read (403), a dotfile, a
+  private folder's bare name. No Location header, no listing, no index page: a client
+  cannot tell what exists from what does not.
+* ``%2f``, ``%5c`` and ``%00`` in the URL are refused as in-process (nginx decodes ``%2f``
+  and would serve ``a%2fb.jpg`` as ``a/b.jpg``); ``%00`` never gets that far: nginx answers
+  400 to a NUL in a path before any location is chosen.
 * The Content-Type comes from in-process serving's table (a ``types {}`` block replacing
   nginx's ``mime.types`` in the media location, ``default_type application/octet-stream``),
   and everything but the passive types (images, audio, video, documents) gets the same
@@ -24,13 +32,26 @@ from __future__ import annotations
 from .. import __version__
 from .model import (
     FALLBACK_TYPE,
+    NOT_FOUND_BODY,
+    NOT_FOUND_HEADERS,
+    NOT_FOUND_TYPE,
     SANDBOX_CSP,
     ConfigError,
     ProxySetup,
     other_case_regex,
+    refused_escape_regex,
 )
 
-__all__ = ["nginx_quote", "render_nginx", "render_npm_advanced", "server_locations"]
+__all__ = [
+    "NOT_FOUND_LOCATION",
+    "nginx_quote",
+    "render_nginx",
+    "render_npm_advanced",
+    "server_locations",
+]
+
+#: The named location every "no such file" answer of the media locations comes from.
+NOT_FOUND_LOCATION = "@mediaserve_not_found"
 
 PROXY_HEADERS = """\
 proxy_http_version 1.1;
@@ -54,6 +75,44 @@ def nginx_quote(text: str, what: str) -> str:
             "cannot express literally; rename the directory"
         )
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _nginx_text(text: str) -> str:
+    """``text`` as a double-quoted nginx string; nginx reads ``\\n`` as a newline there."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _not_found_location() -> str:
+    """In-process serving's 404, byte for byte: its type, its headers, its body.
+
+    ``types {}`` is emptied so that the 404 of ``x.jpg`` is not labelled image/jpeg.
+    """
+    headers = "\n".join(
+        f"    add_header {name} {nginx_quote(value, name)} always;"
+        for name, value in NOT_FOUND_HEADERS
+    )
+    return f"""\
+# The answer to anything that is not a file nginx may send (absent, a folder, a symlink,
+# unreadable, a dotfile): in-process serving's one 404, so none can be told from absence.
+location {NOT_FOUND_LOCATION} {{
+    types {{ }}
+    default_type {nginx_quote(NOT_FOUND_TYPE, "type")};
+{headers}
+    return 404 {_nginx_text(NOT_FOUND_BODY)};
+}}"""
+
+
+def _file_guards() -> str:
+    """What every location that reads a file from the media root repeats: nginx runs only
+    the innermost location's ``if``/``try_files``, so a nested location needs its own."""
+    return f"""\
+# "%2f", "%5c", "%00" in the path: refused in-process; nginx would decode them.
+if ($request_uri ~* {_nginx_text(refused_escape_regex())}) {{
+    return 404;
+}}
+# A regular file or nothing: a folder would be redirected to add its slash.
+try_files $uri =404;"""
 
 
 def _indent(text: str, by: int = 4) -> str:
@@ -89,6 +148,9 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
     alias {nginx_quote(setup.root_slash, "--media-root")};
     disable_symlinks on;
     autoindex off;
+    # Absent, a folder, a symlink, unreadable: the same 404 (no Location, no listing).
+    error_page 403 404 = {NOT_FOUND_LOCATION};
+{_indent(_file_guards())}
     # The types in-process serving sends, not mime.types': an extension only nginx knows
     # (.rss, .kml, .htc...) must not get a type the app never sends.
 {_indent(_types_block(setup))}
@@ -97,12 +159,14 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
     # origin. Only the passive types below are shown inline.
     add_header X-Content-Type-Options "nosniff" always;
     add_header Cache-Control {cache};{_indent(sandbox + limit)}{_nested_private(setup, upstream)}
-    # Dotfiles (.env, .git/...) are never media.
-    location ~ /\\. {{
+    # Dotfiles (.env, .git/...) are never media, and a folder URL is never a file (nginx
+    # would look for an index.html in it).
+    location ~ /\\.|/$ {{
         return 404;
     }}
     # Images, audio, video, documents: inline (add_header here replaces those above).
     location ~* \\.(?:{setup.passive_regex})$ {{
+{_indent(_file_guards(), 8)}
         add_header X-Content-Type-Options "nosniff" always;
         add_header Cache-Control {cache};
     }}
@@ -159,6 +223,7 @@ def server_locations(
     blocks: list[str] = []
     if not setup.all_private:
         blocks.append(_public_location(setup, upstream))
+    blocks.append(_not_found_location())
     for url in setup.private_urls:
         if upstream is None:
             blocks.append(
@@ -169,6 +234,12 @@ def server_locations(
         blocks.append(
             "# Private media: the app checks access, then hands the file back to nginx.\n"
             + _app_location(url, upstream, setup.offload)
+        )
+        bare = url.rstrip("/")
+        blocks.append(
+            "# The bare name: nginx would answer it with a 301 to the location above.\n"
+            f"location = {nginx_quote(bare, 'path')} {{\n"
+            f"    error_page 404 = {NOT_FOUND_LOCATION};\n    return 404;\n}}"
         )
     if setup.needs_internal:
         blocks.append(_internal_location(setup))
@@ -184,6 +255,33 @@ def server_locations(
     return "\n\n".join(blocks)
 
 
+def _listen_and_install(setup: ProxySetup) -> tuple[str, str]:
+    """The ``listen`` parameters and the header's install steps.
+
+    nginx gives a request to the server block whose ``server_name`` matches its Host, and
+    any other to the port's ``default_server`` (else the first block on the port). Debian's
+    and Ubuntu's stock site, /etc/nginx/sites-enabled/default, is the ``default_server`` for
+    port 80: beside it a block named ``_`` never sees a request, and every media URL gets
+    that site's own 404. So a block without a name claims ``default_server`` itself -- nginx
+    -t then refuses the pair ("a duplicate default server") instead of the site failing
+    silently -- and the install steps say to remove the stock site or name the host.
+    """
+    install = "# Install as /etc/nginx/conf.d/mediaserve.conf, then: nginx -t && nginx -s reload"
+    if setup.server_name != "_":
+        return setup.listen, install + (
+            f"\n# Requests for other hosts than {setup.server_name} go to another server block."
+        )
+    words = setup.listen.split()
+    listen = setup.listen if "default_server" in words else f"{setup.listen} default_server"
+    return listen, (
+        "# This block answers every Host (no --server-name): it is the default_server for its\n"
+        '# port. On Debian/Ubuntu the stock site claims that too (nginx -t: "a duplicate\n'
+        '# default server"); remove it, or generate with --server-name your.domain:\n'
+        "#   rm /etc/nginx/sites-enabled/default\n"
+        f"{install}"
+    )
+
+
 def render_nginx(setup: ProxySetup) -> str:
     """A file for ``/etc/nginx/conf.d/`` (it is included inside ``http {}``)."""
     limit_zone = (
@@ -191,10 +289,11 @@ def render_nginx(setup: ProxySetup) -> str:
         if setup.limit_req
         else ""
     )
+    listen, install = _listen_and_install(setup)
     return f"""\
 # Generated by `mediaserve config nginx` (mediaserve {__version__}).
 # MEDIA_URL {setup.media_url} is served from {setup.media_root}; the app is {setup.upstream.url}.
-# Install as /etc/nginx/conf.d/mediaserve.conf, then: nginx -t && nginx -s reload
+{install}
 # nginx's worker user must be able to read the files (0644) and enter every directory (0755).
 
 upstream mediaserve_app {{
@@ -203,7 +302,7 @@ upstream mediaserve_app {{
 }}
 
 {limit_zone}server {{
-    listen {setup.listen};
+    listen {listen};
     server_name {setup.server_name};
     client_max_body_size {setup.max_body};
     # sendfile without tcp_nopush: with tcp_nopush, unaligned byte ranges over keep-alive

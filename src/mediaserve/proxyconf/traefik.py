@@ -8,9 +8,11 @@ has no X-Accel-Redirect), so the router rule excludes them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import __version__
 from .model import ProxySetup
-from .nginx import nginx_quote, server_locations
+from .nginx import NOT_FOUND_LOCATION, nginx_quote, server_locations
 
 __all__ = ["render_sidecar_nginx", "render_traefik", "yaml_quote"]
 
@@ -25,15 +27,15 @@ def yaml_quote(text: str) -> str:
 
 def render_sidecar_nginx(setup: ProxySetup) -> str:
     """nginx for the sidecar: public media only, 404 for anything else that reaches it."""
-    sidecar = ProxySetup(
-        media_url=setup.media_url,
-        media_root=setup.media_root,
-        upstream=setup.upstream,
+    # The app's setup minus what the sidecar has no use for (no app behind it, no offload,
+    # no rate limit); CONTENT_TYPES and NEUTRALISE_ACTIVE stay, as in-process serving
+    # applies them.
+    sidecar = replace(
+        setup,
         offload=None,
         private=tuple(p for p in setup.private if p),
-        cache_control=setup.cache_control,
         limit_req=None,
-        max_ranges=setup.max_ranges,
+        store_block="",
     )
     public = server_locations(sidecar, None)
     body = "\n".join("    " + line if line.strip() else "" for line in public.splitlines())
@@ -46,6 +48,8 @@ server {{
     tcp_nopush off;
     absolute_redirect off;
     max_ranges {setup.max_ranges};
+    # Every 404 here is in-process serving's 404 (the media location sets its own).
+    error_page 404 = {NOT_FOUND_LOCATION};
 
 {body}
 
