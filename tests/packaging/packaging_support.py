@@ -18,13 +18,13 @@ import ast
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, Requirement, in_ci
+from harness import REPO_ROOT, Requirement, ServerProcess, ServerStartError, free_port, in_ci
 
 #: Outside a git checkout: files of a working tree that never belong in a build.
 _NOT_SOURCE = shutil.ignore_patterns(
@@ -192,3 +192,27 @@ class WheelVenv:
 #: The README's install line plus the servers the smoke tests run: granian for
 #: `mediaserve serve`, gunicorn for the Django project.
 WHEEL_EXTRAS = "django,serve,serve-gunicorn"
+
+
+def start_on_free_port(
+    argv_for: Callable[[int], Sequence[str | os.PathLike[str]]],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    ready_url: str,
+    name: str,
+) -> ServerProcess:
+    """Start ``argv_for(port)`` on a free loopback port and wait until ``ready_url`` answers;
+    another port when one was taken between choosing it and the bind (as the harness does)."""
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        server = ServerProcess(
+            argv_for(port), port=port, env=env, cwd=cwd, ready_url=ready_url, name=name
+        )
+        try:
+            return server.start()
+        except ServerStartError as error:
+            if not error.address_in_use or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from packaging_support import WheelVenv, source_version
+from packaging_support import WheelVenv, source_version, start_on_free_port
 
-from harness import REPO_ROOT, ServerProcess, free_port
+from harness import REPO_ROOT
 
 #: 1000 distinct-enough bytes, so that a wrong offset shows in the body.
 DATA = bytes(range(256)) * 3 + bytes(range(232))
@@ -91,16 +91,15 @@ def test_python_dash_m_mediaserve_is_the_same_command(wheel_venv: WheelVenv) -> 
 def served_dir(wheel_venv: WheelVenv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("served")
     (root / "clip.bin").write_bytes(DATA)
-    port = free_port()
-    server = ServerProcess(
-        [wheel_venv.bin / "mediaserve", "serve", root, "--port", str(port), "--prefix", "/media/"],
-        port=port,
+    serve = [wheel_venv.bin / "mediaserve", "serve", root, "--prefix", "/media/"]
+    server = start_on_free_port(
+        lambda port: [*serve, "--port", str(port)],
         env=wheel_venv.env(),
         cwd=wheel_venv.workdir,
         ready_url="/media/clip.bin",
         name="wheel-mediaserve-serve",
-    ).start()
-    yield port
+    )
+    yield server.port
     server.stop()
 
 
@@ -222,17 +221,15 @@ def project(wheel_venv: WheelVenv, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def site(wheel_venv: WheelVenv, project: Path) -> Iterator[int]:
     """The project behind a real gunicorn from the venv, through the README's wsgi.py."""
-    port = free_port()
-    gunicorn = [wheel_venv.bin / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    server = ServerProcess(
-        [*gunicorn, "--no-control-socket", "shop.wsgi"],
-        port=port,
+    gunicorn = [wheel_venv.bin / "gunicorn", "--workers", "1", "--no-control-socket"]
+    server = start_on_free_port(
+        lambda port: [*gunicorn, "--bind", f"127.0.0.1:{port}", "shop.wsgi"],
         env=wheel_venv.env(),
         cwd=project,
         ready_url="/media/products/a.bin",
         name="wheel-gunicorn",
-    ).start()
-    yield port
+    )
+    yield server.port
     server.stop()
 
 
