@@ -1,9 +1,11 @@
 """The supported (Python, Django) matrix: one nox session per pair.
 
-    nox                                 every pair (nox -l lists them, marking what CI runs)
-    nox -t ci                           what CI runs: the oldest and the newest pair
-    nox -s "django-4.2(python='3.10')"  one pair; extra arguments after ``--`` go to pytest
-    nox -t django-6.0                   every Python for one Django release
+    nox                         every pair (nox -l lists them and their tags)
+    nox -t ci                   what CI runs: the oldest and the newest pair
+    nox -s "django-4.2(3.10)"   one pair; extra arguments after ``--`` go to pytest
+    nox -t django-6.0           every Python for one Django release (-t py3.12: one Python)
+
+(nox is installed into ``.venv`` with the test extras: ``.venv/bin/nox``.)
 
 Each session installs the package with its test extras and the Django release into its own
 venv (``.nox/``, git-ignored) and runs the Django-facing tests. A Python that is not installed
@@ -14,6 +16,7 @@ Interpreters are found on ``PATH`` and in version managers (pyenv), never downlo
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -30,10 +33,20 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "6.0": ("3.12", "3.13"),
 }
 
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+#: Every supported (python, django) pair.
+PAIRS = [(python, django) for django, pythons in MATRIX.items() for python in pythons]
+
 #: The pairs CI runs after the whole suite (which itself runs on the default Python with the
 #: newest Django that Python can install): the oldest and the newest supported pair.
-OLDEST = ("3.10", "4.2")
-NEWEST = ("3.13", "6.0")
+CI_PAIRS = (
+    min(PAIRS, key=lambda pair: (_version(pair[0]), _version(pair[1]))),
+    max(PAIRS, key=lambda pair: (_version(pair[0]), _version(pair[1]))),
+)
 
 #: The tests that touch Django: its integration (views, wrappers, checks, uploads, access,
 #: rate limits), the example project, and the unit tests (settings, checks, layers).
@@ -58,6 +71,7 @@ def _patch_level(path: Path) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", path.parents[1].name))
 
 
+@functools.cache
 def interpreter(python: str) -> str:
     """What nox should start for ``python`` ("3.10"): the plain version when ``python3.10``
     on PATH runs, else the newest pyenv-installed ``3.10.x`` (installed but not active, so its
@@ -77,7 +91,7 @@ def interpreter(python: str) -> str:
 
 def _tags(python: str, django: str) -> list[str]:
     tags = [f"django-{django}", f"py{python}"]
-    if (python, django) in (OLDEST, NEWEST):
+    if (python, django) in CI_PAIRS:
         tags.append("ci")
     return tags
 
