@@ -15,7 +15,9 @@ from .pipeline import Mount, Offload, Outcome, Pipeline, Request, StoreOptions
 from .ratelimit.limiter import MemoryStore, RateLimiter
 from .sources import LocalSource, NotFound, OpenFile, Refused
 
-__version__ = "0.1.0"
+# The one place the version is spelled: pyproject.toml reads it (`[tool.setuptools.dynamic]`),
+# `mediaserve --version` and the generated proxy configs print it.
+__version__ = "0.2.0"
 
 
 def signed_url(file_or_name: Any, expires_in: int | None = None, method: str | None = None) -> str:
