@@ -11,8 +11,9 @@ server answers by closing the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,10 +30,12 @@ from .body import BodyReader
 __all__ = [
     "ASGIMedia",
     "Prepared",
+    "body_chunks",
     "executor",
     "lifespan",
     "path_in_app",
     "prepare",
+    "release",
     "request_from_scope",
     "send_prepared",
 ]
@@ -163,7 +166,7 @@ class Prepared:
     """An outcome plus the blocking part of its delivery, done in the same trip to the pool:
     how to send it, and for copied bodies the reader with its first chunk already read."""
 
-    __slots__ = ("chunks", "first_chunk", "outcome", "pathsend", "reader", "zerocopy")
+    __slots__ = ("chunks", "first_chunk", "outcome", "pathsend", "reader", "short", "zerocopy")
 
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
@@ -172,6 +175,8 @@ class Prepared:
         self.reader: BodyReader | None = None
         self.chunks: Generator[bytes, None, None] | None = None
         self.first_chunk: bytes | None = None
+        #: Set by ``body_chunks`` when the body came up short.
+        self.short = False
 
 
 def prepare(outcome: Outcome, scope: Scope) -> Prepared:
@@ -202,12 +207,12 @@ def prepare(outcome: Outcome, scope: Scope) -> Prepared:
         prepared.chunks = chunks = reader.chunks()
         prepared.first_chunk = next(chunks, None)
     except BaseException:
-        _release(prepared)
+        release(prepared)
         raise
     return prepared
 
 
-def _release(prepared: Prepared) -> None:
+def release(prepared: Prepared) -> None:
     """Close the reader (a store response mid-read) and the resource."""
     if prepared.chunks is not None:
         prepared.chunks.close()
@@ -236,15 +241,13 @@ async def send_prepared(prepared: Prepared, scope: Scope, receive: Receive, send
         elif prepared.zerocopy:
             assert isinstance(resource, OpenFile)
             await _zerocopy(outcome, resource, send)
-        elif isinstance(resource, OpenFile):
-            await _stream_file(prepared, resource, receive, send)
         else:
             await _stream(prepared, receive, send)
     finally:
         if isinstance(resource, OpenFile):
-            _release(prepared)
+            release(prepared)
         else:  # a store connection: closing it may block
-            await asyncio.get_running_loop().run_in_executor(executor(), _release, prepared)
+            await asyncio.get_running_loop().run_in_executor(executor(), release, prepared)
 
 
 async def _zerocopy(outcome: Outcome, opened: OpenFile, send: Send) -> None:
@@ -266,77 +269,71 @@ async def _zerocopy(outcome: Outcome, opened: OpenFile, send: Send) -> None:
             )
 
 
+async def body_chunks(prepared: Prepared) -> AsyncGenerator[bytes, None]:
+    """The outcome's body, read on the I/O pool chunk by chunk (ASGIMedia, the Django
+    wrappers and the Django view under ASGI all send it from here); a body that comes up
+    short ends early and sets ``prepared.short``.
+
+    A local file is read with ``os.pread`` handed to the pool itself: the same reading as
+    ``BodyReader`` without its generators, which measured about 9 % more CPU per GB under
+    uvicorn (docs/benchmarks.md). A stored object is read through its ``BodyReader``.
+    """
+    outcome = prepared.outcome
+    resource = outcome.body
+    assert resource is not None
+    loop = asyncio.get_running_loop()
+    pool = executor()
+    data = prepared.first_chunk
+    if isinstance(resource, OpenFile):
+        chunk_size = outcome.chunk_size
+        for segment in outcome.plan.body:
+            if isinstance(segment, bytes):
+                yield segment
+                continue
+            offset, remaining = segment.offset, segment.length
+            while remaining > 0:
+                if data is None:
+                    data = await loop.run_in_executor(
+                        pool, os.pread, resource.fd, min(chunk_size, remaining), offset
+                    )
+                if not data:  # truncated under us
+                    prepared.short = True
+                    return
+                offset += len(data)
+                remaining -= len(data)
+                chunk, data = data, None
+                yield chunk
+        return
+    chunks, reader = prepared.chunks, prepared.reader
+    assert chunks is not None
+    assert reader is not None
+    total, sent = outcome.plan.content_length, 0
+    while data is not None:
+        yield data
+        sent += len(data)
+        if sent >= total:  # the last chunk: no trip to the pool to learn that
+            return
+        data = await loop.run_in_executor(pool, next, chunks, None)
+    prepared.short = True  # the reader ended before Content-Length (reader.short)
+
+
 async def _stream(prepared: Prepared, receive: Receive, send: Send) -> None:
     total = prepared.outcome.plan.content_length
-    reader, chunks = prepared.reader, prepared.chunks
-    assert reader is not None
-    assert chunks is not None
-    data = prepared.first_chunk
     sent = 0
     disconnect: _Disconnect | None = None
     try:
-        while data is not None:
-            if disconnect is not None and disconnect.happened:
-                return
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-            sent += len(data)
-            if sent >= total:
-                break
-            if disconnect is None:  # more than one chunk: watch for the client leaving
-                disconnect = _Disconnect(receive)
-            data = await asyncio.get_running_loop().run_in_executor(executor(), next, chunks, None)
-        if reader.short or sent < total:
-            # Truncated under us: end without completing the body so the server
-            # closes the connection rather than framing a short response as whole.
-            return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    finally:
-        if disconnect is not None:
-            disconnect.stop()
-
-
-async def _stream_file(prepared: Prepared, opened: OpenFile, receive: Receive, send: Send) -> None:
-    """A local file's slices, one ``os.pread`` per trip to the pool.
-
-    The same reading as ``BodyReader`` (which remote bodies use), without its generators:
-    handing the pool the C function itself, rather than ``next`` of a generator chain, kept
-    ASGIMedia under uvicorn at the CPU per GB it had before the pipeline (bench/, large:
-    the generator chain measured about 9 % more CPU per GB).
-    """
-    loop = asyncio.get_running_loop()
-    pool = executor()
-    chunk_size = prepared.outcome.chunk_size
-    first = prepared.first_chunk
-    disconnect: _Disconnect | None = None
-    try:
-        for segment in prepared.outcome.plan.body:
-            if isinstance(segment, bytes):
-                await send({"type": "http.response.body", "body": segment, "more_body": True})
-                continue
-            offset, remaining = segment.offset, segment.length
-            if first is not None:
-                data, first = first, None
-            else:
-                data = await loop.run_in_executor(
-                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
-                )
-            while data:
+        async with contextlib.aclosing(body_chunks(prepared)) as chunks:
+            async for data in chunks:
                 if disconnect is not None and disconnect.happened:
                     return
                 await send({"type": "http.response.body", "body": data, "more_body": True})
-                offset += len(data)
-                remaining -= len(data)
-                if remaining <= 0:
-                    break
-                if disconnect is None:  # more than one chunk: watch for the client leaving
+                sent += len(data)
+                if disconnect is None and sent < total:  # more to come: watch the client
                     disconnect = _Disconnect(receive)
-                data = await loop.run_in_executor(
-                    pool, os.pread, opened.fd, min(chunk_size, remaining), offset
-                )
-            if remaining > 0:
-                # Truncated under us: end without completing the body so the server
-                # closes the connection rather than framing a short response as whole.
-                return
+        if prepared.short:
+            # Truncated under us: end without completing the body so the server
+            # closes the connection rather than framing a short response as whole.
+            return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         if disconnect is not None:

@@ -9,6 +9,7 @@ in memory. Either way a body that comes up short ends the connection, never sile
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Generator, Iterator, MutableMapping
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from ..access.rules import NO_REQUEST
-from ..delivery.asgi import executor
+from ..delivery.asgi import Prepared, body_chunks, executor, prepare, release
 from ..delivery.body import BodyReader, ShortBody
 from ..delivery.wsgi import (
     close_connection_after,
@@ -105,33 +106,21 @@ class _SyncBody:
         self.closer()
 
 
-async def _async_chunks(resource: Resource, outcome: Outcome) -> AsyncIterator[bytes]:
-    """The body read on the I/O pool. A short body raises ``ShortBody``: Django would
-    otherwise end the response normally, and a server could frame it as complete."""
-    loop = asyncio.get_running_loop()
-    pool = executor()
-    reader = BodyReader(resource, outcome.plan.body, outcome.chunk_size)
-    chunks = reader.chunks()
+async def _async_chunks(prepared: Prepared) -> AsyncIterator[bytes]:
+    """The body read on the I/O pool, as the ASGI adapter reads it (``body_chunks``). A
+    short body raises ``ShortBody``: Django would otherwise end the response normally, and
+    a server could frame it as complete."""
     try:
-        while True:
-            chunk = await loop.run_in_executor(pool, next, chunks, None)
-            if chunk is None:
-                break
-            yield chunk
-        if reader.short:
+        async with contextlib.aclosing(body_chunks(prepared)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+        if prepared.short:
             raise ShortBody(
-                f"{resource!r} came up short (changed while being sent): the connection is"
-                " closed so that the client sees an incomplete body"
+                f"{prepared.outcome.body!r} came up short (changed while being sent): the"
+                " connection is closed so that the client sees an incomplete body"
             )
     finally:
-        await loop.run_in_executor(pool, _release, chunks, resource)
-
-
-def _release(chunks: Iterator[bytes], resource: Resource) -> None:
-    close = getattr(chunks, "close", None)
-    if callable(close):
-        close()
-    resource.close()
+        await asyncio.get_running_loop().run_in_executor(executor(), release, prepared)
 
 
 def response_for(outcome: Outcome, request: HttpRequest) -> HttpResponseBase:
@@ -143,7 +132,10 @@ def response_for(outcome: Outcome, request: HttpRequest) -> HttpResponseBase:
             b"".join(s for s in plan.body if isinstance(s, bytes)), status=plan.status
         )
     elif _is_asgi(request):
-        response = StreamingHttpResponse(_async_chunks(resource, outcome), status=plan.status)
+        # Django calls the view (and the middleware's media half) off the event loop: the
+        # first read may block here, as it does on the adapter's pool trip.
+        prepared = prepare(outcome, {})
+        response = StreamingHttpResponse(_async_chunks(prepared), status=plan.status)
     else:
         body = _SyncBody(resource, outcome, request.META)
         response = StreamingHttpResponse(body, status=plan.status)

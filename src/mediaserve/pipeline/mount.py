@@ -73,6 +73,7 @@ class Mount:
     # The options for a private or signed name: ``Cache-Control: private, no-store``.
     private_options: ServeOptions = field(init=False, repr=False, compare=False)
     _prefix_bytes: bytes = field(init=False, repr=False, compare=False)
+    chunk_size: int = field(init=False, repr=False, compare=False)
     # Plans for plain GET/HEAD (no conditional or Range header) keyed by file version and
     # privacy: the common request then skips planning. Bounded; cleared wholesale when full.
     _plans: dict[_PlanKey, ResponsePlan] = field(
@@ -94,6 +95,12 @@ class Mount:
         private = dataclasses.replace(self.options, cache_control=PRIVATE_CACHE_CONTROL)
         object.__setattr__(self, "private_options", private)
         object.__setattr__(self, "_prefix_bytes", self.prefix.encode("utf-8"))
+        # Read size for adapters that copy the body (a store reads in larger pieces): fixed
+        # per mount, so not worked out per request.
+        chunk = self.options.chunk_size
+        if isinstance(self.source, StoreSource):
+            chunk = max(chunk, self.source.chunk_size)
+        object.__setattr__(self, "chunk_size", chunk)
 
     @classmethod
     def create(
@@ -116,13 +123,6 @@ class Mount:
         else:
             source = root_or_source
         return cls(normalise_prefix(prefix), source, opts, offload, store)
-
-    @property
-    def chunk_size(self) -> int:
-        """Read size for adapters that copy the body (a store reads in larger pieces)."""
-        if isinstance(self.source, StoreSource):
-            return max(self.options.chunk_size, self.source.chunk_size)
-        return self.options.chunk_size
 
     def match(self, path: bytes) -> bytes | None:
         """The mount-relative name for ``path`` (see ``match_prefix``)."""
@@ -234,8 +234,7 @@ class Mount:
             if isinstance(verdict, Outcome):
                 resource.close()
                 return verdict
-            if verdict and not private:
-                private, options = True, self.private_options
+            private = private or verdict
         try:
             offload = self.offload
             if (
@@ -243,7 +242,7 @@ class Mount:
                 and announced(request.via, offload.method, self._warned, "OFFLOAD")
                 and proxy_would_misanswer(request.headers) is None
             ):
-                whole = self._plan(method, _PLAIN, resource.meta, private, options)
+                whole = self._plan(method, _PLAIN, resource.meta, private)
                 offloaded = file_offload_plan(whole, resource.meta.name, offload)
                 if offloaded is not None:
                     resource.close()
@@ -251,7 +250,7 @@ class Mount:
                 logger.warning(
                     "mediaserve: %r cannot be offloaded (control character); served here", name
                 )
-            result = self._plan(method, request.headers, resource.meta, private, options)
+            result = self._plan(method, request.headers, resource.meta, private)
         except BaseException:
             resource.close()
             raise
@@ -287,8 +286,8 @@ class Mount:
         headers: RequestHeaders,
         meta: FileMeta,
         private: bool,
-        options: ServeOptions,
     ) -> ResponsePlan:
+        options = self.private_options if private else self.options
         if headers != _PLAIN:
             return plan(method, headers, meta, options)
         key = (private, method, meta.name, meta.size, meta.mtime_ns, meta.identity)
