@@ -26,9 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from .readers.model import ReaderError, Route, RuleMatch
 from .report import Finding
 
-__all__ = ["Directive", "check_proxy", "choose_location", "parse_nginx"]
+__all__ = [
+    "Directive",
+    "check_nginx",
+    "check_proxy",
+    "choose_location",
+    "expand_set",
+    "parse_nginx",
+    "parse_nginx_text",
+    "route_nginx",
+]
 
 HOP = "proxy"
 
@@ -112,6 +122,12 @@ def parse_nginx(path: Path) -> list[Directive]:
     """
     top, text, files = _sources(path)
     return _parse(text, top, top, files, 0)
+
+
+def parse_nginx_text(text: str, path: Path, files: dict[str, str]) -> list[Directive]:
+    """The directives of config ``text`` (the file ``path``), includes looked up first among
+    ``files`` (name -> text, as an ``nginx -T`` dump holds them), then on disk."""
+    return _parse(text, path, path, files, 0)
 
 
 def _parse(text: str, path: Path, top: Path, files: dict[str, str], depth: int) -> list[Directive]:
@@ -431,6 +447,7 @@ class _Request:
     choice: Choice
     location_text: str
     evidence: list[str]
+    regex_fix: str = ""
 
     @property
     def scope(self) -> Directive:
@@ -440,17 +457,46 @@ class _Request:
 def check_proxy(
     config: Path, url: str, media_prefix: str | None, *, forwarded_proto: bool = False
 ) -> list[Finding]:
-    """Findings about how the nginx at ``config`` handles ``url``.
+    """Findings about how the proxy configured at ``config`` handles ``url``.
 
+    nginx (a config file or ``nginx -T`` output) is judged here; Caddy, Apache, Traefik and
+    an Nginx Proxy Manager data folder are recognised by :mod:`.readers` and replayed there.
     ``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
-    proxy must send it. Each question below is one function; the first that has the answer
-    for the chosen location (it is hijacked, internal, unknown, a ``return``, a
-    ``proxy_pass``) ends the hop, else the file nginx would read is checked.
+    proxy must send it.
     """
-    found = _locate(config, url)
+    from .readers import check_config, detect_kind
+
+    kind = detect_kind(config)
+    if kind != "nginx":
+        return check_config(config, url, media_prefix, kind=kind, forwarded_proto=forwarded_proto)
+    try:
+        directives = parse_nginx(config)
+    except (OSError, NginxParseError) as exc:
+        return [Finding(HOP, "warn", f"cannot read the proxy config {config}: {exc}", [], "")]
+    return check_nginx(directives, str(config), url, media_prefix, forwarded_proto=forwarded_proto)
+
+
+def check_nginx(
+    directives: list[Directive],
+    config: str,
+    url: str,
+    media_prefix: str | None,
+    *,
+    forwarded_proto: bool = False,
+    regex_fix: str = "",
+) -> list[Finding]:
+    """Findings about how nginx, running ``directives``, handles ``url``.
+
+    Each question below is one function; the first that has the answer for the chosen
+    location (it is hijacked, internal, unknown, a ``return``, a ``proxy_pass``) ends the
+    hop, else the file nginx would read is checked. ``regex_fix`` replaces the advice for
+    a regex location that wins (Nginx Proxy Manager has its own switches).
+    """
+    found = _locate(directives, Path(config), url)
     if isinstance(found, list):
         return found
     request = found
+    request.regex_fix = regex_fix
     for question in (_hijacked_by_regex, _internal, _unreadable_include, _returned):
         answer = question(request)
         if answer is not None:
@@ -460,12 +506,8 @@ def check_proxy(
     return _read_from_disk(request, media_prefix or "/media/")
 
 
-def _locate(config: Path, url: str) -> _Request | list[Finding]:
+def _locate(directives: list[Directive], config: Path, url: str) -> _Request | list[Finding]:
     """The server and location nginx picks for ``url``, or why that cannot be told."""
-    try:
-        directives = parse_nginx(config)
-    except (OSError, NginxParseError) as exc:
-        return [Finding(HOP, "warn", f"cannot read the proxy config {config}: {exc}", [], "")]
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -504,7 +546,8 @@ def _hijacked_by_regex(request: _Request) -> list[Finding] | None:
             f"the regex location {' '.join(location.args) if location else ''} takes "
             f"{request.path} away from location {beaten} (regexes beat plain prefixes)",
             [*request.evidence, f"beaten: location {beaten}"],
-            f"Make the media location win with ^~ (no regex is tried after it):\n"
+            request.regex_fix
+            or f"Make the media location win with ^~ (no regex is tried after it):\n"
             f"  location ^~ {_location_parts(choice.beaten_prefix)[1]} {{ ... }}\n"
             "(Nginx Proxy Manager: 'Cache Assets' adds such a regex for images; turn it "
             "off or put the media location in the Advanced tab with ^~.)",
@@ -567,7 +610,7 @@ def _proxied(request: _Request, *, forwarded_proto: bool) -> list[Finding]:
     proxy_pass = request.scope.first("proxy_pass")
     assert proxy_pass is not None
     location_text = request.location_text
-    target = proxy_pass.args[0] if proxy_pass.args else "?"
+    target = expand_set(proxy_pass.args[0], request.server) if proxy_pass.args else "?"
     headers = _proxy_headers(request.choice.location, request.server, request.http)
     evidence = [*request.evidence, f"proxy_pass {target}"]
     findings: list[Finding] = []
@@ -711,3 +754,105 @@ def _read_from_disk(request: _Request, media: str) -> list[Finding]:
     if not findings:
         findings.append(Finding(HOP, "pass", f"{location_text} serves {mapped} ({why})", evidence))
     return findings
+
+
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+
+
+def expand_set(text: str, server: Directive) -> str:
+    """``text`` with the variables the server block ``set``s replaced (Nginx Proxy Manager
+    writes ``proxy_pass $forward_scheme://$server:$port``); others stay as written."""
+    values = {d.args[0].lstrip("$"): d.args[1] for d in server.find("set") if len(d.args) >= 2}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return values.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
+def _rule(location: Directive) -> RuleMatch:
+    modifier, pattern = _location_parts(location)
+    text = f"location {' '.join(location.args)}"
+    if modifier in ("~", "~*"):
+        return RuleMatch(text, "regex")
+    if modifier == "=":
+        return RuleMatch(text, "exact", pattern)
+    return RuleMatch(text, "prefix", pattern)
+
+
+def _matching_locations(server: Directive, path: str) -> list[Directive]:
+    found: list[Directive] = []
+    for location in server.find("location"):
+        modifier, pattern = _location_parts(location)
+        if modifier in ("~", "~*"):
+            try:
+                flags = re.IGNORECASE if modifier == "~*" else 0
+                if re.search(pattern, path, flags) is not None:
+                    found.append(location)
+            except re.error:
+                continue
+        elif (modifier == "=" and path == pattern) or (
+            modifier in ("", "^~") and path.startswith(pattern) and not pattern.startswith("@")
+        ):
+            found.append(location)
+    return found
+
+
+def route_nginx(
+    directives: list[Directive], url: str, *, source: str, proxy: str = "nginx"
+) -> Route:
+    """The common answer (:class:`.readers.model.Route`) for nginx running ``directives``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = unquote(parts.path or "/")
+    server = choose_server(directives, host, port)
+    if server is None:
+        raise ReaderError(f"{source}: no server block")
+    http = next((d for d in directives if d.name == "http"), None)
+    choice = choose_location(server, path)
+    block = _server_label(server)
+    rule = _rule(choice.location) if choice.location is not None else None
+    losers = [
+        _rule(location)
+        for location in _matching_locations(server, path)
+        if location is not choice.location
+    ]
+    evidence = [f"config {source}: {block}"]
+    if rule is not None:
+        evidence.append(f"{path} -> {rule.text}")
+    route = Route(proxy, block, rule, "unknown", losers=losers, evidence=evidence)
+    scope = choice.location or server
+    returned = scope.first("return")
+    proxy_pass = scope.first("proxy_pass")
+    if _inherited("internal", choice.location) is not None:
+        route.action, route.status = "respond", 404
+    elif returned is not None and returned.args:
+        code = returned.args[0]
+        status = int(code) if code.isdigit() else 302
+        if 300 <= status < 400 or not code.isdigit():
+            route.action, route.status = "redirect", status
+            route.location = returned.args[-1]
+        else:
+            route.action, route.status = "respond", status
+    elif proxy_pass is not None and proxy_pass.args:
+        route.action, route.upstream = "proxy", expand_set(proxy_pass.args[0], server)
+    elif choice.location is None and _inherited("root", server, http) is None:
+        route.action, route.status = "none", 404
+    else:
+        alias = _inherited("alias", choice.location)
+        root = _inherited("root", choice.location, server, http)
+        if alias is not None and alias.args:
+            route.action, route.root = "files", alias.args[0]
+            if choice.modifier in ("", "^~"):
+                route.path = alias.args[0] + path[len(choice.pattern) :]
+        elif root is not None and root.args:
+            route.action, route.root = "files", root.args[0]
+            route.path = root.args[0].rstrip("/") + path
+        elif scope.find("include"):
+            route.caveats.append("the location's work is in an include not readable here")
+        else:
+            route.action, route.root = "files", "/usr/share/nginx/html"
+            route.path = "/usr/share/nginx/html" + path
+    return route
