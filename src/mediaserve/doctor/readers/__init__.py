@@ -44,7 +44,11 @@ _APACHE_WORDS = (
 def detect_kind(config: Path) -> str:
     """Which proxy ``config`` configures, from its name and its first lines."""
     if config.is_dir():
-        return "npm" if (config / "nginx").is_dir() or config.name == "data" else "nginx"
+        if (config / "nginx").is_dir() or config.name == "data":
+            return "npm"
+        if any(p.suffix.lower() in (".yml", ".yaml", ".toml") for p in config.iterdir()):
+            return "traefik"
+        return "nginx"
     name = config.name.lower()
     try:
         head = config.read_text(errors="replace")[:20000]

@@ -29,8 +29,22 @@ from .model import ReaderError, Route, RuleMatch
 __all__ = ["load_traefik", "parse_rule", "route_traefik"]
 
 
+_SUFFIXES = (".yml", ".yaml", ".toml")
+
+
 def load_traefik(path: Path) -> dict[str, Any]:
-    """The dynamic configuration in ``path`` (YAML, or TOML by its ``.toml`` name)."""
+    """The dynamic configuration in ``path`` (YAML, or TOML by its ``.toml`` name); for a
+    folder (``providers.file.directory``), its files merged as Traefik merges them."""
+    if path.is_dir():
+        merged: dict[str, Any] = {"http": {"routers": {}, "services": {}, "middlewares": {}}}
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES)
+        if not files:
+            raise ReaderError(f"{path} holds no .yml, .yaml or .toml file")
+        for file in files:
+            http = load_traefik(file).get("http") or {}
+            for section in ("routers", "services", "middlewares"):
+                merged["http"][section].update(http.get(section) or {})
+        return merged
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
