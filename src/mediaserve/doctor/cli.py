@@ -9,13 +9,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from .consumer import PROFILES
 from .fetch import FetchOptions
 from .report import EXIT_CODES, Finding, Report, render_json, render_text, worst
 from .runner import DoctorOptions, diagnose
-from .scan import names_from_models, render_table, run_scan, stderr_if_tty, urls_from_feed
+from .scan import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    load_feed,
+    names_from_models,
+    render_table,
+    run_scan,
+    scan_json,
+    stderr_if_tty,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +46,12 @@ def _seconds(text: str) -> float:
     if not 0 < value <= 600:
         raise argparse.ArgumentTypeError("must be between 0 and 600 seconds")
     return value
+
+
+def _concurrency(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_CONCURRENCY}")
+    return int(text)
 
 
 def add_parser(
@@ -70,7 +86,16 @@ def add_parser(
     parser.add_argument(
         "--proxy-config",
         type=Path,
-        help="the proxy's nginx.conf (or `nginx -T` output saved to a file)",
+        help="the proxy's config: nginx.conf (or `nginx -T` output), a Caddyfile or Caddy "
+        "JSON, Apache's config (or `apachectl -S` output), Traefik's file provider (YAML, "
+        "TOML or its folder); the kind is recognised from the file",
+    )
+    parser.add_argument(
+        "--npm-data",
+        type=Path,
+        metavar="DIR",
+        help="Nginx Proxy Manager's data volume (the folder mounted at /data): its "
+        "nginx/proxy_host/*.conf are replayed",
     )
     parser.add_argument("--media-root", type=Path, help="MEDIA_ROOT without Django")
     parser.add_argument("--media-url", help="MEDIA_URL without Django (default /media/)")
@@ -89,7 +114,15 @@ def add_parser(
     parser.add_argument(
         "--scan",
         action="store_true",
-        help="check every FileField file (or every image_link of the feed URL)",
+        help="check every FileField file (or every image link of the feed given as "
+        "target: a URL or a file, CSV/TSV or XML)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"with --scan, targets checked at once (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON (for CI)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -137,8 +170,18 @@ def run(args: argparse.Namespace) -> int:
         return _fail(problem, args.json)
     if args.cafile and not os.path.isfile(args.cafile):
         return _fail(f"--cafile {args.cafile}: no such file", args.json)
-    if args.proxy_config and not args.proxy_config.is_file():
+    if args.proxy_config and not args.proxy_config.exists():
         return _fail(f"--proxy-config {args.proxy_config}: no such file", args.json)
+    if args.npm_data:
+        if args.proxy_config:
+            return _fail("give --proxy-config or --npm-data, not both", args.json)
+        if not (args.npm_data / "nginx" / "proxy_host").is_dir():
+            return _fail(
+                f"--npm-data {args.npm_data}: no nginx/proxy_host folder in it; pass the folder "
+                "mounted at /data in the Nginx Proxy Manager container",
+                args.json,
+            )
+        args.proxy_config = args.npm_data
     options = DoctorOptions(
         upstream=args.upstream,
         profile=args.profile,
@@ -154,18 +197,22 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.scan:
         if args.target:
-            targets, why = urls_from_feed(args.target, options.fetch)
+            targets, why = load_feed(args.target, options.fetch)
             if why:
                 return _fail(why, args.json)
         elif use_django:
             targets = names_from_models()
         else:
             return _fail("--scan needs Django settings (--settings) or a feed URL", args.json)
+        started = time.monotonic()
         reports = run_scan(
-            targets, lambda t: diagnose(t, options), None if args.json else stderr_if_tty()
+            targets,
+            lambda t: diagnose(t, options),
+            None if args.json else stderr_if_tty(),
+            concurrency=args.concurrency,
         )
         if args.json:
-            sys.stdout.write(render_json(reports, scan=True))
+            sys.stdout.write(scan_json(reports, elapsed=time.monotonic() - started))
         else:
             sys.stdout.write(render_table(reports))
         return EXIT_CODES[worst(r.verdict for r in reports)] if reports else 0
