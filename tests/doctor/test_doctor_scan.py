@@ -99,7 +99,7 @@ def test_summary_names_the_hop_that_fails_most_and_the_first_five() -> None:
     reports = [_report(f"img{i}.jpg", hop) for i, hop in enumerate(hops)]
     summary = scan_summary(reports)
     assert summary["counts"] == {"pass": 1, "warn": 0, "fail": 8}
-    assert list(summary["failing_hops"].items())[0] == ("public", 5)
+    assert next(iter(summary["failing_hops"].items())) == ("public", 5)
     assert [f["target"] for f in summary["first_failures"]] == [
         "img0.jpg", "img2.jpg", "img3.jpg", "img4.jpg", "img5.jpg",
     ]  # fmt: skip
