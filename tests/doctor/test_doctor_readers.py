@@ -453,3 +453,47 @@ def test_npm_data_folder_that_is_not_one(tmp_path: Path) -> None:
     findings = check_config(tmp_path, "http://shop.example.com/media/x.jpg", "/media/")
     assert [f.verdict for f in findings] == ["warn"]
     assert "not Nginx Proxy Manager's data volume" in findings[0].summary
+
+
+# -- what the hop says beyond the verdict ------------------------------------------------------
+
+
+def test_media_overview_names_the_rule_that_captures_images(
+    caddy: ServerProcess, world: World
+) -> None:
+    """Checking a PDF passes, and the evidence still says where images under /media/ go."""
+    findings = check_config(
+        _caddyfile(caddy), f"http://shadow.test:{caddy.port}/media/doc.pdf", "/media/"
+    )
+    assert [f.verdict for f in findings] == ["pass"]
+    evidence = findings[0].evidence
+    assert (
+        f"images under /media/: path_regexp \\.(jpe?g|png|webp)$ -> proxied to "
+        f"{LOOPBACK}:{world.app}"
+    ) in evidence
+    assert f"other files under /media/: path /media/* -> served from {world.media}" in evidence
+
+
+def test_a_file_missing_from_the_proxys_folder_is_its_404(
+    caddy: ServerProcess, world: World
+) -> None:
+    url = f"http://shadow.test:{caddy.port}/media/nothing.pdf"
+    assert (
+        curl(url.replace("shadow.test", LOOPBACK), "-H", "Host: shadow.test", check=False).status
+        == 404
+    )
+    findings = check_config(_caddyfile(caddy), url, "/media/")
+    assert [f.verdict for f in findings] == ["fail"]
+    assert f"{world.media} has no /nothing.pdf: the proxy answers 404" in findings[0].summary
+
+
+def test_unreadable_configs_are_named(tmp_path: Path) -> None:
+    apache = tmp_path / "site.conf"
+    apache.write_text("<VirtualHost *:80>\n    ServerName a.test\n")
+    findings = check_config(apache, "http://a.test/media/x.jpg", "/media/")
+    assert [f.verdict for f in findings] == ["warn"]
+    assert "<virtualhost> is never closed" in findings[0].summary
+    caddy = tmp_path / "caddy.json"
+    caddy.write_text('{"apps": {"tls": {}}}')
+    findings = check_config(caddy, "http://a.test/media/x.jpg", "/media/")
+    assert "no apps.http.servers" in findings[0].summary

@@ -464,7 +464,7 @@ def check_proxy(
     ``forwarded_proto``: Django trusts X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER), so the
     proxy must send it.
     """
-    from .readers import check_config, detect_kind
+    from .readers import check_config, detect_kind, media_lines, with_media
 
     kind = detect_kind(config)
     if kind != "nginx":
@@ -473,7 +473,11 @@ def check_proxy(
         directives = parse_nginx(config)
     except (OSError, NginxParseError) as exc:
         return [Finding(HOP, "warn", f"cannot read the proxy config {config}: {exc}", [], "")]
-    return check_nginx(directives, str(config), url, media_prefix, forwarded_proto=forwarded_proto)
+    findings = check_nginx(
+        directives, str(config), url, media_prefix, forwarded_proto=forwarded_proto
+    )
+    with_media(findings, media_lines(config, url, media_prefix, kind="nginx"))
+    return findings
 
 
 def check_nginx(

@@ -29,6 +29,7 @@ __all__ = [
     "check_config",
     "check_route",
     "detect_kind",
+    "media_lines",
     "route",
 ]
 
@@ -197,6 +198,18 @@ def _files(answer: Route, evidence: list[str]) -> list[Finding]:
         return [Finding(HOP, "pass", answer.describe(), evidence)]
     evidence.append(f"{answer.proxy} reads {mapped}")
     target = Path(mapped)
+    if not target.exists() and answer.root and Path(answer.root).is_dir():
+        return [
+            Finding(
+                HOP,
+                "fail",
+                f"{answer.describe()}, and {answer.root} has no {mapped[len(answer.root) :]}"
+                ": the proxy answers 404",
+                evidence,
+                f"Point the proxy at MEDIA_ROOT (the folder is {answer.root}), or copy the "
+                "file there; the 'file' hop says whether MEDIA_ROOT has it.",
+            )
+        ]
     if not target.exists():
         return [
             Finding(
@@ -226,6 +239,26 @@ def _files(answer: Route, evidence: list[str]) -> list[Finding]:
     return [Finding(HOP, "pass", f"{answer.describe()}: {mapped} (mode {mode:04o})", evidence)]
 
 
+def media_lines(config: Path, url: str, media_prefix: str | None, *, kind: str) -> list[str]:
+    """What the proxy does with media as a whole: an image and a non-image under the media
+    prefix, replayed side by side (a rule that captures image extensions shows up even when
+    the URL being checked is a PDF)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    media = media_prefix or "/media/"
+    parts = urlsplit(url)
+    lines: list[str] = []
+    for label, name in (("images", "doctor-probe.jpg"), ("other files", "doctor-probe.pdf")):
+        probe = urlunsplit((parts.scheme, parts.netloc, media + name, "", ""))
+        try:
+            answer = route(config, probe, kind=kind)
+        except ReaderError:
+            return []
+        rule = answer.rule.text if answer.rule else "(no rule)"
+        lines.append(f"{label} under {media}: {rule} -> {answer.outcome()}")
+    return lines
+
+
 def check_config(
     config: Path,
     url: str,
@@ -243,13 +276,22 @@ def check_config(
         if kind == "npm":
             from .npm import check_npm
 
-            return check_npm(config, url, media_prefix, forwarded_proto=forwarded_proto)
-        if kind == "nginx":
+            findings = check_npm(config, url, media_prefix, forwarded_proto=forwarded_proto)
+        elif kind == "nginx":
             from ..proxy import check_proxy
 
             return check_proxy(config, url, media_prefix, forwarded_proto=forwarded_proto)
-        answer = route(config, url, kind=kind)
+        else:
+            answer = route(config, url, kind=kind)
+            path = unquote(urlsplit(url).path or "/")
+            findings = check_route(answer, path, media_prefix, forwarded_proto=forwarded_proto)
     except ReaderError as exc:
         return [Finding(HOP, "warn", f"cannot read the {kind} config: {exc}", [], "")]
-    path = unquote(urlsplit(url).path or "/")
-    return check_route(answer, path, media_prefix, forwarded_proto=forwarded_proto)
+    with_media(findings, media_lines(config, url, media_prefix, kind=kind))
+    return findings
+
+
+def with_media(findings: list[Finding], lines: list[str]) -> None:
+    """Add the media overview to the hop's first finding, unless it already says it."""
+    if findings and lines:
+        findings[0].evidence.extend(line for line in lines if line not in findings[0].evidence)
