@@ -61,7 +61,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("X-Upstream", self.server.name)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -324,10 +328,28 @@ def test_apache_dump_vhosts_output_is_followed(apache: ServerProcess, tmp_path: 
 # -- Nginx Proxy Manager -----------------------------------------------------------------------
 
 
-def _npm_host(number: int, name: str, world: World, *, cache_assets: bool) -> str:
+def _npm_host(
+    number: int, name: str, world: World, *, cache_assets: bool, advanced: bool = False
+) -> str:
     """A proxy_host/N.conf laid out as NPM generates it (forward host: the app; a custom
-    location /media/ to the file server)."""
+    location /media/ to the file server). ``advanced``: the doctor's fix for Cache Assets
+    instead, the custom location moved to the Advanced tab with ``^~``."""
     assets = "  # Asset Caching\n  include conf.d/include/assets.conf;\n" if cache_assets else ""
+    media = f"""  location /media/ {{
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-Scheme $scheme;
+    proxy_set_header X-Forwarded-Proto  $scheme;
+    proxy_set_header X-Forwarded-For    $remote_addr;
+    proxy_set_header X-Real-IP          $remote_addr;
+    proxy_pass       http://{LOOPBACK}:{world.files}/media/;
+  }}
+"""
+    if advanced:
+        media = f"""  location ^~ /media/ {{
+      proxy_set_header Host $host;
+      proxy_pass http://{LOOPBACK}:{world.files}/media/;
+  }}
+"""
     return f"""# ------------------------------------------------------------
 # {name}
 # ------------------------------------------------------------
@@ -349,15 +371,7 @@ server {{
   access_log /data/logs/proxy-host-{number}_access.log proxy;
   error_log /data/logs/proxy-host-{number}_error.log warn;
 
-  location /media/ {{
-    proxy_set_header Host $host;
-    proxy_set_header X-Forwarded-Scheme $scheme;
-    proxy_set_header X-Forwarded-Proto  $scheme;
-    proxy_set_header X-Forwarded-For    $remote_addr;
-    proxy_set_header X-Real-IP          $remote_addr;
-    proxy_pass       http://{LOOPBACK}:{world.files}/media/;
-  }}
-
+{media}
   location / {{
     # Proxy!
     include conf.d/include/proxy.conf;
@@ -377,6 +391,8 @@ def _npm_data(folder: Path, world: World) -> Path:
     hosts = data / "nginx" / "proxy_host"
     (hosts / "1.conf").write_text(_npm_host(1, "shadow.test", world, cache_assets=True))
     (hosts / "2.conf").write_text(_npm_host(2, "healthy.test", world, cache_assets=False))
+    fixed = _npm_host(3, "fixed.test", world, cache_assets=True, advanced=True)
+    (hosts / "3.conf").write_text(fixed)
     return data
 
 
@@ -421,6 +437,7 @@ def test_npm_replay_agrees_with_nginx(npm: tuple[ServerProcess, Path], world: Wo
     for host, expected in (
         ("shadow.test", {"/media/shoe.jpg": "app", "/media/doc.pdf": "files", "/about/": "app"}),
         ("healthy.test", {"/media/shoe.jpg": "files", "/media/doc.pdf": "files", "/about/": "app"}),
+        ("fixed.test", {"/media/shoe.jpg": "files", "/media/doc.pdf": "files", "/about/": "app"}),
     ):
         for path, who in expected.items():
             assert _who(proxy, host, path) == who, (host, path)
@@ -436,7 +453,11 @@ def test_npm_cache_assets_is_named_with_npm_fix(npm: tuple[ServerProcess, Path])
     assert "takes /media/shoe.jpg away from location /media/" in findings[0].summary
     assert "Cache Assets" in findings[0].fix
     assert "location ^~ /media/" in findings[0].fix
+    assert f"proxy_pass http://{LOOPBACK}:" in findings[0].fix  # the custom location's target
     assert any("assets.conf" in line for line in findings[0].evidence)
+    # The fix applied (fixed.test: Cache Assets still on): real nginx sends images to the
+    # file server (test above), and the hop passes.
+    assert _verdicts(data, "http://fixed.test/media/shoe.jpg") == ["pass"]
 
 
 def test_npm_control_and_unknown_host(npm: tuple[ServerProcess, Path]) -> None:

@@ -143,7 +143,7 @@ def test_traefik_longer_rule_shadowing_media_is_named(
     summary = findings[0].summary
     assert "router shop-images (priority 56)" in summary
     assert "away from router shop-media (priority 44)" in summary
-    assert "priority: 1000" in findings[0].fix
+    assert "      shop-media:\n        priority: 57" in findings[0].fix
 
 
 def test_traefik_control_has_no_fail(traefik: tuple[ServerProcess, Path]) -> None:

@@ -121,9 +121,6 @@ _FIXES = {
     "media in the pattern, e.g.\n"
     '  <LocationMatch "^(?!{prefix}).*\\.(jpe?g|png|webp)$">\n'
     "or, for ProxyPassMatch, put `ProxyPass {prefix} !` before it.",
-    "traefik": "Traefik orders routers by priority, which defaults to the length of the rule "
-    "text: the longer rule wins, not the more specific one. Give the media router a higher "
-    "explicit priority:\n  http:\n    routers:\n      <media router>:\n        priority: 1000",
 }
 
 
@@ -152,7 +149,9 @@ def check_route(
     if path.startswith(media) and (winner is None or not _is_media(winner, media)):
         beaten = next((r for r in answer.losers if _is_media(r, media)), None)
         if beaten is not None:
-            fix = _FIXES.get(answer.proxy, "Make the media rule win for every file under it.")
+            fix = answer.fix or _FIXES.get(
+                answer.proxy, "Make the media rule win for every file under it."
+            )
             return [
                 Finding(
                     HOP,

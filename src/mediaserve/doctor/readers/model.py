@@ -61,6 +61,8 @@ class Route:
     evidence: list[str] = field(default_factory=list)
     #: What the replay could not evaluate (a RewriteCond, a CEL expression...).
     caveats: list[str] = field(default_factory=list)
+    #: The reader's own fix when a loser is the media rule (else a generic one per proxy).
+    fix: str = ""
 
     def describe(self) -> str:
         """One line: ``path /media/* in server srv0 (listen :8080) -> served from /srv``."""

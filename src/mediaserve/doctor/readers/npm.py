@@ -99,9 +99,11 @@ _FOLDERS = ("proxy_host", "redirection_host", "dead_host", "default_host", "cust
 
 REGEX_FIX = (
     "In NPM, edit the proxy host: Details -> turn 'Cache Assets' off (its regex location for "
-    "{exts} beats every plain custom location), or keep it and add in the Advanced tab:\n"
+    "{exts} beats every plain custom location), or keep it and move the custom location "
+    "{prefix} to the Advanced tab with ^~ (delete the custom location: nginx refuses the "
+    "same prefix twice):\n"
     "  location ^~ {prefix} {{\n"
-    "      include conf.d/include/proxy.conf;\n"
+    "{body}"
     "  }}\n"
     "(^~: once the longest prefix is this one, no regex location is tried)"
 )
@@ -182,8 +184,22 @@ def check_npm(
             )
         ]
     media = media_prefix or "/media/"
+    location = None
+    if server is not None:
+        location = next(
+            (d for d in server.find("location") if d.args and d.args[-1] == media), None
+        )
+    kept = [
+        d
+        for d in (location.block or [] if location is not None else [])
+        if d.name in ("proxy_pass", "alias", "root", "proxy_set_header", "include")
+    ]
+    body = "".join(f"      {d.text()};\n" for d in kept) or (
+        "      include conf.d/include/proxy.conf;\n"
+    )
     fix = (
         REGEX_FIX.replace("{exts}", ".jpg/.png/.webp/.css/.js")
+        .replace("{body}", body)
         .replace("{prefix}", media)
         .replace("{{", "{")
         .replace("}}", "}")

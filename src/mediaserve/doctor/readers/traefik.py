@@ -291,6 +291,8 @@ def route_traefik(config: Path, url: str) -> Route:
         caveats.append("entry points' ports unknown (static config not in this file)")
     winner: tuple[str, dict[str, Any], _Ask] | None = None
     losers: list[RuleMatch] = []
+    top = 0
+    names: dict[str, str] = {}
     for negative, _order, name, router in ranked:
         points = router.get("entryPoints") or []
         if ports and points and not any(ports.get(p) == port for p in points):
@@ -307,9 +309,10 @@ def route_traefik(config: Path, url: str) -> Route:
         rule_text = f"router {name} (priority {-negative}): {router.get('rule', '')}"
         shown = ask.paths[0] if ask.paths else RuleMatch(rule_text, "any")
         match = RuleMatch(rule_text, shown.kind, shown.prefix)
+        names[rule_text] = name
         if winner is None:
             winner = (name, router, ask)
-            chosen = match
+            chosen, top = match, -negative
         else:
             losers.append(match)
     if winner is None:
@@ -357,4 +360,12 @@ def route_traefik(config: Path, url: str) -> Route:
             route.status = 404
             route.evidence.append(f"service {service or '(none)'} has no servers here")
     route.caveats = list(dict.fromkeys(caveats))
+    media = next((r for r in losers if r.kind == "prefix" and r.prefix not in (None, "/")), None)
+    if media is not None:
+        route.fix = (
+            "Traefik orders routers by priority, which defaults to the length of the rule "
+            f"text: router {name} wins because its rule is longer, not because it is more "
+            "specific. Give the media router a higher priority:\n"
+            f"  http:\n    routers:\n      {names[media.text]}:\n        priority: {top + 1}"
+        )
     return route
