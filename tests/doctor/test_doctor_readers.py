@@ -163,6 +163,23 @@ http://shadow.test:{{port}} {{
     }}
 }}
 
+http://fixed.test:{{port}} {{
+    @images {{
+        path_regexp img \\.(jpe?g|png|webp)$
+        not path /media/*
+    }}
+    handle @images {{
+        reverse_proxy {LOOPBACK}:{world.app}
+    }}
+    handle_path /media/* {{
+        root * {world.media}
+        file_server
+    }}
+    handle {{
+        reverse_proxy {LOOPBACK}:{world.app}
+    }}
+}}
+
 http://healthy.test:{{port}} {{
     handle /media/* {{
         reverse_proxy {LOOPBACK}:{world.files}
@@ -196,6 +213,10 @@ def test_caddy_replay_agrees_with_caddy(caddy: ServerProcess, world: World) -> N
     assert shadow == {"/media/shoe.jpg": "app", "/media/doc.pdf": "disk", "/about/": "app"}
     healthy = _agree(caddy, config, world, "healthy.test")
     assert healthy == {"/media/shoe.jpg": "files", "/media/doc.pdf": "files", "/about/": "app"}
+    # The fix the doctor prints (`not path /media/*` in the image matcher), applied.
+    fixed = _agree(caddy, config, world, "fixed.test")
+    assert fixed == {"/media/shoe.jpg": "disk", "/media/doc.pdf": "disk", "/about/": "app"}
+    assert _verdicts(config, f"http://fixed.test:{caddy.port}/media/shoe.jpg") == ["pass"]
 
 
 def test_caddy_regex_matcher_shadowing_media_is_named(caddy: ServerProcess) -> None:
@@ -254,6 +275,20 @@ def _apache_sites(world: World, port: int) -> str:
 </VirtualHost>
 
 <VirtualHost {LOOPBACK}:{port}>
+    ServerName fixed.test
+    DocumentRoot {world.media}
+    Alias /media/ {world.media}/
+    <Directory {world.media}>
+        Require all granted
+    </Directory>
+    ProxyPass /media/ !
+    ProxyPass / http://{LOOPBACK}:{world.app}/
+    <LocationMatch "^(?!/media/).*\\.(jpe?g|png|webp)$">
+        SetHandler "proxy:http://{LOOPBACK}:{world.app}"
+    </LocationMatch>
+</VirtualHost>
+
+<VirtualHost {LOOPBACK}:{port}>
     ServerName healthy.test
     DocumentRoot {world.media}
     Alias /media/ {world.media}/
@@ -288,6 +323,10 @@ def test_apache_replay_agrees_with_apache(apache: ServerProcess, world: World) -
     assert shadow == {"/media/shoe.jpg": "app", "/media/doc.pdf": "disk", "/about/": "app"}
     healthy = _agree(apache, config, world, "healthy.test")
     assert healthy == {"/media/shoe.jpg": "disk", "/media/doc.pdf": "disk", "/about/": "app"}
+    # The fix the doctor prints (media excluded from the LocationMatch pattern), applied.
+    fixed = _agree(apache, config, world, "fixed.test")
+    assert fixed == {"/media/shoe.jpg": "disk", "/media/doc.pdf": "disk", "/about/": "app"}
+    assert _verdicts(config, f"http://fixed.test:{apache.port}/media/shoe.jpg") == ["pass"]
     # A Host no vhost names: Apache's first vhost for the address (shadow.test) answers.
     assert _agree(apache, config, world, "other.test")["/media/shoe.jpg"] == "app"
 
