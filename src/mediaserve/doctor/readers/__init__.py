@@ -84,7 +84,7 @@ def route(config: Path, url: str, *, kind: str | None = None) -> Route:
     the config cannot be read: the message says why and what to pass instead)."""
     kind = kind or detect_kind(config)
     if kind == "nginx":
-        from ..proxy import NginxParseError, parse_nginx, route_nginx
+        from .nginx import NginxParseError, parse_nginx, route_nginx
 
         try:
             directives = parse_nginx(config)
@@ -266,8 +266,8 @@ def check_config(
     kind: str | None = None,
     forwarded_proto: bool = False,
 ) -> list[Finding]:
-    """The ``proxy`` hop for any config :func:`detect_kind` knows (nginx goes through the
-    nginx checks of :mod:`..proxy`, which know more of nginx's own pitfalls)."""
+    """The ``proxy`` hop for any config :func:`detect_kind` knows (nginx and NPM go through
+    the nginx checks of :mod:`.nginx`, which know more of nginx's own pitfalls)."""
     from urllib.parse import unquote, urlsplit
 
     kind = kind or detect_kind(config)
@@ -277,9 +277,9 @@ def check_config(
 
             findings = check_npm(config, url, media_prefix, forwarded_proto=forwarded_proto)
         elif kind == "nginx":
-            from ..proxy import check_proxy
+            from .nginx import check_nginx_file
 
-            return check_proxy(config, url, media_prefix, forwarded_proto=forwarded_proto)
+            findings = check_nginx_file(config, url, media_prefix, forwarded_proto=forwarded_proto)
         else:
             answer = route(config, url, kind=kind)
             path = unquote(urlsplit(url).path or "/")

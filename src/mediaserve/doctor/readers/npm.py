@@ -17,7 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..proxy import (
+from ..report import Finding
+from .model import ReaderError, Route
+from .nginx import (
     Directive,
     NginxParseError,
     check_nginx,
@@ -25,8 +27,6 @@ from ..proxy import (
     parse_nginx_text,
     route_nginx,
 )
-from ..report import Finding
-from .model import ReaderError, Route
 
 __all__ = ["IMAGE_INCLUDES", "check_npm", "load_npm", "route_npm"]
 
