@@ -289,6 +289,19 @@ def _apache_sites(world: World, port: int) -> str:
 </VirtualHost>
 
 <VirtualHost {LOOPBACK}:{port}>
+    ServerName match.test
+    ServerAlias *.match.test
+    DocumentRoot {world.media}
+    Alias /media/ {world.media}/
+    <Directory {world.media}>
+        Require all granted
+    </Directory>
+    ProxyPassMatch "\\.(jpe?g|png|webp)$" "http://{LOOPBACK}:{world.app}"
+    RewriteEngine On
+    RewriteRule "^/about/(.*)$" "http://{LOOPBACK}:{world.files}/about/$1" [P]
+</VirtualHost>
+
+<VirtualHost {LOOPBACK}:{port}>
     ServerName healthy.test
     DocumentRoot {world.media}
     Alias /media/ {world.media}/
@@ -327,6 +340,13 @@ def test_apache_replay_agrees_with_apache(apache: ServerProcess, world: World) -
     fixed = _agree(apache, config, world, "fixed.test")
     assert fixed == {"/media/shoe.jpg": "disk", "/media/doc.pdf": "disk", "/about/": "app"}
     assert _verdicts(config, f"http://fixed.test:{apache.port}/media/shoe.jpg") == ["pass"]
+    # ProxyPassMatch beats the Alias (mod_proxy maps the URL before mod_alias); a
+    # RewriteRule [P] proxies; a wildcard ServerAlias picks the vhost.
+    matched = _agree(apache, config, world, "cdn.match.test")
+    assert matched == {"/media/shoe.jpg": "app", "/media/doc.pdf": "disk", "/about/": "files"}
+    findings = check_config(config, f"http://match.test:{apache.port}/media/shoe.jpg", "/media/")
+    assert [f.verdict for f in findings] == ["fail"]
+    assert "ProxyPassMatch" in findings[0].summary
     # A Host no vhost names: Apache's first vhost for the address (shadow.test) answers.
     assert _agree(apache, config, world, "other.test")["/media/shoe.jpg"] == "app"
 

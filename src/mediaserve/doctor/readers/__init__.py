@@ -38,7 +38,7 @@ KINDS = ("nginx", "npm", "caddy", "apache", "traefik")
 
 _APACHE_WORDS = (
     "<virtualhost", "servername ", "documentroot ", "proxypass ", "loadmodule ", "alias ",
-    "virtualhost configuration:", "serverroot ", "<location",
+    "serverroot ", "include ", "includeoptional ", "listen ", "rewriterule ",
 )  # fmt: skip
 
 
@@ -69,7 +69,12 @@ def detect_kind(config: Path) -> str:
         if isinstance(data, dict) and "apps" in data:
             return "caddy"
     lines = [line.strip().lower() for line in lowered.splitlines()]
-    nginx_like = any(line.startswith(("server {", "http {", "location ")) for line in lines)
+    if name in ("apache2.conf", "httpd.conf") or "virtualhost configuration:" in lowered:
+        return "apache"
+    nginx_like = any(line.endswith((";", "{")) for line in lines if not line.startswith("#"))
+    sections = ("<virtualhost", "<ifmodule", "<directory", "<location", "<files")
+    if any(line.startswith(sections) for line in lines):
+        return "apache"
     if any(line.startswith(_APACHE_WORDS) for line in lines) and not nginx_like:
         return "apache"
     if any(line.startswith(("[http.routers", "[http.services")) for line in lines):

@@ -275,6 +275,9 @@ def route_apache(config: Path, url: str) -> Route:
 def _translate(rules: _Rules, path: str, route: Route) -> None:
     """Steps 1-2 of the module docstring: rewrite, proxy, alias, document root."""
     if _rewrite(rules, path, route):
+        for directive in rules.all("alias", "aliasmatch"):  # what the rewrite took it from
+            if _alias_hit(directive, path):
+                rules.matched.append(_rule_of(directive))
         return
     proxied = False
     for directive in _proxy_rules(rules):
