@@ -30,6 +30,8 @@ from harness.caddy import start_caddy
 from mediaserve.doctor.readers import Route, check_config, detect_kind, route
 from mediaserve.doctor.readers.npm import IMAGE_INCLUDES
 
+pytestmark = pytest.mark.integration
+
 SHOE = png_bytes()
 DOC = b"%PDF-1.4 not really a pdf\n"
 PATHS = ("/media/shoe.jpg", "/media/doc.pdf", "/about/")

@@ -45,6 +45,8 @@ from mediaserve.doctor.scan import (
     scan_summary,
 )
 
+pytestmark = pytest.mark.integration
+
 MISSING = "products/gone.jpg"
 NAMES = (SHOE, MISSING, SMALL, PRIVATE)
 
