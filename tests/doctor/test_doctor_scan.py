@@ -106,7 +106,7 @@ def test_summary_names_the_hop_that_fails_most_and_the_first_five() -> None:
         "img0.jpg", "img2.jpg", "img3.jpg", "img4.jpg", "img5.jpg",
     ]  # fmt: skip
     table = render_table(reports)
-    assert "Failing hops (first broken hop of each target):\n  public  5\n" in table
+    assert "Failing hops (the hop to fix first, per target):\n  public  5\n" in table
     assert "First 5 failure(s):\n  1. img0.jpg\n     public: img0.jpg broke at public\n" in table
     assert "     fix: fix img0.jpg" in table
     assert table.rstrip().endswith("9 checked: 1 pass, 0 warn, 8 fail")
@@ -217,7 +217,7 @@ def test_scan_text_table_and_no_bar_off_a_terminal(
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
-    assert "Failing hops (first broken hop of each target):\n  public  2\n" in done.stdout
+    assert "Failing hops (the hop to fix first, per target):\n  public  2\n" in done.stdout
     assert f"  1. https://{HOST}:{nginx.port}/media/{MISSING}" in done.stdout
     assert done.stdout.rstrip().endswith("4 checked: 2 pass, 0 warn, 2 fail")
 

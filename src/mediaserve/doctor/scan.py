@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .fetch import FetchOptions, fetch
-from .report import EXIT_CODES, Report, worst
+from .report import EXIT_CODES, Finding, Report, worst
 
 __all__ = [
+    "cause_of",
+    "feed_links",
     "links_in_feed",
     "links_in_xml_feed",
     "load_feed",
@@ -206,14 +208,26 @@ def _bar(stream: TextIO, done: int, total: int, failed: int, target: str) -> Non
     stream.flush()
 
 
+def cause_of(report: Report) -> Finding | None:
+    """The failure to fix first: the report's causal failure when its model names one
+    (``Report.cause()``: a loopback URL fails at ``url`` first, the cause is elsewhere),
+    else the first failing hop in order."""
+    cause = getattr(report, "cause", None)
+    if callable(cause):
+        found = cause()
+        if isinstance(found, Finding) and found.verdict == "fail":
+            return found
+    return report.first("fail")
+
+
 def scan_summary(reports: Sequence[Report]) -> dict[str, Any]:
-    """Counts, the hops that fail most (as the first broken hop of a target), and the first
-    failures with their fixes."""
+    """Counts, the hops that fail most (the broken hop to fix first, per target), and the
+    first failures with their fixes."""
     counts = {v: sum(1 for r in reports if r.verdict == v) for v in ("pass", "warn", "fail")}
     first_hops: Counter[str] = Counter()
     failures: list[dict[str, Any]] = []
     for report in reports:
-        first = report.first("fail")
+        first = cause_of(report)
         if first is None:
             continue
         first_hops[first.hop] += 1
@@ -253,7 +267,7 @@ def render_table(reports: Sequence[Report]) -> str:
     if len(reports) > ALL_ROWS_UP_TO:
         listed = [r for r in reports if r.verdict != "pass"]
     for report in listed:
-        first = report.first("fail") or report.first("warn")
+        first = cause_of(report) or report.first("warn")
         rows.append(
             (
                 report.verdict.upper(),
@@ -270,7 +284,7 @@ def render_table(reports: Sequence[Report]) -> str:
         lines.append(f"({len(reports) - len(listed)} passing targets not listed; --json has them)")
     if summary["failing_hops"]:
         lines.append("")
-        lines.append("Failing hops (first broken hop of each target):")
+        lines.append("Failing hops (the hop to fix first, per target):")
         hop_width = max(len(h) for h in summary["failing_hops"])
         for hop, number in summary["failing_hops"].items():
             lines.append(f"  {hop:<{hop_width}}  {number}")
