@@ -68,7 +68,7 @@ def add_parser(
         nargs="?",
         metavar="URL|NAME",
         help="the public URL, or the media name relative to MEDIA_ROOT; with "
-        "--scan, a catalog feed URL (its image_link column)",
+        "--scan, a catalog feed (URL or file: its image links)",
     )
     parser.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
     parser.add_argument(
@@ -86,6 +86,7 @@ def add_parser(
     parser.add_argument(
         "--proxy-config",
         type=Path,
+        metavar="PATH",
         help="the proxy's config: nginx.conf (or `nginx -T` output), a Caddyfile or Caddy "
         "JSON, Apache's config (or `apachectl -S` output), Traefik's file provider (YAML, "
         "TOML or its folder); the kind is recognised from the file",

@@ -18,6 +18,7 @@ could sort differently. The replay then follows Caddy's own rules for one reques
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import os
@@ -39,8 +40,24 @@ _PASS_THROUGH = {
 }  # fmt: skip
 
 
+#: ``caddy adapt`` results by (path, mtime, size): a scan asks for every target.
+_ADAPTED: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def adapt_caddyfile(path: Path) -> dict[str, Any]:
-    """The JSON Caddy runs for the Caddyfile at ``path``, from the real ``caddy adapt``."""
+    """The JSON Caddy runs for the Caddyfile at ``path``, from the real ``caddy adapt``
+    (run once per version of the file)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ReaderError(f"cannot read {path}: {exc}") from None
+    key = (str(path.resolve()), info.st_mtime_ns, info.st_size)
+    if key not in _ADAPTED:
+        _ADAPTED[key] = _adapt(path)
+    return copy.deepcopy(_ADAPTED[key])
+
+
+def _adapt(path: Path) -> dict[str, Any]:
     binary = shutil.which("caddy", path=os.environ.get("PATH", "") + os.pathsep + "/usr/sbin")
     if binary is None:
         raise ReaderError(
