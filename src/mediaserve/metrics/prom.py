@@ -1,0 +1,169 @@
+"""The Prometheus side: the metric families, label children cached per label tuple, and
+the text exposition (one process, or every gunicorn worker in multiprocess mode).
+
+``prometheus_client`` chooses its value storage when it is imported: with
+``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes its counts to memory-mapped files in
+that directory and any worker's exposition reads them all. It is therefore imported here
+only once metrics are switched on, after the server (or the gunicorn config helper) set
+the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+__all__ = [
+    "CONTENT_TYPE",
+    "SECONDS_BUCKETS",
+    "PrometheusMetrics",
+    "exposition",
+    "multiprocess_dir",
+]
+
+#: Latency buckets: media answers from the page cache take well under a millisecond, a
+#: cold store fetch or a large file to a slow client takes seconds to minutes.
+SECONDS_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
+)  # fmt: skip
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+#: Preset names beyond this many are folded into "other": a label stays bounded even if a
+#: caller passes user input.
+MAX_PRESETS: Final = 64
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory, when the environment names one that exists."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return path if path and os.path.isdir(path) else None
+
+
+class PrometheusMetrics:
+    """Every metric mediaserve exports, created unregistered (``registry=None``): the
+    exposition builds its own registry, so two instances (tests, a reload) never clash on
+    the process-wide default registry."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.responses = Counter(
+            "mediaserve_responses",
+            "Media responses by status, outcome, reason class, consumer family and delivery.",
+            ["status", "outcome", "reason", "consumer", "delivery"],
+            registry=None,
+        )
+        self.sent_bytes = Counter(
+            "mediaserve_sent_bytes",
+            "Body bytes handed to the server (sendfile: as far as the file held them), by"
+            " delivery path and consumer family.",
+            ["delivery", "consumer"],
+            registry=None,
+        )
+        self.duration = Histogram(
+            "mediaserve_response_duration_seconds",
+            "From the request reaching mediaserve to the end of its body.",
+            ["delivery"],
+            buckets=SECONDS_BUCKETS,
+            registry=None,
+        )
+        self.first_byte = Histogram(
+            "mediaserve_time_to_first_byte_seconds",
+            "From the request reaching mediaserve to its status and headers handed to the server.",
+            ["delivery"],
+            buckets=SECONDS_BUCKETS,
+            registry=None,
+        )
+        self.store_requests = Counter(
+            "mediaserve_store_requests",
+            "Object-store requests by operation and result (ok or an error class).",
+            ["operation", "result"],
+            registry=None,
+        )
+        self.store_seconds = Histogram(
+            "mediaserve_store_request_seconds",
+            "Object-store request latency by operation.",
+            ["operation"],
+            buckets=SECONDS_BUCKETS,
+            registry=None,
+        )
+        self.rendition_builds = Counter(
+            "mediaserve_rendition_builds",
+            "Rendition builds by preset and result (ok, error).",
+            ["preset", "result"],
+            registry=None,
+        )
+        self.rendition_seconds = Histogram(
+            "mediaserve_rendition_build_seconds",
+            "Rendition build time by preset.",
+            ["preset"],
+            buckets=SECONDS_BUCKETS,
+            registry=None,
+        )
+        self.rendition_cache = Counter(
+            "mediaserve_rendition_cache",
+            "Rendition lookups by preset and result (hit: already built, miss: needs a build).",
+            ["preset", "result"],
+            registry=None,
+        )
+        self.families = (
+            self.responses, self.sent_bytes, self.duration, self.first_byte,
+            self.store_requests, self.store_seconds,
+            self.rendition_builds, self.rendition_seconds, self.rendition_cache,
+        )  # fmt: skip
+        # labels() validates and locks on every call; a dict lookup per response is what
+        # keeps the per-request cost small (bench/metrics_overhead.py).
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._presets: set[str] = set()
+
+    def child(self, family: Any, *values: str) -> Any:
+        key = (id(family), *values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = family.labels(*values)
+        return found
+
+    def response(
+        self,
+        status: int,
+        outcome: str,
+        reason: str,
+        consumer: str,
+        delivery: str,
+        sent: int,
+        duration: float,
+        first_byte: float,
+    ) -> None:
+        child = self.child
+        child(self.responses, str(status), outcome, reason, consumer, delivery).inc()
+        if sent:
+            child(self.sent_bytes, delivery, consumer).inc(sent)
+        child(self.duration, delivery).observe(duration)
+        child(self.first_byte, delivery).observe(first_byte)
+
+    def preset(self, name: str) -> str:
+        if name in self._presets:
+            return name
+        if len(self._presets) >= MAX_PRESETS:
+            return "other"
+        self._presets.add(name)
+        return name
+
+    def collect_into(self, registry: Any) -> None:
+        for family in self.families:
+            registry.register(family)
+
+
+def exposition(metrics: PrometheusMetrics | None) -> bytes:
+    """The text exposition: every worker's counts in multiprocess mode, else this
+    process's (empty when metrics are off in this process)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    folder = multiprocess_dir()
+    if folder is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry, path=folder)
+    elif metrics is not None:
+        metrics.collect_into(registry)
+    return bytes(generate_latest(registry))
