@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Final
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -218,7 +218,7 @@ def _entry_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     doctor = reverse("mediaserve-health-doctor")
     rows = []
     for entry in entries:
-        when = datetime.fromtimestamp(float(entry.get("time", 0)), UTC)
+        when = datetime.fromtimestamp(float(entry.get("time", 0)), timezone.utc)
         rows.append(
             {
                 **entry,

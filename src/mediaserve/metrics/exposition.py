@@ -8,7 +8,9 @@ expose every worker's counts from the master process.
 
 from __future__ import annotations
 
+import socket
 import threading
+from socketserver import ThreadingMixIn
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -83,19 +85,19 @@ class _Quiet(WSGIRequestHandler):
         """Scrapes every few seconds would flood stderr."""
 
 
-class _Server(WSGIServer):
+class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def serve_in_thread(bind: str) -> WSGIServer:
     """Serve the exposition on ``bind`` (HOST:PORT) in a daemon thread; returns the server
     (``shutdown()`` stops it). Raises OSError when the address cannot be bound."""
     host, port = parse_bind(bind)
-    server_class = _Server
-    if ":" in host:
-        import socket
-
-        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
+    server_class: type[_Server] = _Server6 if ":" in host else _Server
     server = make_server(host, port, wsgi_app, server_class=server_class, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, name="mediaserve-metrics", daemon=True)
     thread.start()

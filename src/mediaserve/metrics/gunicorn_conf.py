@@ -49,7 +49,7 @@ def child_exit(server: Any, worker: Any) -> None:
     """A worker exited: drop its live gauges (prometheus_client's documented hook)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid, _folder())
+    multiprocess.mark_process_dead(worker.pid, _folder())  # type: ignore[no-untyped-call]
 
 
 def when_ready(server: Any) -> None:

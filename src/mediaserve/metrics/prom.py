@@ -163,7 +163,7 @@ def exposition(metrics: PrometheusMetrics | None) -> bytes:
     if folder is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry, path=folder)
+        multiprocess.MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
     elif metrics is not None:
         metrics.collect_into(registry)
     return bytes(generate_latest(registry))
