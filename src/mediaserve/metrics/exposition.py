@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from socketserver import ThreadingMixIn
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
