@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem, args.json)
     from ..django.conf import SettingsError
-    from ..django.health import health_record
+    from ..django.observability import health_record
 
     try:
         record = health_record()

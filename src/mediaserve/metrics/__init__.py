@@ -229,9 +229,10 @@ _OPERATIONS: Final = frozenset({"head", "get", "range", "put", "list", "delete",
 _ERRORS: Final = frozenset({"unavailable", "not_found", "refused", "changed", "timeout"})
 
 
-def store_request(operation: str, seconds: float, error: str | None = None) -> None:
+def store_request(operation: str, seconds: float | None, error: str | None = None) -> None:
     """Count one object-store request; ``error``: a short class ("unavailable",
-    "not_found", "changed"...) or None when the store answered."""
+    "not_found", "changed"...) or None when the store answered; ``seconds`` None: count
+    only (a read that failed mid-body has no meaningful latency)."""
     prometheus = _prometheus()
     if prometheus is None:
         return
@@ -239,6 +240,7 @@ def store_request(operation: str, seconds: float, error: str | None = None) -> N
         op = operation if operation in _OPERATIONS else "other"
         result = "ok" if error is None else (error if error in _ERRORS else "error")
         prometheus.child(prometheus.store_requests, op, result).inc()
-        prometheus.child(prometheus.store_seconds, op).observe(max(0.0, seconds))
+        if seconds is not None:
+            prometheus.child(prometheus.store_seconds, op).observe(max(0.0, seconds))
     except Exception:  # noqa: S110 - counting never breaks the caller
         pass

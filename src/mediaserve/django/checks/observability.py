@@ -27,7 +27,7 @@ _KEEPS_NOTHING = "DummyCache"
 def check_observability(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    from ..health import observability_settings
+    from ..observability import observability_settings
 
     try:
         read_values()
