@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from .labels import WATCHED_CONSUMERS, consumer_family, outcome_label, reason_label
-from .prom import PrometheusMetrics, exposition
+from .prom import PrometheusMetrics, render_exposition
 
 __all__ = [
     "OBSERVER",
@@ -192,7 +192,7 @@ def disable() -> None:
 def exposition_text() -> bytes:
     """The Prometheus text exposition of this process (every worker's in multiprocess mode)."""
     observer = OBSERVER
-    return exposition(observer.prometheus if observer is not None else None)
+    return render_exposition(observer.prometheus if observer is not None else None)
 
 
 def _prometheus() -> PrometheusMetrics | None:

@@ -17,8 +17,8 @@ __all__ = [
     "CONTENT_TYPE",
     "SECONDS_BUCKETS",
     "PrometheusMetrics",
-    "exposition",
     "multiprocess_dir",
+    "render_exposition",
 ]
 
 #: Latency buckets: media answers from the page cache take well under a millisecond, a
@@ -153,7 +153,7 @@ class PrometheusMetrics:
             registry.register(family)
 
 
-def exposition(metrics: PrometheusMetrics | None) -> bytes:
+def render_exposition(metrics: PrometheusMetrics | None) -> bytes:
     """The text exposition: every worker's counts in multiprocess mode, else this
     process's (empty when metrics are off in this process)."""
     from prometheus_client import CollectorRegistry, generate_latest
