@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,11 +51,17 @@ def _scrape(metrics_port: int) -> tuple[float, float]:
 
 def test_the_metrics_bind_sums_every_worker(served: tuple[ServerProcess, int]) -> None:
     server, metrics_port = served
-    ok_before, sent_before = _scrape(metrics_port)  # the readiness probes
+    time.sleep(1.5)  # the readiness probes' responses reach the shared files (1 s flush)
+    ok_before, sent_before = _scrape(metrics_port)
     for _ in range(6):
         with urllib.request.urlopen(server.url("/a.txt"), timeout=5) as answer:
             assert answer.read() == b"a" * 5000
+    # Workers add their responses to the shared files once a second (metrics/prom.py).
+    deadline = time.monotonic() + 5
     ok, sent = _scrape(metrics_port)
+    while ok - ok_before < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ok, sent = _scrape(metrics_port)
     assert ok - ok_before == 6
     assert sent - sent_before == 6 * 5000
     # Not on the public port: there it is a file name like any other.
