@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.core.cache import InvalidCacheBackendError, caches
+from django.core.signals import setting_changed
 
 from .. import metrics
 from .conf import SettingsError, read_values
@@ -165,12 +166,22 @@ def health_record() -> HealthRecord | None:
     return _record
 
 
+_WATCHED_SETTINGS: Final = frozenset({"MEDIASERVE", "CACHES"})
+
+
+def _settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in _WATCHED_SETTINGS:
+        install()
+
+
 def install() -> None:
-    """Install the observer the settings ask for (``MediaserveConfig.ready``).
+    """Install the observer the settings ask for (``MediaserveConfig.ready``, and again when
+    ``override_settings`` or a deployment tool changes MEDIASERVE or CACHES).
 
     Bad values are left for the system checks (mediaserve.E001/E080) to report; a missing
     prometheus_client with METRICS on is mediaserve.E081.
     """
+    setting_changed.connect(_settings_changed, dispatch_uid="mediaserve-observability")
     try:
         wanted = observability_settings()
         if wanted.record:
