@@ -294,3 +294,58 @@ def test_serve_with_a_bad_metrics_bind_is_one_line(
     assert main(["serve", str(tmp_path), "--port", port, "--metrics-bind", "nope"]) == 2
     err = capsys.readouterr().err
     assert err == "mediaserve serve: --metrics-bind 'nope': give HOST:PORT, e.g. 127.0.0.1:9100\n"
+
+
+class _FailingStore:
+    """A store driver whose every request fails, as an unreachable endpoint does."""
+
+    endpoint = "http://127.0.0.1:9 bucket 'media'"
+
+    def stat(self, name: str) -> Any:
+        from mediaserve.sources.remote import Unavailable
+
+        raise Unavailable(f"{self.endpoint} unreachable: ConnectionRefusedError")
+
+    def fetch(self, name: str, chunk_size: int) -> Any:
+        return self.stat(name)
+
+
+def test_store_errors_are_counted_and_the_503_logged(
+    observer: metrics.Observer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mediaserve.pipeline.decide import Pipeline
+    from mediaserve.pipeline.mount import Mount
+    from mediaserve.pipeline.store import StoreOptions
+    from mediaserve.sources.remote import StoreSource
+
+    caplog.set_level(logging.INFO, logger="mediaserve.events")
+    source = StoreSource(_FailingStore())  # type: ignore[arg-type]
+    app = WSGIMedia(source)
+    app.pipeline = Pipeline(Mount.create(source, "/", store=StoreOptions(mode="proxy")))
+    started = Started()
+    drain(app(environ("/a.jpg"), started))
+    assert started.status.startswith("503")
+    assert count("mediaserve_store_requests_total", operation="get", result="unavailable") == 1
+    assert count("mediaserve_store_request_seconds_count", operation="get") == 1
+    assert count("mediaserve_responses_total", outcome="unavailable", consumer="meta_crawler") == 1
+    (line,) = [r for r in caplog.records if r.name == "mediaserve.events"]
+    assert line.levelno == logging.ERROR
+    assert "store_unavailable" in line.getMessage()
+
+
+def test_health_without_django_settings_says_how(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from mediaserve.cli.health import _setup
+
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    args = argparse.Namespace(pythonpath=[], settings=None)
+    from django.apps import apps
+
+    if apps.ready:
+        pytest.skip("Django is already set up in this test process")
+    problem = _setup(args)
+    assert problem is not None
+    assert "manage.py mediaserve health" in problem
