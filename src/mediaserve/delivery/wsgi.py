@@ -251,17 +251,20 @@ def _path_text(environ: MutableMapping[str, Any]) -> str:
 class _ReportedList:
     """A list body with a ``close()`` the server calls once it has sent it (PEP 3333)."""
 
-    __slots__ = ("data", "done")
+    __slots__ = ("data", "done", "short")
 
-    def __init__(self, data: list[bytes], done: Callable[[int, bool], None]) -> None:
+    def __init__(
+        self, data: list[bytes], done: Callable[[int, bool], None], short: bool = False
+    ) -> None:
         self.data = data
         self.done = done
+        self.short = short
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.data)
 
     def close(self) -> None:
-        self.done(sum(map(len, self.data)), False)
+        self.done(sum(map(len, self.data)), self.short)
 
 
 def _observed(
@@ -279,9 +282,15 @@ def _observed(
     started = environ.get(STARTED) or time.perf_counter()
     body = _send(outcome, environ, start_response)
     headers_at = time.perf_counter()
-    kind = outcome.kind
-    plan = outcome.plan
-    delivery = "offload" if kind == "offloaded" else "redirect" if kind == "redirected" else ""
+    kind, plan = outcome.kind, outcome.plan
+    if kind == "offloaded":
+        delivery = "offload"
+    elif kind == "redirected":
+        delivery = "redirect"
+    elif isinstance(body, list | StreamedBody):
+        delivery = "in_process"
+    else:
+        delivery = "sendfile"  # the server's file wrapper
 
     def report(sent: int, short: bool) -> None:
         # The one observer call of the WSGI adapter, after the body is done.
@@ -289,29 +298,27 @@ def _observed(
             plan.status,
             kind,
             outcome.reason,
-            delivery or "in_process",
+            delivery,
             sent,
             started,
             headers_at,
             environ.get("HTTP_USER_AGENT"),
-            str(environ.get("PATH_INFO", ""))
-            .encode("latin-1", "replace")
-            .decode("utf-8", "replace"),
+            _path_text(environ),
             short,
         )
 
     if isinstance(body, list):
-        return _ReportedList(body, report)
+        # A file read with one pread that came back short (truncated since the fstat).
+        short = outcome.body is not None and sum(map(len, body)) < plan.content_length
+        return _ReportedList(body, report, short)
     if isinstance(body, StreamedBody):
         body.done = report
         return body
-    # The server's file wrapper: sendfile from the part's offset.
     part = plan.single_part
     offset = part.offset if part is not None else 0
-    delivery = "sendfile"
-    if hasattr(body, "_mediaserve"):
+    if hasattr(body, "_mediaserve"):  # _size_checked's subclass: reports from its close()
         body.done = lambda held, short: report(max(0, held - offset), short)  # type: ignore[attr-defined]
-    else:  # a wrapper class that cannot be subclassed: counted as planned
+    else:  # a wrapper class that cannot be subclassed: counted as planned, now
         report(part.length if part is not None else 0, False)
     return body
 
