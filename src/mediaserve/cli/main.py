@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"Cache-Control for files (default {ServeOptions().cache_control!r})",
     )
+    serve.add_argument(
+        "--metrics-bind",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve Prometheus metrics on this separate address (e.g. 127.0.0.1:9100; "
+        "needs mediaserve[metrics]); off by default, see docs/observability.md",
+    )
     serve.set_defaults(handler=_serve)
 
     from ..doctor.cli import add_parser as add_doctor
@@ -87,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config(commands)
     add_doctor(commands)
     add_sync_parser(commands)
+    from .health import add_parser as add_health
+
+    add_health(commands)
     return parser
 
 
@@ -124,6 +134,13 @@ def _serve(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"mediaserve serve: {exc}", file=sys.stderr)
         return 2
+    if args.metrics_bind:
+        from .metrics_bind import start_metrics
+
+        problem = start_metrics(args.metrics_bind)
+        if problem:
+            print(f"mediaserve serve: --metrics-bind {problem}", file=sys.stderr)
+            return 2
     if args.server == "gunicorn":
         return _serve_gunicorn(args, directory)
     return _serve_granian(args, directory)

@@ -11,6 +11,7 @@ import os
 from ..delivery.asgi import ASGIMedia
 from ..delivery.wsgi import WSGIMedia
 from ..http.plan import ServeOptions
+from ..metrics.env import configure_from_env
 
 __all__ = ["asgi_app", "options_from_env", "run_gunicorn", "wsgi_app"]
 
@@ -51,11 +52,13 @@ def _root() -> str:
 
 def wsgi_app() -> WSGIMedia:
     """Factory used by granian/gunicorn: ``mediaserve.cli.standalone:wsgi_app()``."""
+    configure_from_env()  # --metrics-bind
     return WSGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
 
 
 def asgi_app() -> ASGIMedia:
     """Factory used by granian/uvicorn: ``mediaserve.cli.standalone:asgi_app()``."""
+    configure_from_env()  # --metrics-bind
     return ASGIMedia(_root(), prefix=os.environ.get(ENV_PREFIX, "/"), options=options_from_env())
 
 

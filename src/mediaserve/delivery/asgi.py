@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .. import metrics as _metrics
 from ..access.rules import NO_REQUEST, Access
 from ..http.plan import RequestHeaders, ServeOptions, not_found
 from ..pipeline.decide import Pipeline
@@ -48,6 +50,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = 0
+#: Where the request's arrival time is kept (scope), while an observer is installed.
+STARTED = "mediaserve.started"
 
 
 def executor() -> ThreadPoolExecutor:
@@ -92,6 +96,8 @@ def request_from_scope(scope: Scope, judge: Any = NO_REQUEST) -> Request:
     Repeated list fields are one list (RFC 9110 §5.3); a repeated Range becomes malformed
     this way and is ignored, which is the safe reading.
     """
+    if _metrics.OBSERVER is not None and STARTED not in scope:
+        scope[STARTED] = time.perf_counter()
     found: dict[str, str] = {}
     for key, value in scope.get("headers", ()):
         field = _HEADER_FIELDS.get(bytes(key).lower())
@@ -166,7 +172,10 @@ class Prepared:
     """An outcome plus the blocking part of its delivery, done in the same trip to the pool:
     how to send it, and for copied bodies the reader with its first chunk already read."""
 
-    __slots__ = ("chunks", "first_chunk", "outcome", "pathsend", "reader", "short", "zerocopy")
+    __slots__ = (
+        "chunks", "first_chunk", "headers_at", "outcome", "pathsend", "reader", "sent", "short",
+        "zerocopy",
+    )  # fmt: skip
 
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
@@ -177,6 +186,9 @@ class Prepared:
         self.first_chunk: bytes | None = None
         #: Set by ``body_chunks`` when the body came up short.
         self.short = False
+        #: Body bytes handed to the server, and when the headers were (for the metrics).
+        self.sent = 0
+        self.headers_at = 0.0
 
 
 def prepare(outcome: Outcome, scope: Scope) -> Prepared:
@@ -222,14 +234,58 @@ def release(prepared: Prepared) -> None:
 
 async def send_prepared(prepared: Prepared, scope: Scope, receive: Receive, send: Send) -> None:
     """Send a prepared outcome, then release its file or store connection."""
+    observer = _metrics.OBSERVER
+    if observer is None:
+        await _deliver(prepared, receive, send)
+        return
+    started = scope.get(STARTED) or time.perf_counter()
+    try:
+        await _deliver(prepared, receive, send)
+    finally:
+        _report(observer, prepared, scope, started)
+
+
+def _report(observer: _metrics.Observer, prepared: Prepared, scope: Scope, started: float) -> None:
+    """The one observer call of the ASGI adapter, after the body is done (or abandoned)."""
+    outcome = prepared.outcome
+    kind = outcome.kind
+    if kind == "offloaded":
+        delivery = "offload"
+    elif kind == "redirected":
+        delivery = "redirect"
+    elif prepared.pathsend or prepared.zerocopy:
+        delivery = "sendfile"
+    else:
+        delivery = "in_process"
+    agent = None
+    for key, value in scope.get("headers", ()):
+        if bytes(key).lower() == b"user-agent":
+            agent = bytes(value).decode("latin-1")
+    observer.response(
+        outcome.plan.status,
+        kind,
+        outcome.reason,
+        delivery,
+        prepared.sent,
+        started,
+        prepared.headers_at or started,
+        agent,
+        str(scope.get("path", "")),
+        prepared.short,
+    )
+
+
+async def _deliver(prepared: Prepared, receive: Receive, send: Send) -> None:
     outcome = prepared.outcome
     plan = outcome.plan
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers]
     await send({"type": "http.response.start", "status": plan.status, "headers": headers})
+    prepared.headers_at = time.perf_counter()
     resource = outcome.body
     if resource is None:
         body = b"".join(s for s in plan.body if isinstance(s, bytes))
         await send({"type": "http.response.body", "body": body, "more_body": False})
+        prepared.sent = len(body)
         return
     try:
         if prepared.pathsend:
@@ -238,9 +294,11 @@ async def send_prepared(prepared: Prepared, scope: Scope, receive: Receive, send
             # the descriptor's file (device, inode, size, mtime), which narrows the
             # replace-by-rename window to the microseconds before the server's open().
             await send({"type": "http.response.pathsend", "path": resource.path})
+            prepared.sent = plan.content_length
         elif prepared.zerocopy:
             assert isinstance(resource, OpenFile)
             await _zerocopy(outcome, resource, send)
+            prepared.sent = plan.content_length
         else:
             await _stream(prepared, receive, send)
     finally:
@@ -328,6 +386,7 @@ async def _stream(prepared: Prepared, receive: Receive, send: Send) -> None:
                     return
                 await send({"type": "http.response.body", "body": data, "more_body": True})
                 sent += len(data)
+                prepared.sent = sent
                 if disconnect is None and sent < total:  # more to come: watch the client
                     disconnect = _Disconnect(receive)
         if prepared.short:

@@ -39,22 +39,26 @@ class BodyReader:
     adapter knows how to make its server do that.
     """
 
-    __slots__ = ("chunk_size", "segments", "short", "source")
+    __slots__ = ("chunk_size", "segments", "sent", "short", "source")
 
     def __init__(self, source: Resource, segments: tuple[Segment, ...], chunk_size: int) -> None:
         self.source = source
         self.segments = segments
         self.chunk_size = chunk_size
         self.short = False
+        #: Bytes yielded so far (what the server was handed, for the metrics).
+        self.sent = 0
 
     def chunks(self) -> Generator[bytes, None, None]:
         for segment in self.segments:
             if isinstance(segment, bytes):
+                self.sent += len(segment)
                 yield segment
                 continue
             remaining = segment.length
             for data in self.source.read(segment.offset, segment.length, self.chunk_size):
                 remaining -= len(data)
+                self.sent += len(data)
                 yield data
             if remaining > 0:
                 self.short = True

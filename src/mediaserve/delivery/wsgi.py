@@ -10,9 +10,11 @@ import contextlib
 import functools
 import os
 import socket
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator, MutableMapping
 from typing import Any
 
+from .. import metrics as _metrics
 from ..access.rules import NO_REQUEST, Access
 from ..http.plan import RequestHeaders, ServeOptions, not_found
 from ..pipeline.decide import Pipeline
@@ -40,6 +42,8 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 # available: for a 10 KiB file gunicorn's file_wrapper path (fstat, lseek, a separate header
 # write, sendfile) costs more CPU than copying the bytes once (bench/, small scenario).
 SENDFILE_MIN = 64 * 1024
+#: Where the request's arrival time is kept (environ), while an observer is installed.
+STARTED = "mediaserve.started"
 
 
 def request_headers(environ: MutableMapping[str, Any]) -> RequestHeaders:
@@ -71,6 +75,8 @@ def request_from_environ(
     server decoded; ``judge`` is what a private name's permission callable receives.
     """
     get = environ.get
+    if _metrics.OBSERVER is not None and STARTED not in environ:
+        environ[STARTED] = time.perf_counter()
     path_text = path if path is not None else (get("PATH_INFO", "") or "/")
     return Request(
         str(get("REQUEST_METHOD", "GET")),
@@ -132,7 +138,7 @@ class StreamedBody:
     themselves and close a connection whose body came up short.
     """
 
-    __slots__ = ("chunks", "environ", "reader", "resource", "start_response")
+    __slots__ = ("chunks", "done", "environ", "reader", "resource", "start_response")
 
     def __init__(
         self,
@@ -146,6 +152,8 @@ class StreamedBody:
         self.environ = environ
         self.start_response = start_response
         self.chunks: Generator[bytes, None, None] | None = None
+        #: Called with (bytes sent, short) once the body is done (the metrics' observer).
+        self.done: Callable[[int, bool], None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         # The reader's own generator, not a wrapper around it: one frame less per chunk.
@@ -160,6 +168,8 @@ class StreamedBody:
         if self.reader.short:
             close_connection_after(self.environ, self.start_response)
         self.resource.close()
+        if self.done is not None:
+            self.done(self.reader.sent, self.reader.short)
 
 
 @functools.cache
@@ -185,18 +195,33 @@ def _size_checked(wrapper_class: type) -> type | None:
             ) -> None:
                 super().__init__(opened.file, blksize)
                 self._mediaserve = (opened, end, environ, start_response)
+                #: Called with (end offset the file held, short) after the server's
+                #: sendfile (the metrics' observer).
+                self.done: Callable[[int, bool], None] | None = None
                 # gunicorn's wrapper binds close to the file's close on the instance.
                 self.close = self._checked_close
 
             def _checked_close(self) -> None:
                 opened, end, environ, start_response = self._mediaserve
-                if file_came_up_short(opened, end):
+                short = file_came_up_short(opened, end)
+                if short:
                     close_connection_after(environ, start_response)
+                done = self.done
+                if done is not None:
+                    done(_held(opened, end) if short else end, short)
                 opened.close()
 
     except TypeError:
         return None
     return SizeChecked
+
+
+def _held(opened: OpenFile, end: int) -> int:
+    """How far (up to ``end``) the file still reaches: where sendfile stopped."""
+    try:
+        return min(end, os.fstat(opened.fd).st_size)
+    except OSError:
+        return 0
 
 
 def file_came_up_short(opened: OpenFile, end: int) -> bool:
@@ -211,6 +236,96 @@ def execute(
     outcome: Outcome, environ: MutableMapping[str, Any], start_response: StartResponse
 ) -> Iterable[bytes]:
     """Start the response for ``outcome`` and return its body iterable."""
+    observer = _metrics.OBSERVER
+    if observer is None:
+        return _send(outcome, environ, start_response)
+    return _observed(observer, outcome, environ, start_response)
+
+
+def _path_text(environ: MutableMapping[str, Any]) -> str:
+    """PATH_INFO as the client wrote it (PEP 3333 gives it as latin-1 of the bytes)."""
+    path = str(environ.get("PATH_INFO", ""))
+    return path.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+class _ReportedList:
+    """A list body with a ``close()`` the server calls once it has sent it (PEP 3333)."""
+
+    __slots__ = ("data", "done", "short")
+
+    def __init__(
+        self, data: list[bytes], done: Callable[[int, bool], None], short: bool = False
+    ) -> None:
+        self.data = data
+        self.done = done
+        self.short = short
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.data)
+
+    def close(self) -> None:
+        self.done(sum(map(len, self.data)), self.short)
+
+
+def _observed(
+    observer: _metrics.Observer,
+    outcome: Outcome,
+    environ: MutableMapping[str, Any],
+    start_response: StartResponse,
+) -> Iterable[bytes]:
+    """``_send``, with the observer told once the server is done with the body.
+
+    The body iterable the server gets is the one ``_send`` chose: a file wrapper must stay
+    an instance of the server's class (gunicorn sends it with sendfile only then), so the
+    report rides on its ``close()``.
+    """
+    started = environ.get(STARTED) or time.perf_counter()
+    body = _send(outcome, environ, start_response)
+    headers_at = time.perf_counter()
+    kind, plan = outcome.kind, outcome.plan
+    if kind == "offloaded":
+        delivery = "offload"
+    elif kind == "redirected":
+        delivery = "redirect"
+    elif isinstance(body, list | StreamedBody):
+        delivery = "in_process"
+    else:
+        delivery = "sendfile"  # the server's file wrapper
+
+    def report(sent: int, short: bool) -> None:
+        # The one observer call of the WSGI adapter, after the body is done.
+        observer.response(
+            plan.status,
+            kind,
+            outcome.reason,
+            delivery,
+            sent,
+            started,
+            headers_at,
+            environ.get("HTTP_USER_AGENT"),
+            _path_text(environ),
+            short,
+        )
+
+    if isinstance(body, list):
+        # A file read with one pread that came back short (truncated since the fstat).
+        short = outcome.body is not None and sum(map(len, body)) < plan.content_length
+        return _ReportedList(body, report, short)
+    if isinstance(body, StreamedBody):
+        body.done = report
+        return body
+    part = plan.single_part
+    offset = part.offset if part is not None else 0
+    if hasattr(body, "_mediaserve"):  # _size_checked's subclass: reports from its close()
+        body.done = lambda held, short: report(max(0, held - offset), short)  # type: ignore[attr-defined]
+    else:  # a wrapper class that cannot be subclassed: counted as planned, now
+        report(part.length if part is not None else 0, False)
+    return body
+
+
+def _send(
+    outcome: Outcome, environ: MutableMapping[str, Any], start_response: StartResponse
+) -> Iterable[bytes]:
     plan, resource = outcome.plan, outcome.body
     start_response(status_line(plan.status), list(plan.headers))
     if resource is None:

@@ -73,6 +73,16 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_IPV6_PREFIX": DEFAULT_IPV6_PREFIX,
     # Media in object storage (a dict, see docs/deploy/object-storage.md) or None.
     "STORAGE": None,
+    # Observability (docs/observability.md): Prometheus metrics (needs mediaserve[metrics]),
+    # the bearer token Prometheus scrapes the metrics view with, the event log lines and
+    # their format, and the record of failed fetches by Meta and WhatsApp (entries kept,
+    # 0: off; the Django cache holding it).
+    "METRICS": False,
+    "METRICS_TOKEN": None,
+    "LOG_EVENTS": True,
+    "LOG_FORMAT": "text",
+    "HEALTH_RECORD": 100,
+    "HEALTH_CACHE": "default",
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -100,6 +110,12 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "RATE_LIMIT_IPV4_PREFIX": int,
     "RATE_LIMIT_IPV6_PREFIX": int,
     "STORAGE": (dict, type(None)),
+    "METRICS": bool,
+    "METRICS_TOKEN": (str, type(None)),
+    "LOG_EVENTS": bool,
+    "LOG_FORMAT": str,
+    "HEALTH_RECORD": int,
+    "HEALTH_CACHE": str,
 }
 
 
@@ -140,7 +156,9 @@ def read_values() -> dict[str, Any]:
     user = getattr(settings, "MEDIASERVE", None) or {}
     if not isinstance(user, dict):
         raise SettingsError("MEDIASERVE must be a dict, e.g. MEDIASERVE = {}")
-    values = merged_and_typed("MEDIASERVE", user, DEFAULTS, _TYPES)
+    values = merged_and_typed(
+        "MEDIASERVE", user, DEFAULTS, _TYPES, secrets=frozenset({"METRICS_TOKEN"})
+    )
     for version in (4, 6):
         key = f"RATE_LIMIT_IPV{version}_PREFIX"
         problem = prefix_problem(version, values[key])

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Generator, Iterator, MutableMapping
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from .. import metrics as _metrics
 from ..access.rules import NO_REQUEST
 from ..delivery.asgi import Prepared, body_chunks, executor, prepare, release
 from ..delivery.body import BodyReader, ShortBody
 from ..delivery.wsgi import (
+    STARTED,
     close_connection_after,
     file_came_up_short,
     request_from_environ,
@@ -113,6 +116,7 @@ async def _async_chunks(prepared: Prepared) -> AsyncIterator[bytes]:
     try:
         async with contextlib.aclosing(body_chunks(prepared)) as chunks:
             async for chunk in chunks:
+                prepared.sent += len(chunk)
                 yield chunk
         if prepared.short:
             raise ShortBody(
@@ -136,9 +140,11 @@ def response_for(outcome: Outcome, request: HttpRequest) -> HttpResponseBase:
         # first read may block here, as it does on the adapter's pool trip.
         prepared = prepare(outcome, {})
         response = StreamingHttpResponse(_async_chunks(prepared), status=plan.status)
+        response._mediaserve_body = prepared  # type: ignore[attr-defined]
     else:
         body = _SyncBody(resource, outcome, request.META)
         response = StreamingHttpResponse(body, status=plan.status)
+        response._mediaserve_body = body  # type: ignore[attr-defined]
         part = plan.single_part
         if part is not None and isinstance(resource, OpenFile) and wrapper_is_exact(request.META):
             # The server's wsgi.file_wrapper sends the file (sendfile under gunicorn).
@@ -150,7 +156,57 @@ def response_for(outcome: Outcome, request: HttpRequest) -> HttpResponseBase:
     del response["Content-Type"]
     for name, value in plan.headers:
         response[name] = value
+    observer = _metrics.OBSERVER
+    if observer is not None:
+        _observe_on_close(observer, outcome, request, response)
     return response
+
+
+def _observe_on_close(
+    observer: _metrics.Observer,
+    outcome: Outcome,
+    request: HttpRequest,
+    response: HttpResponseBase,
+) -> None:
+    """The view's one observer call, made when Django closes the response: after the server
+    sent the body (WSGI servers close the iterable then; Django's ASGI handler closes the
+    response after its last message)."""
+    started = request.META.get(STARTED) or time.perf_counter()
+    headers_at = time.perf_counter()
+
+    def report() -> None:
+        sent, short, delivery = _sent(outcome, response)
+        observer.response(
+            outcome.plan.status,
+            outcome.kind,
+            outcome.reason,
+            delivery,
+            sent,
+            started,
+            headers_at,
+            request.META.get("HTTP_USER_AGENT"),
+            request.path,
+            short,
+        )
+
+    response._resource_closers.append(report)  # type: ignore[attr-defined]
+
+
+def _sent(outcome: Outcome, response: HttpResponseBase) -> tuple[int, bool, str]:
+    """(body bytes handed to the server, whether the body came up short, delivery path)."""
+    kind = outcome.kind
+    if isinstance(response, HttpResponse):
+        delivery = {"offloaded": "offload", "redirected": "redirect"}.get(kind, "in_process")
+        return len(response.content), False, delivery
+    state = getattr(response, "_mediaserve_body", None)
+    if isinstance(state, _SyncBody):
+        if state.sendfile_end is not None and state.reader.sent == 0:
+            part = outcome.plan.single_part
+            return state.sendfile_end - (part.offset if part else 0), False, "sendfile"
+        return state.reader.sent, state.reader.short, "in_process"
+    if isinstance(state, Prepared):
+        return state.sent, state.short, "in_process"
+    return 0, False, "in_process"
 
 
 def _decide(pipeline: Pipeline, request: HttpRequest, judge: Any, path: str) -> Outcome | None:

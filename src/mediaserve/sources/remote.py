@@ -17,9 +17,11 @@ Failures split three ways, so each gets the right answer on the wire:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
+from .. import metrics
 from ..http.plan import FileMeta
 from .base import NotFound, Refused
 from .local import safe_parts
@@ -94,6 +96,8 @@ class RemoteObject:
             else:
                 yield from driver.read(self, offset, length, chunk_size)
         except (Changed, Unavailable, NotFound) as exc:
+            error = {Changed: "changed", Unavailable: "unavailable"}.get(type(exc), "not_found")
+            metrics.store_request("range", None, error)  # mid-body: a count, no latency
             reason = exc.reason if isinstance(exc, Unavailable | NotFound) else str(exc)
             logger.warning(
                 "mediaserve cut %r short: object store %s", self.key, reason,
@@ -159,7 +163,16 @@ class StoreSource:
         return self.driver.endpoint
 
     def lookup(self, name: str, *, whole: bool = False) -> RemoteObject:
-        obj = self.driver.fetch(name, self.chunk_size) if whole else self.driver.stat(name)
+        started = time.perf_counter()
+        operation = "get" if whole else "head"
+        try:
+            obj = self.driver.fetch(name, self.chunk_size) if whole else self.driver.stat(name)
+        except (Unavailable, NotFound, Refused) as exc:
+            # The store's latency and errors (mediaserve.metrics; a no-op while metrics are off).
+            error = {Unavailable: "unavailable", NotFound: "not_found"}.get(type(exc), "refused")
+            metrics.store_request(operation, time.perf_counter() - started, error)
+            raise
+        metrics.store_request(operation, time.perf_counter() - started)
         obj.driver = self.driver
         return obj
 
