@@ -82,6 +82,16 @@ class Probe:
         return f"{self.path}: {self.public.status} from the {self.who}{clue}{direct}"
 
 
+def _grouped(probes: list[Probe]) -> list[str]:
+    """One evidence line per distinct answer: "probes .jpg .png: 404 from the app (...)"."""
+    groups: dict[str, list[str]] = {}
+    for probe in probes:
+        tail = probe.line().split(": ", 1)[1]
+        groups.setdefault(tail, []).append(probe.extension)
+    name = probes[0].path.rsplit("/", 1)[0] + "/mediaserve-doctor-probe-*" if probes else ""
+    return [f"{name} {' '.join(exts)}: {tail}" for tail, exts in groups.items()]
+
+
 def _same(a: Response, b: Response) -> bool:
     return a.status == b.status and a.sha256 == b.sha256 and a.length == b.length
 
@@ -150,7 +160,7 @@ def check_outside(
     direct = upstream_get.last if upstream_get is not None else None
     target = Probe(path, extension, answer, direct)
     probes = _probes(url, prefix, extension or ".jpg", upstream, options)
-    evidence = [target.line()] + [p.line() for p in probes]
+    evidence = [target.line(), *_grouped(probes)]
     if html:
         return _catch_all(probes, evidence, prefix, django=django)
     return _not_found(target, probes, evidence, prefix, django=django)
