@@ -212,6 +212,7 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
                 f for f in report.findings if not (f.hop == "public" and f.verdict == "pass")
             ]
             report.add(differences)
+    _off_the_media_path(report, upstream)
     if options.profile:
         report.add(check_consumer(url, options.profile, reach, public.get, facts))
     return _correlate(report)
@@ -384,6 +385,25 @@ def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
             )
         ]
     return []
+
+
+def _off_the_media_path(report: Report, upstream: Fetch | None) -> None:
+    """A good public answer and the app's 404: the proxy serves media itself (its own
+    root/alias, NPM's custom location), so the app not having the path is no failure."""
+    answer = upstream.final if upstream is not None else None
+    captured = any(
+        f.hop == "proxy" and f.verdict == "fail" and "wins over your" in f.summary
+        for f in report.findings
+    )
+    if answer is None or answer.status != 404:
+        return
+    if report.hop_verdict("public") != "pass" and not captured:
+        return
+    for finding in report.findings:
+        if finding.hop == "upstream" and finding.verdict == "fail":
+            finding.verdict = "skip"
+            finding.summary = f"the proxy serves this path itself; the app says: {finding.summary}"
+            finding.fix = ""
 
 
 def _trusts_forwarded_proto(options: DoctorOptions) -> bool:
