@@ -212,6 +212,17 @@ def check_dns(
                 " (and AAAA for IPv6); check the name for typos, and wait for the TTL.",
             )
         ]
+    if not answer.a:
+        return answer, [
+            Finding(
+                HOP,
+                "fail",
+                f"{host} has an AAAA record only (IPv6): IPv4-only clients and crawlers cannot "
+                "connect",
+                evidence,
+                f"Add an A record for {host} with the proxy's public IPv4 address.",
+            )
+        ]
     private = [a for a in answer.addresses if _private(a)]
     if private and not local:
         return answer, [
@@ -224,17 +235,6 @@ def check_dns(
                 "Publish the proxy's public address in public DNS (keep private addresses in "
                 "split-horizon/internal DNS only), or run with --local to check a set-up that "
                 "is not public yet.",
-            )
-        ]
-    if not answer.a:
-        return answer, [
-            Finding(
-                HOP,
-                "fail",
-                f"{host} has an AAAA record only (IPv6): IPv4-only clients and crawlers cannot "
-                "connect",
-                evidence,
-                f"Add an A record for {host} with the proxy's public IPv4 address.",
             )
         ]
     note = " (local mode: private addresses accepted)" if private else ""
