@@ -270,7 +270,8 @@ def test_robots_txt_disallowing_media_for_meta(
     pki: PKI, media_root: Path, started: list[ServerProcess]
 ) -> None:
     """`User-agent: * / Disallow: /media/` written for search engines keeps Meta out too."""
-    robots = 'location = /robots.txt { default_type text/plain; return 200 "User-agent: *\\nDisallow: /media/\\n"; }'
+    rules = "User-agent: *\\nDisallow: /media/\\n"
+    robots = f'location = /robots.txt {{ default_type text/plain; return 200 "{rules}"; }}'
     nginx = start_proxy(pki, _alias(media_root) + robots)
     started.append(nginx)
     run = doctor(public_url(nginx), "--profile", "meta-catalog", proxy=nginx, pki=pki)
