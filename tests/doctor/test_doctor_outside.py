@@ -149,7 +149,7 @@ def test_nginx_healthy_control_has_no_failure(
     assert run.code == 0, run.stdout
     assert run.verdict("public") == "pass", run.stdout
     # The app 404s media (the proxy's job here): that is said, not failed.
-    assert "the proxy serves this path itself" in run.findings("upstream")[0]["summary"]
+    assert "media is the proxy's to serve here" in run.findings("upstream")[0]["summary"]
 
 
 def test_nginx_healthy_control_without_upstream_passes(
@@ -201,7 +201,8 @@ def test_caddy_asset_matcher_before_media_is_named(
                  "--resolve", f"{HOST}:{caddy.port}:{LOOPBACK}")  # fmt: skip
     cause = run.data["cause"]
     assert cause["hop"] == "proxy", run.stdout
-    assert "wins over your /media/ prefix location" in cause["summary"]
+    assert "a path matcher handled first for image extensions" in cause["summary"]
+    assert "wins over your /media/ route" in cause["summary"]
     assert "not path /media/*" in cause["fix"]
     assert "Caddy file_server's empty 404" in "\n".join(cause["evidence"])
 
@@ -252,7 +253,8 @@ def test_apache_proxypassmatch_before_alias_is_named(
     run = doctor(url, "--local", "--resolve", f"{HOST}:{apache.port}:{LOOPBACK}")
     cause = run.data["cause"]
     assert cause["hop"] == "proxy", run.stdout
-    assert "wins over your /media/ prefix location" in cause["summary"]
+    assert "a ProxyPassMatch for image extensions" in cause["summary"]
+    assert "wins over your /media/ Alias" in cause["summary"]
     assert "ProxyPass /media/ !" in cause["fix"]
     assert "Apache's own 404 page" in "\n".join(cause["evidence"])
 

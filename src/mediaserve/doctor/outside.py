@@ -179,6 +179,17 @@ def _flavour(probes: list[Probe], captured: set[str]) -> str:
     return "unknown"
 
 
+#: How each proxy calls the two rules: (the extension rule, the media prefix's rule).
+_RULE_NAMES = {
+    "nginx": ("a regex location", "prefix location"),
+    "npm": ("a regex location", "prefix location"),
+    "openresty": ("a regex location", "prefix location"),
+    "apache": ("a ProxyPassMatch", "Alias"),
+    "caddy": ("a path matcher handled first", "route"),
+    "traefik": ("a PathRegexp router", "PathPrefix router"),
+}
+
+
 def _regex_fix(flavour: str, prefix: str, exts: str) -> str:
     nginx = (
         f"Make the media prefix win over regex locations with ^~ (nginx then checks no "
@@ -233,9 +244,10 @@ def _not_found(
         exts = " ".join(captured)
         flavour = _flavour(probes, by_app)
         kind = "image " if by_app <= IMAGE_EXTENSIONS | {".css", ".js"} else ""
+        rule, media_rule = _RULE_NAMES.get(flavour, ("an extension rule", "rule"))
         summary = (
-            f"a regex location for {kind}extensions ({exts}) wins over your {prefix} prefix "
-            f"location: those go to the app, the rest of {prefix} is served by the proxy"
+            f"{rule} for {kind}extensions ({exts}) wins over your {prefix} {media_rule}: "
+            f"those go to the app, the rest of {prefix} is served by the proxy"
         )
         if flavour == "npm":
             summary += " (Nginx Proxy Manager's 'Cache Assets')"

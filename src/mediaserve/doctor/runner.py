@@ -402,7 +402,7 @@ def _off_the_media_path(report: Report, upstream: Fetch | None) -> None:
     for finding in report.findings:
         if finding.hop == "upstream" and finding.verdict == "fail":
             finding.verdict = "skip"
-            finding.summary = f"the proxy serves this path itself; the app says: {finding.summary}"
+            finding.summary = f"media is the proxy's to serve here; the app says: {finding.summary}"
             finding.fix = ""
 
 
