@@ -200,11 +200,12 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
     report.add(check_served("public", public, facts, label=f"GET {url}", first_byte_budget=budget))
     upstream_base = options.upstream if upstream is not None else None
     prefix = media_prefix_of(urlsplit(url).path, _media_path_prefix(media.url))
-    report.add(
-        check_outside(
-            url, prefix, public.get, upstream_base, upstream, reach, django=options.use_django
-        )
+    outside = check_outside(
+        url, prefix, public.get, upstream_base, upstream, reach, django=options.use_django
     )
+    if report.hop_verdict("proxy") == "fail":  # the config's replay already named the rule
+        outside = [f for f in outside if f.hop != "proxy"]
+    report.add(outside)
     if facts is None and upstream is not None:
         differences = compare_hops(upstream, public.get)
         if differences:  # the public answer looked fine on its own; it is not
