@@ -366,3 +366,54 @@ def test_traefik_longer_regex_router_is_named(
     assert "a PathRegexp router for image extensions" in cause["summary"]
     assert "wins over your /media/ PathPrefix router" in cause["summary"]
     assert "priority" in cause["fix"]
+
+
+# -- other shapes, from outside --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def media_app(media_root: Path) -> Iterator[ServerProcess]:
+    """An app that serves media itself (media_urlpatterns())."""
+    server = start_site(media_root)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_proxy_that_strips_the_prefix_is_named(
+    media_app: ServerProcess, pki: PKI, started: list[ServerProcess]
+) -> None:
+    """`proxy_pass http://app/;` (a URI part) sends /products/shoe.jpg: the app has the file
+    at /media/... (200 directly) and 404s what the proxy sends."""
+    body = f"""
+    location /media/ {{
+        proxy_pass http://{LOOPBACK}:{media_app.port}/;
+        proxy_set_header Host $http_host;
+    }}"""
+    nginx = start_proxy(pki, body)
+    started.append(nginx)
+    run = doctor(public_url(nginx), "--upstream", media_app.base_url, proxy=nginx, pki=pki)
+    cause = run.data["cause"]
+    assert cause["hop"] == "proxy", run.stdout
+    assert "the app answers 200 directly but 404 through the proxy" in cause["summary"]
+    assert "without a URI part" in cause["fix"]
+
+
+def test_a_spa_fallback_in_the_proxy_is_named_without_its_config(
+    media_app: ServerProcess, pki: PKI, workdir: Path, started: list[ServerProcess]
+) -> None:
+    """`try_files $uri /index.html` answers names that cannot exist with the page, while
+    the app (which has the file) says 404 for them: the fallback is the proxy's."""
+    spa = workdir / "spa-outside"
+    spa.mkdir(mode=0o755, exist_ok=True)
+    (spa / "index.html").write_text("<!doctype html><html><div id=root></div></html>")
+    (spa / "index.html").chmod(0o644)
+    nginx = start_proxy(pki, f"location / {{ root {spa}; try_files $uri /index.html; }}")
+    started.append(nginx)
+    run = doctor(public_url(nginx), "--upstream", media_app.base_url, proxy=nginx, pki=pki)
+    cause = run.data["cause"]
+    assert cause["hop"] == "proxy", run.stdout
+    assert run.verdict("upstream") == "pass", run.stdout
+    assert "with an HTML page (a SPA fallback) while the app says 404" in cause["summary"]
+    assert "try_files $uri =404;" in cause["fix"]

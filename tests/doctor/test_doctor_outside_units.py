@@ -212,3 +212,18 @@ def test_warnings_only_name_the_first_warning() -> None:
     report = _report(("public", "warn"), ("proxy", "pass"))
     assert report.cause().hop == "public"  # type: ignore[union-attr]
     assert "RESULT: WARN (exit 1): first warning at 'public'" in render_text(report)
+
+
+@pytest.mark.parametrize("value", ["nonsense", "1.1.1.1", "1.1.1.1:0", "host:99999", ":53"])
+def test_a_bad_resolver_is_a_usage_message(value: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mediaserve.cli", "doctor", "https://x.example/media/a.jpg",
+         "--resolver", value],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--resolver wants HOST:PORT" in done.stderr
+    assert "Traceback" not in done.stderr
