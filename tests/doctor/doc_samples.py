@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/doctor/doc_samples.py
 
-runs tests/doctor/test_doctor_proofs.py and test_doctor_input.py with
+runs tests/doctor/test_doctor_proofs.py, test_doctor_input.py, test_doctor_outside.py and
+test_doctor_crawler.py with
 MEDIASERVE_DOCTOR_SAMPLES set, then replaces the text between the ``samples`` markers in
 docs/doctor.md. Only the throw-away parts are rewritten so the reports read like a
 deployment's: temporary folders, the random loopback ports, the dates of the test CA.
@@ -71,6 +72,43 @@ SAMPLES: list[tuple[str, str]] = [
         "An exception in the view (no public URL: local hops only)",
     ),
     ("test_a_server_that_never_answers_is_bounded_by_the_timeout", "A server that never answers"),
+    # Outside-in (test_doctor_outside.py): no --proxy-config, no settings.
+    (
+        "test_npm_cache_assets_is_named_from_outside_with_the_upstream",
+        "Outside-in: NPM's Cache Assets, from the URL and --upstream only",
+    ),
+    (
+        "test_npm_cache_assets_is_named_from_the_error_pages_alone",
+        "Outside-in: the same, from the error pages alone",
+    ),
+    ("test_nginx_healthy_control_has_no_failure", "Outside-in: the nginx control"),
+    ("test_caddy_asset_matcher_before_media_is_named", "Outside-in: Caddy, an asset matcher first"),
+    (
+        "test_apache_proxypassmatch_before_alias_is_named",
+        "Outside-in: Apache, ProxyPassMatch before Alias",
+    ),
+    (
+        "test_traefik_longer_regex_router_is_named[assets-router]",
+        "Outside-in: Traefik, a longer PathRegexp router",
+    ),
+    # The crawler's hops (test_doctor_crawler.py).
+    ("test_dns_no_record_is_the_dns_hop", "DNS: no record"),
+    ("test_dns_aaaa_only_is_the_dns_hop", "DNS: AAAA only"),
+    ("test_dns_private_address_fails_though_it_works_from_here", "DNS: a private address"),
+    ("test_missing_intermediate_is_the_tls_hop[leaf-only]", "TLS: the intermediate is missing"),
+    ("test_http_https_redirect_loop", "An HTTP<->HTTPS redirect loop"),
+    ("test_slow_first_byte_is_timed", "A slow first byte (--local)"),
+    ("test_bytes_that_change_between_fetches", "Bytes that change between two fetches"),
+    ("test_robots_txt_disallowing_media_for_meta", "robots.txt keeps Meta out of /media/"),
+    ("test_gzip_on_images_breaks_ranges", "gzip on images breaks ranges"),
+    (
+        "test_local_run_names_the_routing_not_the_loopback_url[public-check]",
+        "A loopback URL: the summary names the cause, not the url hop",
+    ),
+    (
+        "test_local_run_names_the_routing_not_the_loopback_url[local]",
+        "The same with --local",
+    ),
     (
         "test_a_name_escaping_media_root_is_refused_without_reading_it",
         "A name that escapes MEDIA_ROOT",
@@ -83,17 +121,28 @@ def normalise(text: str) -> str:
     text = re.sub(r"/tmp/mediaserve-doctor-[^/\s]+/", "/srv/", text)
     text = re.sub(r"/tmp/mediaserve-nginx-[^/\s]+/nginx\.conf", "/etc/nginx/nginx.conf", text)
     text = re.sub(r"/tmp/pytest-of-[^\s]*?/media", "/srv/app/media", text)
+    text = re.sub(r"resolver 127\.0\.0\.1:\d+", "resolver 127.0.0.1:5353", text)
+    text = re.sub(r"/tmp/mediaserve-caddy-[^/\s]+/", "/etc/caddy/", text)
     text = re.sub(r"shop\.example\.com:\d+", "shop.example.com", text)
-    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:8000", text)
+    text = re.sub(r"(?<!resolver )127\.0\.0\.1:\d+", "127.0.0.1:8000", text)
     text = re.sub(r"expires \w{3} +\d+ [\d:]+ \d{4} GMT", "expires Jun 30 12:00:00 2026 GMT", text)
-    text = re.sub(r"\(\d+ ms\)", "(3 ms)", text)
+    text = re.sub(r"\(\d{1,2} ms\)", "(3 ms)", text)  # loopback noise; slow ones stay
+    text = re.sub(r"\b\d+ days left", "20 days left", text)
     return text
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "MEDIASERVE_DOCTOR_SAMPLES": folder}
-        tests = [str(HERE / "test_doctor_proofs.py"), str(HERE / "test_doctor_input.py")]
+        tests = [
+            str(HERE / name)
+            for name in (
+                "test_doctor_proofs.py",
+                "test_doctor_input.py",
+                "test_doctor_outside.py",
+                "test_doctor_crawler.py",
+            )
+        ]
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", *tests], env=env, check=False)
         if done.returncode:
             return done.returncode

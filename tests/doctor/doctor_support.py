@@ -116,6 +116,91 @@ def make_pki(folder: Path) -> PKI:
     return PKI(folder)
 
 
+@dataclass(frozen=True)
+class Chain:
+    """A root CA, an intermediate it signed, and a leaf for HOST the intermediate signed:
+    ``leaf`` holds the leaf alone (the broken set-up), ``full`` the leaf then the
+    intermediate (nginx's fullchain.pem)."""
+
+    root: Path
+    leaf: Path
+    full: Path
+    key: Path
+
+
+def make_chain(folder: Path) -> Chain:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def issue(
+        subject: str, issuer: str, key: ec.EllipticCurvePrivateKey,
+        signer: ec.EllipticCurvePrivateKey, ca: bool, host: str | None = None,
+    ) -> x509.Certificate:  # fmt: skip
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - day)
+            .not_valid_after(now + 20 * day)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), False
+            )
+        )
+        if ca:
+            builder = builder.add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, content_commitment=False, key_encipherment=False,
+                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                    crl_sign=True, encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )  # fmt: skip
+        if host:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = issue("doctor test root", "doctor test root", root_key, root_key, True)
+    mid = issue("doctor test intermediate", "doctor test root", mid_key, root_key, True)
+    leaf = issue(HOST, "doctor test intermediate", leaf_key, mid_key, False, HOST)
+
+    def pem(cert: x509.Certificate) -> bytes:
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    chain = Chain(
+        folder / "root.pem", folder / "leaf.pem", folder / "full.pem", folder / "leaf.key"
+    )
+    chain.root.write_bytes(pem(root))
+    chain.leaf.write_bytes(pem(leaf))
+    chain.full.write_bytes(pem(leaf) + pem(mid))
+    chain.key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    for item in folder.iterdir():
+        item.chmod(0o644)
+    return chain
+
+
 def make_media(base: Path) -> Path:
     """MEDIA_ROOT with the images the tests serve; folders 0755, files 0644 (one 0600)."""
     from PIL import Image

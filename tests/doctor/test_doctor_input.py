@@ -99,7 +99,7 @@ def test_text_report_ends_with_the_first_broken_hop_and_no_colour_off_a_tty(
     assert done.returncode == 2
     assert "\033[" not in done.stdout
     last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("RESULT: FAIL (exit 2): first broken hop is 'file': no such file")
+    assert last.startswith("RESULT: FAIL (exit 2): broken hop is 'file': no such file")
 
 
 def test_unknown_settings_module_is_one_line() -> None:

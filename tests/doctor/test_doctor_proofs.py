@@ -236,9 +236,10 @@ def test_media_volume_missing_without_the_config_still_names_nginx(
     nginx = _nginx(proxy, pki, _alias(workdir / "proxy-media") + proxy_all(app.port))
     run = doctor(public_url(nginx), "--upstream", app.base_url, env=site_env(media_root),
                  proxy=nginx, pki=pki)  # fmt: skip
-    assert run.first["hop"] == "public", run.stdout
-    assert "404 from nginx itself" in run.first["summary"]
-    assert "mount the media volume into the proxy" in run.first["fix"]
+    assert run.first["hop"] == "proxy", run.stdout
+    assert "nginx serves /media/ from its own disk" in run.first["summary"]
+    assert "Mount the media volume into the proxy" in run.first["fix"]
+    assert "404 from nginx itself" in run.text("public")
 
 
 def test_alias_without_trailing_slash(

@@ -26,6 +26,7 @@ from .scan import (
     scan_json,
     stderr_if_tty,
 )
+from .served import FIRST_BYTE_BUDGET
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +37,16 @@ def _resolve(text: str) -> tuple[tuple[str, int], str]:
     if not host or not port.isdigit() or not address:
         raise argparse.ArgumentTypeError(f"--resolve wants HOST:PORT:ADDRESS, not {text!r}")
     return (host.lower(), int(port)), address.strip("[]")
+
+
+def _resolver(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(
+            f"--resolver wants HOST:PORT (e.g. 1.1.1.1:53 or [2606:4700::1111]:53), not {text!r}"
+        )
+    return host, int(port)
 
 
 def _seconds(text: str) -> float:
@@ -107,6 +118,27 @@ def add_parser(
         default=[],
         metavar="HOST:PORT:ADDR",
         help="connect to ADDR for HOST:PORT (like curl --resolve)",
+    )
+    parser.add_argument(
+        "--resolver",
+        type=_resolver,
+        metavar="HOST:PORT",
+        help="ask this DNS server for the URL's host (e.g. 1.1.1.1:53: a public view) and "
+        "connect to what it answers; default: the system resolver",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="check a set-up before it is public: a loopback/private URL or address and "
+        "http:// are noted, not failures",
+    )
+    parser.add_argument(
+        "--max-first-byte",
+        type=_seconds,
+        default=FIRST_BYTE_BUDGET,
+        metavar="SECONDS",
+        help=f"fail when the status line takes longer (warn over half; default "
+        f"{FIRST_BYTE_BUDGET:g}: Meta wants media within a few seconds)",
     )
     parser.add_argument("--cafile", help="extra CA certificates to trust (PEM)")
     parser.add_argument(
@@ -191,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
         media_root=args.media_root,
         media_url=args.media_url or ("/media/" if args.media_root else None),
         use_django=use_django,
+        local=args.local,
+        resolver=args.resolver,
+        max_first_byte=args.max_first_byte,
         fetch=FetchOptions(timeout=args.timeout, cafile=args.cafile, connect_to=dict(args.resolve)),
     )
     colour = args.color == "always" or (

@@ -58,6 +58,8 @@ class Response:
     truncated: bool = False
     #: The body ended before Content-Length said it would.
     incomplete: bool = False
+    #: Seconds from sending the request to the status line (the "first byte").
+    first_byte: float = 0.0
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -186,6 +188,7 @@ def _one(
     try:
         conn.request(method, target, headers=sent)
         raw = conn.getresponse()
+        first_byte = time.monotonic() - started
         digest = hashlib.sha256()
         head = bytearray()
         length = 0
@@ -221,6 +224,7 @@ def _one(
             elapsed=time.monotonic() - started,
             truncated=truncated,
             incomplete=incomplete,
+            first_byte=first_byte,
         )
         return response, None, None
     except Exception as exc:  # every failure is a verdict, never a traceback
@@ -285,6 +289,9 @@ class TLSInfo:
     not_after: str = ""
     days_left: float | None = None
     names: list[str] = field(default_factory=list)
+    #: The certificates the server sent, as ``(subject, issuer)``: read when verification
+    #: failed, to tell a missing intermediate from an unknown CA.
+    sent: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _name(rdns: object) -> str:
@@ -294,6 +301,29 @@ def _name(rdns: object) -> str:
             for key, value in rdn:
                 parts.append(f"{key}={value}")
     return ", ".join(parts)
+
+
+def sent_chain(address: str, host: str, port: int, options: FetchOptions) -> list[tuple[str, str]]:
+    """``(subject, issuer)`` of each certificate the server sends, unverified.
+
+    ``SSLSocket.get_unverified_chain`` is public from Python 3.13; 3.10 to 3.12 have it on
+    the C object (``_sslobj``). Without either the list is empty and the caller says less.
+    """
+    try:
+        with socket.create_connection((address, port), options.timeout) as raw:
+            context = tls_context(options, verify=False)
+            with context.wrap_socket(raw, server_hostname=host) as sock:
+                getter = getattr(sock, "get_unverified_chain", None) or getattr(
+                    getattr(sock, "_sslobj", None), "get_unverified_chain", None
+                )
+                chain = getter() if getter is not None else None
+    except Exception:
+        return []
+    sent: list[tuple[str, str]] = []
+    for cert in chain or ():
+        info = cert.get_info() if hasattr(cert, "get_info") else {}
+        sent.append((_name(info.get("subject")), _name(info.get("issuer"))))
+    return sent
 
 
 def probe_tls(host: str, port: int, options: FetchOptions) -> TLSInfo:
@@ -310,6 +340,7 @@ def probe_tls(host: str, port: int, options: FetchOptions) -> TLSInfo:
     except ssl.SSLCertVerificationError as exc:
         info.error = str(exc.verify_message or exc.reason)
         info.verify_code = exc.verify_code
+        info.sent = sent_chain(address, host, port, options)
         return info
     except Exception as exc:
         kind, info.error = _describe_error(exc, host, port, options.timeout)

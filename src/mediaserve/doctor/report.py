@@ -30,10 +30,32 @@ HOP_ORDER = (
     "in-process",
     "upstream",
     "proxy",
+    "dns",
     "tls",
+    "robots",
     "public",
     "consumer",
 )
+
+#: Which hops' failures a failure at a hop explains: a request that breaks at ``file`` fails
+#: again at every hop that serves that file, and those later failures are symptoms. The
+#: summary names a *cause* (a failing hop that no other failing hop explains), so a local run
+#: whose ``url`` is not public still names the routing or the proxy that broke the answer.
+#: ``url`` explains nothing: a private host name does not change what the server answers.
+_SERVED = ("in-process", "upstream", "public", "consumer")
+EXPLAINS: dict[str, tuple[str, ...]] = {
+    "input": HOP_ORDER[1:],
+    "file": _SERVED,
+    "settings": ("routing", *_SERVED),
+    "routing": _SERVED,
+    "in-process": ("upstream", "public", "consumer"),
+    "upstream": ("public", "consumer"),
+    "proxy": ("public", "consumer"),
+    "dns": ("tls", "robots", "public", "consumer"),
+    "tls": ("robots", "public", "consumer"),
+    "robots": ("consumer",),
+    "public": ("consumer",),
+}
 
 _SEVERITY: dict[HopVerdict, int] = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
 
@@ -66,6 +88,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     url: str | None = None
     name: str | None = None
+    #: ``--local``: a set-up checked before it is public (a loopback or private URL).
+    local: bool = False
 
     def add(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
@@ -86,19 +110,58 @@ class Report:
         """The first finding (in hop order) with this verdict: the hop to fix first."""
         return next((f for f in self.ordered() if f.verdict == verdict), None)
 
+    def causes(self, verdict: HopVerdict = "fail") -> list[Finding]:
+        """The findings with ``verdict`` that no other such finding explains (:data:`EXPLAINS`),
+        the one explaining the most first, then in hop order."""
+        found = [f for f in self.ordered() if f.verdict == verdict]
+        hops = {f.hop for f in found}
+        roots = [
+            f
+            for f in found
+            if not any(f.hop in EXPLAINS.get(other, ()) for other in hops if other != f.hop)
+        ]
+
+        def reach(finding: Finding) -> int:
+            return sum(1 for hop in hops if hop in EXPLAINS.get(finding.hop, ()))
+
+        rank = {id(f): i for i, f in enumerate(roots)}
+        return sorted(roots, key=lambda f: (-reach(f), rank[id(f)]))
+
+    def cause(self) -> Finding | None:
+        """The failure to fix first: the causal one (see :meth:`causes`), else the first
+        warning. Not always the earliest in hop order: a loopback URL fails at ``url``, but
+        the 404 that routing explains is the cause worth naming."""
+        causes = self.causes("fail") or self.causes("warn")
+        return causes[0] if causes else None
+
+    def explained_by(self, cause: Finding) -> list[str]:
+        """The other failing hops ``cause`` explains (its symptoms), in hop order."""
+        hops = EXPLAINS.get(cause.hop, ())
+        seen: list[str] = []
+        for finding in self.ordered():
+            if finding.verdict == cause.verdict and finding.hop in hops and finding.hop not in seen:
+                seen.append(finding.hop)
+        return seen
+
     def hop_verdict(self, hop: str) -> HopVerdict | None:
         found = [f.verdict for f in self.findings if f.hop == hop]
         return worst(found) if found else None
 
     def to_dict(self) -> dict[str, Any]:
         first = self.first("fail") or self.first("warn")
+        cause = self.cause()
+        others = self.causes(cause.verdict) if cause else []
         return {
             "target": self.target,
             "url": self.url,
             "name": self.name,
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "local": self.local,
             "first_problem": asdict(first) if first else None,
+            "cause": asdict(cause) if cause else None,
+            "explains": self.explained_by(cause) if cause else [],
+            "other_causes": [asdict(f) for f in others if f is not cause],
             "findings": [asdict(f) for f in self.ordered()],
         }
 
@@ -134,19 +197,30 @@ def render_text(report: Report, *, colour: bool = False, verbose: bool = True) -
             lines.append("       fix:")
             lines.extend(_indented(finding.fix, "         "))
     lines.append("")
-    first = report.first("fail")
-    if first is not None:
+    cause = report.cause()
+    if cause is not None and cause.verdict == "fail":
         lines.append(
             _paint("RESULT: FAIL", "fail", colour)
-            + f" (exit 2): first broken hop is '{first.hop}': {first.summary}"
+            + f" (exit 2): broken hop is '{cause.hop}': {cause.summary}"
         )
+        lines.extend(_after_cause(report, cause))
     elif report.verdict == "warn":
-        warned = report.first("warn")
-        where = f": first warning at '{warned.hop}'" if warned else ""
+        where = f": first warning at '{cause.hop}'" if cause else ""
         lines.append(_paint("RESULT: WARN", "warn", colour) + f" (exit 1){where}")
     else:
         lines.append(_paint("RESULT: PASS", "pass", colour) + " (exit 0): every hop passed")
     return "\n".join(lines) + "\n"
+
+
+def _after_cause(report: Report, cause: Finding) -> list[str]:
+    lines: list[str] = []
+    symptoms = report.explained_by(cause)
+    if symptoms:
+        lines.append(f"  it explains the failures at: {', '.join(symptoms)}")
+    for other in report.causes("fail"):
+        if other is not cause:
+            lines.append(f"  also broken, on its own: '{other.hop}': {other.summary}")
+    return lines
 
 
 def render_json(reports: Sequence[Report], *, scan: bool = False) -> str:

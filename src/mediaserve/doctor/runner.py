@@ -9,16 +9,19 @@ Hops that cannot run (no Django settings, no --upstream) are reported as ``skip`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from .consumer import check_consumer
+from .dns import check_dns
 from .fetch import Fetch, FetchOptions, fetch
 from .file import FileFacts, inspect_file, resolve_name
+from .outside import check_outside, media_prefix_of
 from .proxy import check_proxy
 from .report import Finding, Report
-from .served import RANGE_END, Exchanges, check_served
+from .robots import check_robots
+from .served import FIRST_BYTE_BUDGET, RANGE_END, Exchanges, check_served
 from .tls import check_tls
 from .url import check_url, parse_url_or_none
 
@@ -37,6 +40,12 @@ class DoctorOptions:
     media_url: str | None = None
     use_django: bool = False
     fetch: FetchOptions = field(default_factory=FetchOptions)
+    #: ``--local``: a loopback or private URL is not a failure (a set-up not public yet).
+    local: bool = False
+    #: ``--resolver HOST:PORT``: the DNS server asked for the URL's host (else the system's).
+    resolver: tuple[str, int] | None = None
+    #: ``--max-first-byte``: seconds a crawler waits for the status line.
+    max_first_byte: float = FIRST_BYTE_BUDGET
 
 
 @dataclass
@@ -104,9 +113,12 @@ def _http_exchanges(
     final = get.final
     if final is None or final.status != 200:
         return exchanges
+    exchanges.again = fetch(url, headers=headers, options=options, follow=follow)
     exchanges.head = fetch(url, "HEAD", headers=headers, options=options, follow=follow)
-    exchanges.ranged = fetch(
-        url, headers={**headers, "Range": f"bytes=0-{RANGE_END}"}, options=options, follow=follow
+    ranged = {**headers, "Range": f"bytes=0-{RANGE_END}"}
+    exchanges.ranged = fetch(url, headers=ranged, options=options, follow=follow)
+    exchanges.gzip_ranged = fetch(
+        url, headers={**ranged, "Accept-Encoding": "gzip, deflate"}, options=options, follow=follow
     )
     etag = final.header("etag")
     if etag:
@@ -147,8 +159,9 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
     url, name = _target(target, media, _base_url(options))
     report.url, report.name = url, name
 
+    report.local = options.local
     if url:
-        report.add(check_url(url, profile=options.profile))
+        report.add(check_url(url, profile=options.profile, local=options.local))
     else:
         report.add(
             [
@@ -175,9 +188,24 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
                 forwarded_proto=_trusts_forwarded_proto(options),
             )
         )
-    report.add(check_tls(url, options.fetch))
-    public = _http_exchanges(url, {}, options.fetch, follow=True)
-    report.add(check_served("public", public, facts, label=f"GET {url}"))
+    reach = _dns_hop(report, options, url)
+    if reach is None:
+        why = "no address for the host (see the 'dns' hop)"
+        report.add([_skip(hop, why) for hop in ("tls", "robots", "public")])
+        return _correlate(report)
+    report.add(check_tls(url, reach))
+    report.add(check_robots(url, reach))
+    public = _http_exchanges(url, {}, reach, follow=True)
+    budget = options.max_first_byte
+    report.add(check_served("public", public, facts, label=f"GET {url}", first_byte_budget=budget))
+    upstream_base = options.upstream if upstream is not None else None
+    prefix = media_prefix_of(urlsplit(url).path, _media_path_prefix(media.url))
+    outside = check_outside(
+        url, prefix, public.get, upstream_base, upstream, reach, django=options.use_django
+    )
+    if report.hop_verdict("proxy") == "fail":  # the config's replay already named the rule
+        outside = [f for f in outside if f.hop != "proxy"]
+    report.add(outside)
     if facts is None and upstream is not None:
         differences = compare_hops(upstream, public.get)
         if differences:  # the public answer looked fine on its own; it is not
@@ -185,9 +213,37 @@ def diagnose(target: str, options: DoctorOptions) -> Report:
                 f for f in report.findings if not (f.hop == "public" and f.verdict == "pass")
             ]
             report.add(differences)
+    _off_the_media_path(report, upstream)
     if options.profile:
-        report.add(check_consumer(url, options.profile, options.fetch, public.get, facts))
+        report.add(check_consumer(url, options.profile, reach, public.get, facts))
     return _correlate(report)
+
+
+def _dns_hop(report: Report, options: DoctorOptions, url: str) -> FetchOptions | None:
+    """Resolve the URL's host; the fetch options that reach it, or None when nothing can.
+
+    With ``--resolver`` the addresses it gave are the ones connected to (as a crawler using
+    that resolver would); the system resolver's answer is the one ``fetch`` finds itself.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    pinned = options.fetch.connect_to.get((host, port))
+    answer, findings = check_dns(
+        host, options.resolver, options.fetch.timeout, local=options.local, pinned=pinned
+    )
+    report.add(findings)
+    if answer is None:
+        return None if any(f.verdict == "fail" for f in findings) else options.fetch
+    if not answer.addresses:
+        return None
+    if options.resolver is None:
+        return options.fetch
+    address = (answer.a or answer.aaaa)[0]
+    connect_to = dict(options.fetch.connect_to)
+    for each in {port, 80, 443}:
+        connect_to.setdefault((host, each), address)
+    return replace(options.fetch, connect_to=connect_to)
 
 
 def _file_hop(
@@ -293,7 +349,8 @@ def _upstream_hop(
         headers["X-Forwarded-Proto"] = "https"
     exchanges = _http_exchanges(upstream_url, headers, options.fetch, follow=False)
     label = f"GET {upstream_url} (Host: {parts.netloc})"
-    report.add(check_served("upstream", exchanges, facts, label=label))
+    budget = options.max_first_byte
+    report.add(check_served("upstream", exchanges, facts, label=label, first_byte_budget=budget))
     return exchanges.get
 
 
@@ -329,6 +386,25 @@ def compare_hops(upstream: Fetch, public: Fetch) -> list[Finding]:
             )
         ]
     return []
+
+
+def _off_the_media_path(report: Report, upstream: Fetch | None) -> None:
+    """A good public answer and the app's 404: the proxy serves media itself (its own
+    root/alias, NPM's custom location), so the app not having the path is no failure."""
+    answer = upstream.final if upstream is not None else None
+    captured = any(
+        f.hop == "proxy" and f.verdict == "fail" and "wins over your" in f.summary
+        for f in report.findings
+    )
+    if answer is None or answer.status != 404:
+        return
+    if report.hop_verdict("public") != "pass" and not captured:
+        return
+    for finding in report.findings:
+        if finding.hop == "upstream" and finding.verdict == "fail":
+            finding.verdict = "skip"
+            finding.summary = f"media is the proxy's to serve here; the app says: {finding.summary}"
+            finding.fix = ""
 
 
 def _trusts_forwarded_proto(options: DoctorOptions) -> bool:

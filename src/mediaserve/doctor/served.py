@@ -32,6 +32,15 @@ class Exchanges:
     head: Fetch | None = None
     ranged: Fetch | None = None
     conditional: Fetch | None = None
+    #: A second plain GET right after the first: Meta fetches again and compares.
+    again: Fetch | None = None
+    #: A Range GET with ``Accept-Encoding: gzip``, as crawlers and browsers send it.
+    gzip_ranged: Fetch | None = None
+
+
+#: Meta's fetchers give up on media that is slow to start; "within a few seconds". Over
+#: half the budget is a warning, over the budget a failure (``--max-first-byte``).
+FIRST_BYTE_BUDGET = 5.0
 
 
 def origin_of(response: Response) -> str:
@@ -40,6 +49,8 @@ def origin_of(response: Response) -> str:
     then the Server header."""
     server = (response.header("server") or "").lower()
     body = response.head[:2048].lower()
+    if b"the requested url was not found on this server" in body or b"<address>apache" in body:
+        return "apache"  # before Django's 404, whose sentence ends the same way
     if b"<h1>bad request (400)</h1>" in body or b"not found on this server" in body:
         return "django"
     if b"<center>nginx" in body:
@@ -233,8 +244,19 @@ def _header_problems(response: Response, facts: FileFacts | None) -> list[tuple[
     return problems
 
 
+def _scheme_flip(get: Fetch) -> bool:
+    schemes = [urlsplit(r.url).scheme for r in get.chain]
+    targets = [urlsplit(r.location or "").scheme for r in get.chain]
+    return "http" in schemes + targets and "https" in schemes + targets
+
+
 def check_served(
-    hop: str, exchanges: Exchanges, facts: FileFacts | None, *, label: str
+    hop: str,
+    exchanges: Exchanges,
+    facts: FileFacts | None,
+    *,
+    label: str,
+    first_byte_budget: float = FIRST_BYTE_BUDGET,
 ) -> list[Finding]:
     """Findings for one hop's answers. ``label`` says what was asked (e.g. the URL)."""
     get = exchanges.get
@@ -254,6 +276,21 @@ def check_served(
         }.get(get.error_kind or "", "Check the address and that the server runs.")
         return [Finding(hop, "fail", summary, [f"{label}"], fix)]
     evidence = [r.describe() for r in get.chain] + get.notes
+    if get.error_kind == "redirect-loop" and _scheme_flip(get):
+        return [
+            Finding(
+                hop,
+                "fail",
+                f"HTTP<->HTTPS redirect loop: {get.error}",
+                evidence,
+                "One rule sends http to https and another sends https back to http. Usual "
+                "pairs: a CDN in 'Flexible' TLS mode (it talks http to an origin that forces "
+                "https: use 'Full (strict)'), or a proxy forcing https in front of an app or "
+                "a second proxy redirecting to http (its base URL or X-Forwarded-Proto says "
+                "http: proxy_set_header X-Forwarded-Proto $scheme;). Keep one redirect, to "
+                "https, at the edge.",
+            )
+        ]
     if get.error_kind == "redirect-loop":
         return [
             Finding(
@@ -339,6 +376,7 @@ def check_served(
     if any(f.verdict == "fail" for f in findings):
         return findings
     findings.extend(_extras(hop, exchanges, response, facts))
+    findings.extend(_crawler_concerns(hop, exchanges, response, first_byte_budget))
     if not any(f.verdict in ("warn", "fail") for f in findings):
         checks = "status, size"
         if facts is not None and facts.sha256:
@@ -445,6 +483,74 @@ def _extras(
                 f"slow: {response.elapsed:.1f} s for the whole file",
                 [],
                 "Crawlers time out on slow media: serve it with sendfile, check the network.",
+            )
+        )
+    return findings
+
+
+def _crawler_concerns(
+    hop: str, exchanges: Exchanges, response: Response, budget: float
+) -> list[Finding]:
+    """What Meta's fetchers meet and a single plain GET does not show: a slow first byte,
+    bytes that change between fetches, gzip that turns a Range into another body."""
+    findings: list[Finding] = []
+    if response.first_byte > budget / 2:
+        over = response.first_byte > budget
+        findings.append(
+            Finding(
+                hop,
+                "fail" if over else "warn",
+                f"slow first byte: {response.first_byte:.1f} s before the status line "
+                f"(budget {budget:g} s)",
+                [response.describe()],
+                "Meta's fetchers want the image within a few seconds. Serve files directly "
+                "(the proxy's static handling, or mediaserve's sendfile path) instead of "
+                "generating them per request; pre-build renditions; check busy app workers.",
+            )
+        )
+    again = exchanges.again.final if exchanges.again else None
+    if (
+        again is not None
+        and again.status == 200
+        and not (again.truncated or response.truncated)
+        and (again.sha256, again.length) != (response.sha256, response.length)
+    ):
+        findings.append(
+            Finding(
+                hop,
+                "fail",
+                "the same URL answered different bytes on two fetches in a row",
+                [
+                    f"1st: {response.length} bytes, sha256 {response.sha256[:16]}, "
+                    f"ETag {response.header('etag')}",
+                    f"2nd: {again.length} bytes, sha256 {again.sha256[:16]}, "
+                    f"ETag {again.header('etag')}",
+                ],
+                "Meta fetches an image again and treats changed bytes as a new image (or a "
+                "broken one). Serve one stored file per URL: no per-request re-encoding, and "
+                "behind a load balancer every replica must see the same volume (or the "
+                "object store).",
+            )
+        )
+    gz = exchanges.gzip_ranged.final if exchanges.gzip_ranged else None
+    encoding = (gz.header("content-encoding") or "identity").lower() if gz else "identity"
+    if gz is not None and gz.status in (200, 206) and encoding != "identity":
+        vary = gz.header("vary")
+        what = (
+            "drops the Range (200 with the whole compressed body)"
+            if gz.status == 200
+            else "applies the Range to the compressed bytes"
+        )
+        findings.append(
+            Finding(
+                hop,
+                "fail",
+                f"with Accept-Encoding: gzip the answer is Content-Encoding: {encoding} and {what}",
+                [gz.describe(), f"Vary: {vary or '(none)'}"],
+                "Don't compress media: nginx gzip_types without image/video types (and no "
+                "gzip on in the media location); Apache SetEnvIfNoCase Request_URI "
+                "\\.(jpe?g|png|gif|webp|mp4)$ no-gzip; Caddy: encode only text types. "
+                "Crawlers send Accept-Encoding and Range together.",
             )
         )
     return findings

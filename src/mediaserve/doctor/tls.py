@@ -21,6 +21,15 @@ _HOSTNAME_MISMATCH = 62
 WARN_DAYS = 14
 
 
+def _incomplete(sent: list[tuple[str, str]]) -> bool:
+    """The last certificate sent is not self-signed: its issuer (an intermediate) is
+    missing from what the server sends. A public CA never signs leaves with its root."""
+    if not sent:
+        return False
+    subject, issuer = sent[-1]
+    return subject != issuer
+
+
 def check_tls(url: str, options: FetchOptions) -> list[Finding]:
     parts = urlsplit(url)
     if parts.scheme != "https":
@@ -63,6 +72,24 @@ def check_tls(url: str, options: FetchOptions) -> list[Finding]:
                     evidence,
                     f"Issue a certificate that names {host} (certbot -d {host}), or "
                     "make the proxy's server_name/ssl_certificate pair match it.",
+                )
+            ]
+        if code in (_NO_ISSUER, _NO_ISSUER_LEAF) and _incomplete(info.sent):
+            leaf_issuer = info.sent[-1][1]
+            evidence.append(
+                "sent: " + " | ".join(f"subject {s} (issuer {i})" for s, i in info.sent)
+            )
+            return [
+                Finding(
+                    HOP,
+                    "fail",
+                    f"incomplete chain: the server sends {len(info.sent)} certificate(s) and not "
+                    f"the intermediate that issued the last one ({leaf_issuer})",
+                    evidence,
+                    "Serve the full chain (leaf, then intermediates): nginx ssl_certificate "
+                    "fullchain.pem (not cert.pem); Apache SSLCertificateFile fullchain.pem; "
+                    "NPM/Caddy/Traefik send it when the certificate file holds it. Browsers "
+                    "fetch a missing intermediate themselves; crawlers do not.",
                 )
             ]
         if code in (_SELF_SIGNED, _SELF_SIGNED_IN_CHAIN, _NO_ISSUER, _NO_ISSUER_LEAF):

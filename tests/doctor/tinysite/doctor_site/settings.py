@@ -3,7 +3,7 @@
 DOCTOR_URLS picks the URLconf shape: ``mediaserve`` (media_urlpatterns), ``static`` (the
 DEBUG-only ``static()`` helper), ``catchall`` (a SPA fallback that answers every path with
 an HTML page), ``broken`` (a media view that raises). The other DOCTOR_* variables set
-the settings the doctor checks.
+the settings the doctor checks; DOCTOR_FIRST_BYTE_DELAY makes media answers slow.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ MIDDLEWARE = [
 ]
 DATABASES: dict[str, object] = {}
 USE_TZ = True
+if os.environ.get("DOCTOR_FIRST_BYTE_DELAY"):
+    MIDDLEWARE.insert(0, "doctor_site.slow.SlowFirstByte")
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.environ.get("DOCTOR_MEDIA_ROOT", "/nonexistent")
 PUBLIC_BASE_URL = os.environ.get("DOCTOR_PUBLIC_BASE_URL", "")
