@@ -333,19 +333,21 @@ def test_store_errors_are_counted_and_the_503_logged(
     assert "store_unavailable" in line.getMessage()
 
 
-def test_health_without_django_settings_says_how(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import argparse
+def test_health_without_django_settings_says_how(tmp_path: Path) -> None:
+    """`mediaserve health` outside a Django project names the two ways in (a fresh process:
+    this one has Django set up already)."""
+    import subprocess
+    import sys
 
-    from mediaserve.cli.health import _setup
-
-    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
-    args = argparse.Namespace(pythonpath=[], settings=None)
-    from django.apps import apps
-
-    if apps.ready:
-        pytest.skip("Django is already set up in this test process")
-    problem = _setup(args)
-    assert problem is not None
-    assert "manage.py mediaserve health" in problem
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mediaserve", "health"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done
+    assert "manage.py mediaserve health" in done.stderr
+    assert "Traceback" not in done.stderr
