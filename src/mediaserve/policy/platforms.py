@@ -121,6 +121,7 @@ def whatsapp_kind(*content_types: str | None) -> MediaKind | None:
             return kind
     return None
 
+
 LINK_PREVIEW_IMAGE = MediaKind(
     "link preview image",
     frozenset({"image/jpeg", "image/png"}),

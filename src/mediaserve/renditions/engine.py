@@ -29,12 +29,13 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Union
+from typing import IO, Any, Final, TypeAlias
 
 from .presets import CONTENT_TYPES, Preset
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "MAX_SOURCE_BYTES",
     "CannotFit",
     "EngineMissing",
     "Rendered",
@@ -49,6 +50,9 @@ __all__ = [
 #: 50 megapixels: a 48 MP phone photo (8000x6000) passes, a 20000x20000 bomb does not.
 #: Decoding is about 4 bytes per pixel at the decoder's working size.
 DEFAULT_MAX_PIXELS: Final = 50_000_000
+#: Sources are read whole (they are hashed, and decoders want random access): 64 MB holds
+#: a 48 MP JPEG or HEIC many times over, and bounds what one build holds in memory.
+MAX_SOURCE_BYTES: Final = 64 * 1024 * 1024
 #: Quality steps the byte cap tries, as fractions of the preset's range: few encodes.
 _QUALITY_STEPS: Final = 4
 #: Each size step of the byte cap keeps this share of the width and height.
@@ -59,7 +63,7 @@ _AVIF_SPEED: Final = 6
 #: WebP: method 4 (the default) is the balance libwebp recommends.
 _WEBP_METHOD: Final = 4
 
-Source = Union[bytes, bytearray, memoryview, Path, str, IO[bytes]]
+Source: TypeAlias = "bytes | bytearray | memoryview | Path | str | IO[bytes]"
 
 
 class RenditionError(Exception):
@@ -223,7 +227,7 @@ def _scale_for(preset: Preset, width: int, height: int) -> tuple[float, tuple[in
 def _to_srgb(image: Any) -> Any:
     """The image in 8-bit RGB or RGBA, sRGB: profile converted, palette/16-bit/CMYK made
     plain. Without a profile, RGB is taken as sRGB (what browsers do)."""
-    from PIL import Image, ImageCms
+    from PIL import ImageCms
 
     icc = image.info.get("icc_profile")
     mode = image.mode

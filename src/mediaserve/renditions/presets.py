@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from ..policy.platforms import (
     KB,
-    MB,
     LINK_PREVIEW_IMAGE,
+    MB,
     META_CATALOG_IMAGE,
     WHATSAPP_IMAGE,
     WHATSAPP_STICKER,
@@ -74,8 +74,7 @@ def parse_color(value: str) -> tuple[int, int, int, int]:
     match = re.fullmatch(r"#([0-9a-f]{3}|[0-9a-f]{6}|[0-9a-f]{8})", text)
     if match is None:
         raise PresetError(
-            f"background {value!r} is not a colour: use '#rrggbb' (e.g. '#ffffff') or"
-            " 'transparent'"
+            f"background {value!r} is not a colour: use '#rrggbb' (e.g. '#ffffff') or 'transparent'"
         )
     digits = match.group(1)
     if len(digits) == 3:
