@@ -39,7 +39,8 @@ def test_phone_photo_is_upright_srgb_jpeg_without_metadata(corpus: Corpus) -> No
     assert (out.width, out.height) == image.size
     assert not image.getexif()  # orientation applied, then every tag dropped
     assert "icc_profile" not in image.info  # untagged sRGB
-    assert photo.mark_top_left and photo.mark_bottom_right
+    assert photo.mark_top_left
+    assert photo.mark_bottom_right
     assert close(corner(image, "top-left"), photo.expected_srgb(photo.mark_top_left))
     assert close(corner(image, "bottom-right"), photo.expected_srgb(photo.mark_bottom_right))
 
@@ -73,7 +74,8 @@ def test_every_input_becomes_an_8_bit_rgb_jpeg_meta_accepts(corpus: Corpus, name
         pytest.fail(f"the corpus has no {name}: install pillow-heif / a Pillow with AVIF")
     out = render(item.path, CATALOG)
     image = decode(out.data)
-    assert image.format == "JPEG" and image.mode == "RGB"
+    assert image.format == "JPEG"
+    assert image.mode == "RGB"
     assert min(image.size) >= (META_CATALOG_IMAGE.min_side_px or 0)
     assert len(out.data) <= META_CATALOG_IMAGE.max_bytes
     if item.mark_top_left is not None and name != "small":
@@ -93,14 +95,17 @@ def test_16_bit_grey_keeps_its_ramp(corpus: Corpus) -> None:
     """A naive conversion clips I;16 to white: the ramp must stay dark at the top."""
     image = decode(render(corpus.png16_gray.path, CATALOG).data).convert("L")
     top, bottom = image.getpixel((10, 5)), image.getpixel((10, image.size[1] - 5))
-    assert isinstance(top, int) and isinstance(bottom, int)
-    assert top < 30 and bottom > 220
+    assert isinstance(top, int)
+    assert isinstance(bottom, int)
+    assert top < 30
+    assert bottom > 220
 
 
 def test_animated_gif_gives_its_first_frame(corpus: Corpus) -> None:
     item = corpus.animated_gif
     image = decode(render(item.path, BUILTIN_PRESETS["thumb-200"], "webp").data)
-    assert image.format == "WEBP" and getattr(image, "n_frames", 1) == 1
+    assert image.format == "WEBP"
+    assert getattr(image, "n_frames", 1) == 1
     assert item.mark_top_left is not None
     assert close(corner(image, "bottom-right"), item.mark_top_left)
 
@@ -160,7 +165,8 @@ def test_sticker_is_exactly_512_square_webp_under_100_kb(corpus: Corpus) -> None
     assert image.size == WHATSAPP_STICKER.exact_px
     assert len(out.data) <= WHATSAPP_STICKER.max_bytes
     # Portrait photo on a square canvas: transparent at the left and right edges.
-    assert image.mode == "RGBA" and image.getpixel((1, 256))[3] == 0
+    assert image.mode == "RGBA"
+    assert image.getpixel((1, 256))[3] == 0
 
 
 def test_og_image_fills_1200x630(corpus: Corpus) -> None:
@@ -185,7 +191,8 @@ def test_byte_cap_lowers_quality_then_size_until_it_fits() -> None:
     out = render(_noise((1000, 1000)), preset)
     assert len(out.data) <= 60_000
     # Every quality step failed at full size; a smaller size then fits at some quality.
-    assert out.width < 1000 and out.quality is not None
+    assert out.width < 1000
+    assert out.quality is not None
     assert preset.min_quality <= out.quality <= preset.quality
     assert decode(out.data).size == (out.width, out.height)
 
