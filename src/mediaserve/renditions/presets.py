@@ -34,6 +34,7 @@ __all__ = [
     "PresetError",
     "decimal_bytes",
     "parse_color",
+    "passing_preset",
     "preset_from_dict",
 ]
 
@@ -289,3 +290,17 @@ def _builtins() -> dict[str, Preset]:
 
 #: The presets every project has; ``MEDIASERVE["RENDITIONS"]`` adds to them or tunes them.
 BUILTIN_PRESETS: Final[Mapping[str, Preset]] = _builtins()
+
+#: The built-in preset made to pass each image kind of ``policy/platforms.py``.
+_PASSING: Final[Mapping[str, str]] = {
+    META_CATALOG_IMAGE.name: "meta-catalog",
+    WHATSAPP_IMAGE.name: "whatsapp-image",
+    WHATSAPP_STICKER.name: "whatsapp-sticker",
+    LINK_PREVIEW_IMAGE.name: "og-image",
+}
+
+
+def passing_preset(kind_name: str) -> str | None:
+    """The built-in preset whose renditions pass a platform's rules for ``kind_name``
+    (a ``MediaKind.name``): what the doctor names when an original fails them."""
+    return _PASSING.get(kind_name)
