@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -138,7 +138,9 @@ def wait_for_builds(timeout: float | None = None) -> None:
         future.result(timeout=timeout)
 
 
-def build_on_save(model: Any, field: str, presets: Iterable[str] | None = None) -> None:
+def build_on_save(
+    model: Any, field: str, presets: Iterable[str] | None = None
+) -> Callable[[], bool]:
     """Build ``field``'s renditions after a ``model`` instance is saved: opt-in, one line
     in ``AppConfig.ready``::
 
@@ -146,7 +148,8 @@ def build_on_save(model: Any, field: str, presets: Iterable[str] | None = None) 
 
     The build runs after the transaction commits (``transaction.on_commit``), on a small
     background pool, so the upload's response does not wait for it; a rendition still
-    missing when first requested is built then (single-flight).
+    missing when first requested is built then (single-flight). Returns the function that
+    disconnects it again.
     """
     from django.db import transaction
     from django.db.models.signals import post_save
@@ -159,6 +162,6 @@ def build_on_save(model: Any, field: str, presets: Iterable[str] | None = None) 
         if name:
             transaction.on_commit(lambda: _submit(str(name), chosen))
 
-    post_save.connect(
-        handler, sender=model, weak=False, dispatch_uid=f"mediaserve-renditions-{model}-{field}"
-    )
+    uid = f"mediaserve-renditions-{model._meta.label}-{field}"
+    post_save.connect(handler, sender=model, weak=False, dispatch_uid=uid)
+    return lambda: bool(post_save.disconnect(sender=model, dispatch_uid=uid))

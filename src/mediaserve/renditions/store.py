@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import tempfile
 import time
@@ -129,17 +130,28 @@ class LocalStore:
 
 
 class FileLocks:
-    """``flock`` on ``<folder>/<key>.lock``: an open file description holds it, so threads
+    """``flock`` on a lock file in ``folder``: an open file description holds it, so threads
     of one process exclude each other as processes do. The kernel drops it when a holder
-    dies, so a crashed build never blocks the next one."""
+    dies, so a crashed build never blocks the next one.
+
+    Keys share ``shards`` lock files (by hash): lock files cannot be deleted safely (a
+    waiter may hold the old inode), so their number is bounded instead; two builds that
+    share a shard merely take turns.
+    """
+
+    shards = 1024
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = os.fspath(folder)
 
+    def path(self, key: str) -> str:
+        shard = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % self.shards
+        return os.path.join(self.folder, f"{shard:04d}.lock")
+
     @contextlib.contextmanager
     def hold(self, key: str, timeout: float) -> Iterator[bool]:
         os.makedirs(self.folder, mode=0o755, exist_ok=True)
-        fd = os.open(os.path.join(self.folder, f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path(key), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + timeout
             while True:
