@@ -224,32 +224,46 @@ def _scale_for(preset: Preset, width: int, height: int) -> tuple[float, tuple[in
     return scale, (out_w, out_h)
 
 
-def _to_srgb(image: Any) -> Any:
-    """The image in 8-bit RGB or RGBA, sRGB: profile converted, palette/16-bit/CMYK made
-    plain. Without a profile, RGB is taken as sRGB (what browsers do)."""
+def _plain_mode(image: Any) -> Any:
+    """8 bits per channel, in RGB, RGBA or CMYK: what resizing and the colour transform
+    take. Palette, 16-bit, grey and 1-bit become RGB(A); the profile stays in ``info``."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit grey (PNG): scale to 8 bits rather than clip every value above 255 to white.
+        return image.convert("I").point(lambda v: v * (1 / 256)).convert("RGB")
+    if mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if mode in ("PA", "LA", "La", "RGBa"):
+        return image.convert("RGBA")
+    if mode in ("RGB", "RGBA", "CMYK"):
+        return image
+    return image.convert("RGB")  # 1, L, F, YCbCr, LAB, HSV, RGBX
+
+
+#: EXIF orientation -> the ``Image.Transpose`` value that shows the image upright (EXIF
+#: 2.32, tag 0x0112): 2 FLIP_LEFT_RIGHT, 3 ROTATE_180, 4 FLIP_TOP_BOTTOM, 5 TRANSPOSE,
+#: 6 ROTATE_270, 7 TRANSVERSE, 8 ROTATE_90 (Pillow's numbering of those is 0-6).
+_TRANSPOSE: Final = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
+
+
+def _upright(image: Any, orientation: int) -> Any:
+    """Apply the EXIF orientation (done on the small, resized image: a fraction of the cost
+    of rotating the decoded photo)."""
+    method = _TRANSPOSE.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def _to_srgb(image: Any, icc: bytes | None) -> Any:
+    """RGB or RGBA in sRGB (on the resized image: the colour transform costs per pixel).
+    Without a profile, RGB is taken as sRGB (what browsers do) and CMYK is converted
+    naively; a profile that cannot be read is ignored rather than costing the rendition."""
     from PIL import ImageCms
 
-    icc = image.info.get("icc_profile")
-    mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
-        # 16-bit grey (PNG): scale to 8 bits rather than clip at 255.
-        image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-        mode = "L"
-    elif mode == "F":
-        image = image.convert("L")
-        mode = "L"
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("1", "L", "PA", "LA", "La", "RGBa", "RGBX"):
-        image = image.convert(
-            "RGBA" if mode in ("PA", "LA", "La", "RGBa") else "RGB"
-        )  # pragma: no branch
     if icc:
         try:
             source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            has_alpha = image.mode == "RGBA"
-            alpha = image.getchannel("A") if has_alpha else None
-            base = image.convert("RGB") if has_alpha else image
+            alpha = image.getchannel("A") if image.mode == "RGBA" else None
+            base = image.convert("RGB") if alpha is not None else image
             converted = ImageCms.profileToProfile(
                 base,
                 source_profile,
@@ -261,21 +275,31 @@ def _to_srgb(image: Any) -> Any:
                 image = converted
                 if alpha is not None:
                     image.putalpha(alpha)
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            # A broken profile: the pixels as they are beat no rendition at all.
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass
     if image.mode not in ("RGB", "RGBA"):
-        image = image.convert("RGB")  # CMYK without a usable profile, YCbCr, HSV, LAB
-    image.info.clear()
+        image = image.convert("RGB")  # CMYK without a usable profile
+    image.info.clear()  # EXIF, XMP, comments, the profile: none reaches the rendition
     if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
         image = image.convert("RGB")  # fully opaque: no alpha to carry
     return image
 
 
-def _prepare(data: bytes, preset: Preset, max_pixels: int) -> tuple[Any, float, tuple[int, int]]:
-    """The decoded, upright, sRGB source (drafted smaller when the output allows it), the
-    remaining scale factor and the canvas size."""
-    from PIL import Image, ImageOps
+@dataclass(slots=True)
+class _Decoded:
+    """A decoded source before resizing: plain mode, stored orientation."""
+
+    image: Any
+    orientation: int
+    icc: bytes | None
+    #: Output size before cropping/padding, upright, and the canvas it goes on.
+    target: tuple[int, int]
+    canvas: tuple[int, int]
+
+
+def _prepare(data: bytes, preset: Preset, max_pixels: int) -> _Decoded:
+    """Decode ``data`` no larger than needed (JPEG draft) into a plain mode."""
+    from PIL import Image
 
     image = _open(data, max_pixels)
     try:
@@ -284,36 +308,33 @@ def _prepare(data: bytes, preset: Preset, max_pixels: int) -> tuple[Any, float, 
         orientation = 1
     upright = _oriented(image.size, orientation)
     scale, canvas = _scale_for(preset, *upright)
+    target = (max(1, round(upright[0] * scale)), max(1, round(upright[1] * scale)))
     try:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)  # the first frame of an animation, for a still rendition
         if image.format == "JPEG" and scale < 0.5:
-            # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly: never below the target.
-            need = _oriented(
-                (max(1, int(upright[0] * scale) + 1), max(1, int(upright[1] * scale) + 1)),
-                orientation,
-            )
-            image.draft(image.mode, need)
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly, never below the request.
+            image.draft(image.mode, _oriented(target, orientation))
         image.load()
-        if orientation != 1:
-            image = ImageOps.exif_transpose(image)
-        image = _to_srgb(image)
+        icc = image.info.get("icc_profile")
+        image = _plain_mode(image)
     except RenditionError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise Undecodable(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from None
-    # The remaining factor is from the (possibly drafted) decoded size.
-    scale = scale * upright[0] / image.size[0] if image.size[0] else scale
-    return image, scale, canvas
+    return _Decoded(image, orientation, icc if isinstance(icc, bytes) else None, target, canvas)
 
 
-def _resized(image: Any, preset: Preset, scale: float, canvas: tuple[int, int]) -> Any:
+def _resized(decoded: _Decoded, preset: Preset) -> Any:
+    """Resize (in stored orientation), turn upright, convert to sRGB, then crop or pad."""
     from PIL import Image
 
-    width, height = image.size
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if target != image.size:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    image = decoded.image
+    stored_target = _oriented(decoded.target, decoded.orientation)
+    if stored_target != image.size:
+        image = image.resize(stored_target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    image = _to_srgb(_upright(image, decoded.orientation), decoded.icc)
+    canvas = decoded.canvas
     if preset.fit == "fill" and image.size != canvas:
         left = (image.size[0] - canvas[0]) // 2
         top = (image.size[1] - canvas[1]) // 2
@@ -364,8 +385,7 @@ def _qualities(preset: Preset) -> list[int]:
 
 
 def _pillow(data: bytes, preset: Preset, fmt: str, max_pixels: int) -> Rendered:
-    image, scale, canvas = _prepare(data, preset, max_pixels)
-    out = _resized(image, preset, scale, canvas)
+    out = _resized(_prepare(data, preset, max_pixels), preset)
     if fmt == "jpeg":
         out = _flattened(out, preset)
     lossy = fmt != "png"
