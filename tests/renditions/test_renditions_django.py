@@ -190,6 +190,21 @@ def test_private_media_get_no_rendition(site: Path) -> None:
     assert _built(site) == []
 
 
+def test_a_source_made_private_later_stops_its_renditions(example_django: Any, media: Path) -> None:
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from mediaserve.django.renditions import rendition_url
+
+    with override_settings(**_settings(media)):
+        url = rendition_url(PHOTO, "meta-catalog")
+        assert _get(url)[0].status_code == 200
+    with override_settings(**_settings(media, ACCESS={"products/": "private"})):
+        assert _get(url)[0].status_code == 404
+        call_command("mediaserve", "renditions", "clean", "--quiet")
+    assert _built(media) == []
+
+
 def test_not_lazy_means_404_until_the_command_built_it(example_django: Any, media: Path) -> None:
     from django.core.management import call_command
     from django.test import override_settings

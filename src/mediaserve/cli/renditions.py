@@ -198,6 +198,8 @@ def _current(renditions: Any, name: str, parse_name: Any) -> bool:
     from ..sources.base import NotFound, Refused
 
     for reading in parse_name(name, renditions.presets, renditions.directory):
+        if not renditions.is_public(reading.source_name):
+            continue  # private (or signed) since it was built: renditions are public URLs
         try:
             digest = renditions.digest(reading.source_name)
         except (NotFound, Refused):

@@ -379,6 +379,9 @@ class Renditions:
         first when missing (and lazy building is on)."""
         inner = self.pipeline
         readings = parse_name(name, self.presets, self.directory)
+        if readings and not any(self.is_public(r.source_name) for r in readings):
+            # A photo whose prefix became private since: its renditions are not handed out.
+            return Outcome(not_found(request.method), kind="denied", reason="private source")
         fixed = next((r for r in readings if r.fmt is not None), None)
         negotiated = next((r for r in readings if r.fmt is None), None)
         if fixed is not None or not readings:
