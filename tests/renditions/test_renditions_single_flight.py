@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,10 +43,12 @@ def _url(corpus: Corpus, preset: str = "meta-catalog", fmt: str | None = None) -
     return "/media/" + rendition_name(NAME, BUILTIN_PRESETS[preset], digest, fmt)
 
 
-def _stampede(servers: list[ServerProcess], path: str, accept: str = "*/*") -> list[tuple]:
-    """CLIENTS requests released at once, alternating between ``servers``."""
-    barrier = threading.Barrier(CLIENTS)
-    results: list[tuple] = [()] * CLIENTS
+def _stampede(
+    servers: list[ServerProcess], path: str, accept: str = "*/*", clients: int = CLIENTS
+) -> list[tuple]:
+    """``clients`` requests released at once, alternating between ``servers``."""
+    barrier = threading.Barrier(clients)
+    results: list[tuple] = [()] * clients
 
     def one(i: int) -> None:
         server = servers[i % len(servers)]
@@ -58,7 +61,7 @@ def _stampede(servers: list[ServerProcess], path: str, accept: str = "*/*") -> l
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -76,9 +79,23 @@ def _check_same_immutable_answers(results: list[tuple], content_type: str) -> No
         assert headers["ETag"]
 
 
+def _warm_both_workers(server: ServerProcess) -> None:
+    """Until both workers answered once: a worker still importing Django when the stampede
+    starts would leave every request to the other, and prove nothing across processes."""
+    for _ in range(100):
+        _stampede([server], "/media/missing", clients=2)
+        if len(set(re.findall(r"pid=<?(\d+)>? GET /media/missing", server.logs()))) == 2:
+            return
+        time.sleep(0.1)
+    pytest.fail("one gunicorn worker never answered: " + server.log_tail(20))
+
+
 def test_two_worker_processes_build_a_missing_rendition_once(
     tmp_path: Path, corpus: Corpus
 ) -> None:
+    """Sync workers answer one request at a time: while one builds, the other must take the
+    next connections, so both processes meet the missing rendition (a gthread worker could
+    take all twelve into its own threads)."""
     media = tmp_path / "media"
     (media / "products").mkdir(parents=True)
     shutil.copy(corpus.photo_p3.path, media / NAME)
@@ -88,10 +105,11 @@ def test_two_worker_processes_build_a_missing_rendition_once(
             "DJANGO_SETTINGS_MODULE": "renditions.site_settings",
             "RENDITIONS_SITE_MEDIA_ROOT": str(media),
         },
-        pythonpath=[TESTS_DIR], workers=2, worker_class="gthread", threads=8,
+        pythonpath=[TESTS_DIR], workers=2, worker_class="sync",
         extra_args=ACCESS, ready_path="/media/missing",
     )  # fmt: skip
     try:
+        _warm_both_workers(server)
         url = _url(corpus, "thumb-800")  # negotiated: AVIF for this Accept
         results = _stampede([server], url, accept="image/avif,image/webp,*/*")
         _check_same_immutable_answers(results, "image/avif")
