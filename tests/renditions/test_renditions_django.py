@@ -286,3 +286,26 @@ def test_checks_name_the_bad_preset_and_the_fix(example_django: Any, media: Path
         assert "mediaserve.W071" in [m.id for m in check_renditions()]
     with override_settings(**_settings(media, RENDITION_DIRECTORY=".renditions")):
         assert "mediaserve.E071" in [m.id for m in check_renditions()]
+
+
+def test_under_asgi_the_first_request_builds_and_streams_it(site: Path) -> None:
+    """Django's ASGI handler: the lazy build runs where the view runs (a worker thread),
+    and the body is read on the I/O pool like any media file."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from mediaserve.django.renditions import rendition_url
+
+    url = rendition_url(PHOTO, "thumb-200")
+
+    async def fetch() -> tuple[Any, bytes]:
+        response = await AsyncClient().get(url, headers={"Accept": "image/webp"})
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        return response, body
+
+    response, body = asyncio.run(fetch())
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/webp"
+    assert response["Vary"] == "Accept"
+    assert decode(body).format == "WEBP"
