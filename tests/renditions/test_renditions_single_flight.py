@@ -207,3 +207,46 @@ def test_two_hosts_sharing_a_bucket_and_redis_build_once(
     finally:
         for host in hosts:
             host.stop()
+
+
+def test_redirect_mode_builds_into_the_bucket_before_redirecting(
+    seaweed: SeaweedS3, corpus: Corpus
+) -> None:
+    """In redirect mode the app answers without reading the object (the client fetches it
+    from the bucket): a missing rendition must be built first, or the redirect is a 404."""
+    bucket = seaweed.create_bucket("renditions-redirect")
+    seaweed.client().put_object(Bucket=bucket, Key=NAME, Body=corpus.photo_p3.path.read_bytes())
+    storage = {
+        "BACKEND": "s3",
+        "BUCKET": bucket,
+        "ENDPOINT_URL": seaweed.endpoint,
+        "REGION": seaweed.region,
+        "ACCESS_KEY_ID": seaweed.access_key,
+        "SECRET_ACCESS_KEY": seaweed.secret_key,
+        "ADDRESSING_STYLE": "path",
+        "MODE": "redirect",
+    }
+    env = {
+        "DJANGO_SETTINGS_MODULE": "renditions.site_settings",
+        "RENDITIONS_SITE_STORAGE": json.dumps(storage),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    host = start_gunicorn(
+        "renditions.site_wsgi:application", env=env, pythonpath=[TESTS_DIR],
+        extra_args=ACCESS, ready_path="/media/missing",
+    )  # fmt: skip
+    try:
+        url = _url(corpus, "og-image")
+        conn = http.client.HTTPConnection(host.host, host.port, timeout=60)
+        conn.request("GET", url)
+        response = conn.getresponse()
+        response.read()
+        assert response.status in (302, 303, 307), host.log_tail(20)
+        location = response.getheader("Location") or ""
+        assert url.removeprefix("/media/").split("/")[-1] in location
+        head = seaweed.client().head_object(Bucket=bucket, Key=url.removeprefix("/media/"))
+        assert head["ContentType"] == "image/jpeg"
+        assert len(BUILT.findall(host.logs())) == 1
+    finally:
+        host.stop()

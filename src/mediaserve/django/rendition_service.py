@@ -32,7 +32,7 @@ from typing import Any, Final
 from django.conf import settings
 
 from ..access.rules import PUBLIC, Access
-from ..http.plan import ResponsePlan, not_found, text_plan
+from ..http.plan import ALLOWED_METHODS, ResponsePlan, not_found, text_plan
 from ..pipeline.decide import Pipeline
 from ..pipeline.mount import Mount
 from ..pipeline.request import Outcome, Request, decode_path
@@ -119,6 +119,56 @@ def read_presets(values: dict[str, Any]) -> dict[str, Preset]:
     return presets
 
 
+class DjangoStorageStore:
+    """Renditions written through a Django storage (``STORAGE`` ``BACKEND: "django"``)
+    that is not an S3 bucket mediaserve talks to itself."""
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver  # a sources.storage.DjangoStorageSource
+        self.storage: Any = driver.storage
+
+    def __repr__(self) -> str:
+        return f"DjangoStorageStore({self.driver!r})"
+
+    def exists(self, name: str) -> bool:
+        return bool(self.storage.exists(name))
+
+    def write(self, name: str, data: bytes, content_type: str) -> None:
+        from django.core.files.base import ContentFile
+
+        try:
+            if self.storage.exists(name):
+                return  # content-addressed: what is there is this rendition
+            saved = self.storage.save(name, ContentFile(data))
+        except Exception as exc:
+            raise StoreError(f"cannot write {name!r} to {self.driver!r}: {exc}") from None
+        if saved != name:  # the storage chose another name: nobody would find it there
+            with contextlib.suppress(Exception):
+                self.storage.delete(saved)
+            raise StoreError(f"{self.driver!r} stored {name!r} as {saved!r}")
+
+    def delete(self, name: str) -> None:
+        try:
+            self.storage.delete(name)
+        except Exception as exc:
+            raise StoreError(f"cannot delete {name!r} from {self.driver!r}: {exc}") from None
+
+    def names(self, directory: str) -> Iterator[str]:
+        def walk(folder: str) -> Iterator[str]:
+            dirs, files = self.storage.listdir(folder)
+            for file in sorted(files):
+                yield f"{folder}/{file}" if folder else file
+            for sub in sorted(dirs):
+                yield from walk(f"{folder}/{sub}" if folder else sub)
+
+        try:
+            yield from walk(directory)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise StoreError(f"cannot list {directory!r} in {self.driver!r}: {exc}") from None
+
+
 class CacheLocks:
     """Locks in a Django cache (``cache.add`` is atomic in Redis and Memcached): the one
     thing hosts that share a bucket also share. A lock expires after ``ttl`` seconds, so a
@@ -184,6 +234,8 @@ class Renditions:
         # The rendition steps: the media pipeline's rate limit, no access rules (only
         # public media have renditions), the immutable mount.
         self.pipeline = Pipeline(self.mount, None, limiter)
+        store_options = media.store
+        self._hands_off = store_options is not None and store_options.mode != "proxy"
         self._slots = threading.BoundedSemaphore(values["RENDITION_CONCURRENCY"])
         self._prefix = f"{self.directory}/".encode()
         self._digests: OrderedDict[tuple[str, int, int, str], str] = OrderedDict()
@@ -377,22 +429,20 @@ class Renditions:
     def decide(self, request: Request, name: str) -> Outcome | None:
         """The outcome for a rendition request: served from the immutable mount, built
         first when missing (and lazy building is on)."""
-        inner = self.pipeline
         readings = parse_name(name, self.presets, self.directory)
         if readings and not any(self.is_public(r.source_name) for r in readings):
             # A photo whose prefix became private since: its renditions are not handed out.
             return Outcome(not_found(request.method), kind="denied", reason="private source")
         fixed = next((r for r in readings if r.fmt is not None), None)
         negotiated = next((r for r in readings if r.fmt is None), None)
-        if fixed is not None or not readings:
-            outcome = inner.decide(request)
-            if outcome is None or outcome.kind != "missing" or fixed is None:
+        if fixed is not None:
+            outcome = self._serve(request, fixed, fixed.fmt or fixed.preset.fallback, name)
+            if negotiated is None or outcome is None or outcome.plan.status != 404:
                 return outcome
-            failure = self._ensure(fixed, fixed.fmt or fixed.preset.fallback, request.method)
-            if failure is None:
-                return inner.decide(request)
-            if negotiated is None or failure.plan.status != 404:
-                return failure
+        elif negotiated is None:
+            # Not a rendition of a declared preset (one of a withdrawn preset, say): served
+            # if it is there, like any file, and never built.
+            return self.pipeline.decide(request)
         assert negotiated is not None
         fmt = choose_format(negotiated.preset, request.accept)
         target = (
@@ -400,11 +450,29 @@ class Renditions:
             f"{negotiated.source_name}.{EXTENSIONS[fmt]}"
         )
         variant = request._replace(path=self.mount.prefix.encode() + target.encode(), raw=None)
-        outcome = inner.decide(variant)
-        if outcome is not None and outcome.kind == "missing":
-            failure = self._ensure(negotiated, fmt, request.method)
-            outcome = inner.decide(variant) if failure is None else failure
+        outcome = self._serve(variant, negotiated, fmt, target)
         return None if outcome is None else _with_vary(outcome)
+
+    def _serve(
+        self, request: Request, reading: RenditionName, fmt: str, target: str
+    ) -> Outcome | None:
+        """The pipeline's answer for ``target``, built first when it is missing. A store in
+        redirect or offload mode answers without looking (the client or the proxy fetches
+        from the bucket), so there the rendition's presence is checked first."""
+        if self._hands_off and request.method in ALLOWED_METHODS and not self._stored(target):
+            failure = self._ensure(reading, fmt, request.method)
+            return failure if failure is not None else self.pipeline.decide(request)
+        outcome = self.pipeline.decide(request)
+        if outcome is not None and outcome.kind == "missing":
+            failure = self._ensure(reading, fmt, request.method)
+            outcome = self.pipeline.decide(request) if failure is None else failure
+        return outcome
+
+    def _stored(self, name: str) -> bool:
+        try:
+            return self.store.exists(name)
+        except Exception:  # the store did not answer: let the pipeline's answer stand
+            return True
 
     def _ensure(self, reading: RenditionName, fmt: str, method: str) -> Outcome | None:
         """Build the rendition a request found missing; None once it exists, else the
@@ -480,13 +548,10 @@ def renditions_for(
     locks: Locks
     if isinstance(source, StoreSource):
         driver = source.driver
-        if not (hasattr(driver, "client") and hasattr(driver, "settings")):
-            raise SettingsError(
-                "renditions in object storage need an S3 bucket (MEDIASERVE['STORAGE'] with"
-                " BACKEND 's3', or a django-storages S3 alias); set"
-                " MEDIASERVE['RENDITION_LAZY'] = False and build them elsewhere otherwise"
-            )
-        store = BucketStore(driver)
+        if hasattr(driver, "client") and hasattr(driver, "settings"):
+            store = BucketStore(driver)
+        else:
+            store = DjangoStorageStore(driver)
         locks = CacheLocks(
             values["RENDITION_CACHE"], ttl=max(60.0, 3 * float(values["RENDITION_WAIT"]))
         )
