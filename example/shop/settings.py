@@ -164,6 +164,8 @@ MEDIASERVE = {
     # Invoices sent to customers over WhatsApp: readable only through a signed, expiring
     # link (mediaserve.signed_url(...)); the rest of the catalog's media is public.
     "ACCESS": {"invoices/": "signed"},
+    # Absolute rendition URLs ({% rendition_url ... absolute=True %}, docs/renditions.md).
+    "RENDITION_BASE_URL": PUBLIC_BASE_URL,
 }
 
 # The currency new products get unless the admin picks another (ISO 4217).

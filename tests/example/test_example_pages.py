@@ -57,7 +57,15 @@ def test_catalog_page_shows_every_product_image_with_size_and_alt(
     for img in images:
         # width/height let the browser reserve the space before the image arrives.
         assert (img["width"], img["height"]) == ("800", "800")
-        assert (seeded / img["src"].removeprefix("/media/")).is_file()  # type: ignore[union-attr]
+        # A thumbnail rendition (built on its first request, AVIF/WebP/JPEG by Accept), with
+        # the three sizes in srcset; the seeded original stays where it was.
+        src = str(img["src"])
+        assert src.startswith("/media/renditions/thumb-400/")
+        assert (seeded / src.split("/", 5)[5]).is_file()
+        assert len(str(img["srcset"]).split(", ")) == 3
+        shown = client.get(src, HTTP_ACCEPT="image/webp,*/*")
+        assert shown.status_code == 200
+        assert shown["Content-Type"] == "image/webp"
 
 
 def test_catalog_page_plays_one_product_video(client: Any) -> None:

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     # Counting API (renditions, the object store) and the observer the adapters call.
     "metrics": 2,
     "uploads": 2,
+    "renditions": 2,
     "pipeline": 3,
     "delivery": 4,
     "django": 5,

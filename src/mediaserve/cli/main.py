@@ -90,13 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ..doctor.cli import add_parser as add_doctor
     from ..proxyconf.cli import add_parser as add_config
     from ..sync.cli import add_parser as add_sync_parser
+    from .health import add_parser as add_health
+    from .renditions import add_parser as add_renditions
 
     add_config(commands)
     add_doctor(commands)
     add_sync_parser(commands)
-    from .health import add_parser as add_health
-
     add_health(commands)
+    add_renditions(commands)
     return parser
 
 

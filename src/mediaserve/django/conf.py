@@ -21,6 +21,7 @@ from ..http.plan import ServeOptions
 from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
 from ..ratelimit.limiter import DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, prefix_problem
+from .renditions_conf import RENDITION_DEFAULTS, RENDITION_TYPES
 
 __all__ = [
     "DEFAULTS",
@@ -83,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     "HEALTH_RECORD": 100,
     "HEALTH_CACHE": "default",
+    # Renditions (docs/renditions.md).
+    **RENDITION_DEFAULTS,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -116,6 +119,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "LOG_FORMAT": str,
     "HEALTH_RECORD": int,
     "HEALTH_CACHE": str,
+    **RENDITION_TYPES,
 }
 
 

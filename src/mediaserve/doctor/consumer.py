@@ -13,6 +13,7 @@ Limits: Meta's catalog image and WhatsApp Cloud API media rules, from the table 
 from __future__ import annotations
 
 from ..policy.platforms import KB, MB, META_CATALOG_IMAGE, MediaKind, whatsapp_kind
+from ..renditions.presets import passing_preset
 from ..uploads.validate import is_animated_webp
 from .fetch import Fetch, FetchOptions, Response, fetch
 from .file import FileFacts
@@ -232,6 +233,11 @@ def _rules(
     head = answer.head or (facts.head if facts else b"")
     findings.extend(_size_findings(kind, total, head, evidence))
     findings.extend(_dimension_findings(kind, answer, facts, evidence))
+    # Name the rendition built to pass (renditions, issue 12) where the original fails.
+    preset = passing_preset(kind.name)
+    for finding in findings if preset is not None else []:
+        if finding.verdict == "fail" and finding.fix:
+            finding.fix += f" Or link its '{preset}' rendition (docs/renditions.md)."
     if not (answer.header("etag") or answer.header("last-modified")):
         findings.append(
             Finding(

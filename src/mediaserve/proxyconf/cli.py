@@ -105,6 +105,7 @@ def settings_defaults() -> dict[str, Any]:
         # Every prefix that is not public must be judged by the app.
         "private": _restricted_spellings(values),
         "offload_set": True,
+        "renditions": values["RENDITION_DIRECTORY"],
     }
     if result["media_root"]:
         result["app_media_root"] = result["media_root"]
@@ -191,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
             "app_media_root": args.app_media_root or found.get("app_media_root"),
             "content_types": found.get("content_types"),
             "neutralise_active": found.get("neutralise_active"),
+            "renditions": found.get("renditions"),
         }
         setup = ProxySetup(
             upstream=Upstream.parse(args.upstream or "http://127.0.0.1:8000"),

@@ -152,6 +152,10 @@ class ProxySetup:
     # (proxyconf/store.py). Media then live in the bucket: every media URL
     # goes to the app, which answers X-Accel-Redirect into this location.
     store_block: str = ""
+    # Renditions (MEDIASERVE['RENDITION_DIRECTORY'], docs/renditions.md): files under
+    # MEDIA_URL + this + "/" are served with the immutable Cache-Control, and a miss goes to
+    # the app, which builds the rendition (or answers the Accept-negotiated URL). nginx/NPM.
+    renditions: str | None = None
     # The docker-compose volume that holds MEDIA_ROOT (NPM and Traefik output).
     volume: str = "media"
     # Where the app's container mounts that volume (its MEDIA_ROOT), for compose output.

@@ -30,6 +30,9 @@ Choices, each against a way this set-up is seen to break:
 from __future__ import annotations
 
 from .. import __version__
+from ..renditions.presets import CONTENT_TYPES as RENDITION_TYPES
+from ..renditions.presets import EXTENSIONS
+from ..renditions.store import IMMUTABLE as RENDITION_CACHE_CONTROL
 from .model import (
     FALLBACK_TYPE,
     NOT_FOUND_BODY,
@@ -173,6 +176,53 @@ location ^~ {nginx_quote(setup.media_url, "MEDIA_URL")} {{
 }}"""
 
 
+#: The named location a missing rendition is handed to.
+RENDITIONS_APP_LOCATION = "@mediaserve_renditions"
+
+
+def _renditions_location(setup: ProxySetup, upstream: str) -> str:
+    """Renditions (docs/renditions.md): content-addressed files nginx serves with the
+    immutable Cache-Control; what is not there (not built yet, or the Accept-negotiated URL,
+    which is no file) goes to the app, which builds it once and answers. ``error_page``
+    rather than ``try_files``: ``try_files`` with ``alias`` mis-resolves names (nginx
+    ticket #97)."""
+    url = setup.media_url + setup.renditions.strip("/") + "/"  # type: ignore[union-attr]
+    folder = setup.root_slash + setup.renditions.strip("/") + "/"  # type: ignore[union-attr]
+    immutable = nginx_quote(RENDITION_CACHE_CONTROL, "cache-control")
+    # Only the formats renditions are encoded in (presets.py): anything else is a download.
+    formats = "\n".join(f"    {value} {EXTENSIONS[fmt]};" for fmt, value in RENDITION_TYPES.items())
+    types = "types {\n" + formats + "\n}"
+    return f"""\
+# Renditions: built once, immutable URLs. A miss (not built yet, or the negotiated URL that
+# picks AVIF/WebP/JPEG by Accept) goes to the app, which builds it and answers.
+location ^~ {nginx_quote(url, "RENDITION_DIRECTORY")} {{
+    alias {nginx_quote(folder, "--media-root")};
+    disable_symlinks on;
+    autoindex off;
+    error_page 404 = {RENDITIONS_APP_LOCATION};
+    error_page 403 = {NOT_FOUND_LOCATION};
+    if ($request_uri ~* {_nginx_text(refused_escape_regex())}) {{
+        return 403;
+    }}
+    # A folder is never a rendition (nginx would redirect it to add a slash).
+    if (-d $request_filename) {{
+        return 403;
+    }}
+    location ~ /\\. {{
+        return 403;
+    }}
+{_indent(types)}
+    default_type {FALLBACK_TYPE};
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header Cache-Control {immutable} always;
+}}
+
+location {RENDITIONS_APP_LOCATION} {{
+    proxy_pass {upstream};
+{_indent(PROXY_HEADERS)}
+}}"""
+
+
 def _nested_private(setup: ProxySetup, upstream: str | None) -> str:
     if not any(setup.private):
         return ""
@@ -223,6 +273,8 @@ def server_locations(
     blocks: list[str] = []
     if not setup.all_private:
         blocks.append(_public_location(setup, upstream))
+        if setup.renditions and upstream is not None and not setup.store_block:
+            blocks.append(_renditions_location(setup, upstream))
     blocks.append(_not_found_location())
     for url in setup.private_urls:
         if upstream is None:

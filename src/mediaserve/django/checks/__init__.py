@@ -13,9 +13,17 @@ from typing import Any
 
 from django.core.checks import CheckMessage
 
-from . import core, observability, offload, security, storage
+from . import core, observability, offload, renditions, security, storage
 
-__all__ = ["SETTINGS_CHECKS", "core", "observability", "offload", "security", "storage"]
+__all__ = [
+    "SETTINGS_CHECKS",
+    "core",
+    "observability",
+    "offload",
+    "renditions",
+    "security",
+    "storage",
+]
 
 #: Every check that reads the settings alone (no URL resolution, no network), in id order.
 SETTINGS_CHECKS: tuple[Callable[[Sequence[Any] | None], Sequence[CheckMessage]], ...] = (
@@ -28,4 +36,5 @@ SETTINGS_CHECKS: tuple[Callable[[Sequence[Any] | None], Sequence[CheckMessage]],
     security.check_access,
     security.check_rate_limit,
     observability.check_observability,
+    renditions.check_renditions,
 )
