@@ -83,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     from ..doctor.cli import add_parser as add_doctor
     from ..proxyconf.cli import add_parser as add_config
     from ..sync.cli import add_parser as add_sync_parser
+    from .renditions import add_parser as add_renditions
 
     add_config(commands)
     add_doctor(commands)
     add_sync_parser(commands)
+    add_renditions(commands)
     return parser
 
 

@@ -73,6 +73,7 @@ _HEADER_FIELDS = {
     b"x-forwarded-for": "forwarded_for",
     b"user-agent": "user_agent",
     b"x-mediaserve-offload": "via",
+    b"accept": "accept",
 }
 _CONDITIONAL = frozenset(RequestHeaders._fields)
 
@@ -116,6 +117,7 @@ def request_from_scope(scope: Scope, judge: Any = NO_REQUEST) -> Request:
         found.get("via"),
         judge,
         scope,
+        found.get("accept"),
     )
 
 

@@ -84,6 +84,7 @@ def request_from_environ(
         get(PROXY_HEADER_WSGI),
         judge,
         environ,
+        get("HTTP_ACCEPT"),
     )
 
 

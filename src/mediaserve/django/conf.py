@@ -21,6 +21,7 @@ from ..http.plan import ServeOptions
 from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
 from ..ratelimit.limiter import DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, prefix_problem
+from .renditions_conf import RENDITION_DEFAULTS, RENDITION_TYPES
 
 __all__ = [
     "DEFAULTS",
@@ -73,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_IPV6_PREFIX": DEFAULT_IPV6_PREFIX,
     # Media in object storage (a dict, see docs/deploy/object-storage.md) or None.
     "STORAGE": None,
+    # Renditions (docs/renditions.md).
+    **RENDITION_DEFAULTS,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -100,6 +103,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "RATE_LIMIT_IPV4_PREFIX": int,
     "RATE_LIMIT_IPV6_PREFIX": int,
     "STORAGE": (dict, type(None)),
+    **RENDITION_TYPES,
 }
 
 

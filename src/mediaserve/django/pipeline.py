@@ -24,6 +24,7 @@ from .conf import (
     settings_cached,
 )
 from .ratelimit import build_limiter
+from .renditions import RenditionPipeline, renditions_for
 from .storage import StorageSettingsError, build_storage_mount, read_storage
 
 __all__ = ["get_pipeline"]
@@ -46,7 +47,11 @@ def get_pipeline() -> Pipeline | None:
     if mount is None:
         return None
     values = read_values()
-    return Pipeline(mount, build_access(values), build_limiter(values))
+    access = build_access(values)
+    # Renditions (docs/renditions.md) are answered under the same mount by the same steps.
+    limiter = build_limiter(values)
+    renditions = renditions_for(mount, access, limiter, values)
+    return RenditionPipeline(mount, access, limiter, renditions)
 
 
 def _mount() -> Mount | None:

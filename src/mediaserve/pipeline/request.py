@@ -62,6 +62,8 @@ class Request(NamedTuple):
     #: Where "already rate-limited" is recorded (the environ or scope), so a request that
     #: passes through two entry points (wrapper, then view) is counted once.
     mark: MutableMapping[str, Any] | None = None
+    #: ``Accept``: which image format a negotiated rendition is answered in (renditions).
+    accept: str | None = None
 
 
 OutcomeKind = Literal[

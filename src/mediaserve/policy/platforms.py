@@ -7,7 +7,11 @@ disagree (they did: the doctor let a 400 KB static sticker pass).
 Sources: Meta's WhatsApp Cloud API documentation, "Supported media types" and "Sticker
 messages" (image JPEG/PNG 5 MB; video MP4/3GPP 16 MB; audio AAC/AMR/MP3/MP4/OGG-Opus 16 MB;
 document 100 MB; sticker WebP 100 KB static, 500 KB animated, 512x512 px), and the catalog
-image requirements of Meta's Commerce Manager (JPEG/PNG, at least 500x500 px, 8 MB).
+image requirements of Meta's Commerce Manager (JPEG/PNG, at least 500x500 px,
+1024x1024 recommended, 8 MB).
+Link previews (the og:image WhatsApp and Facebook show for a shared link): a 1200x630 card
+(1.91:1, Meta's Sharing "Images in link shares" guidance) under 600 KB, WhatsApp's limit for
+a preview image to be shown.
 
 MB and KB are read as 1024-based: the generous reading, so nothing Meta takes is refused.
 """
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "KB",
+    "LINK_PREVIEW_IMAGE",
     "MB",
     "META_CATALOG_IMAGE",
     "WHATSAPP",
@@ -48,6 +53,8 @@ class MediaKind:
     exact_px: tuple[int, int] | None = None
     #: The smallest width and height the platform takes (catalog images).
     min_side_px: int | None = None
+    #: The size the platform recommends (renditions are built to it; nothing is refused).
+    recommended_px: tuple[int, int] | None = None
 
     def max_bytes_for(self, *, animated: bool = False) -> int:
         """The size limit for a file of this kind, animated or not."""
@@ -98,7 +105,11 @@ WHATSAPP: tuple[MediaKind, ...] = (
 )
 
 META_CATALOG_IMAGE = MediaKind(
-    "catalog image", frozenset({"image/jpeg", "image/png"}), 8 * MB, min_side_px=500
+    "catalog image",
+    frozenset({"image/jpeg", "image/png"}),
+    8 * MB,
+    min_side_px=500,
+    recommended_px=(1024, 1024),
 )
 
 
@@ -109,3 +120,11 @@ def whatsapp_kind(*content_types: str | None) -> MediaKind | None:
         if any(content_type in kind.types for content_type in content_types):
             return kind
     return None
+
+
+LINK_PREVIEW_IMAGE = MediaKind(
+    "link preview image",
+    frozenset({"image/jpeg", "image/png"}),
+    600 * KB,
+    recommended_px=(1200, 630),
+)

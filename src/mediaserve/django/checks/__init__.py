@@ -13,9 +13,9 @@ from typing import Any
 
 from django.core.checks import CheckMessage
 
-from . import core, offload, security, storage
+from . import core, offload, renditions, security, storage
 
-__all__ = ["SETTINGS_CHECKS", "core", "offload", "security", "storage"]
+__all__ = ["SETTINGS_CHECKS", "core", "offload", "renditions", "security", "storage"]
 
 #: Every check that reads the settings alone (no URL resolution, no network), in id order.
 SETTINGS_CHECKS: tuple[Callable[[Sequence[Any] | None], Sequence[CheckMessage]], ...] = (
@@ -27,4 +27,5 @@ SETTINGS_CHECKS: tuple[Callable[[Sequence[Any] | None], Sequence[CheckMessage]],
     storage.check_storages_signing,
     security.check_access,
     security.check_rate_limit,
+    renditions.check_renditions,
 )
