@@ -27,7 +27,8 @@ def load_corpus_module() -> ModuleType:
     """tests/harness/images.py, loaded by path: bench/ has its own ``harness`` package."""
     path = REPO / "tests" / "harness" / "images.py"
     spec = importlib.util.spec_from_file_location("mediaserve_bench_corpus", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -45,7 +46,6 @@ def pillow_thumb(path: Path) -> bytes:
         pass
     with Image.open(path) as im:
         im.seek(0)
-        orientation = im.getexif().get(0x0112, 1)
         box = (BOX, BOX)
         im.draft("RGB", box)
         icc = im.info.get("icc_profile")
@@ -58,7 +58,9 @@ def pillow_thumb(path: Path) -> bytes:
         image = ImageOps.exif_transpose(image)
     if icc and image.mode in ("RGB", "CMYK"):
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        out = ImageCms.profileToProfile(image, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        out = ImageCms.profileToProfile(
+            image, src, ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
         assert out is not None
         image = out
     if image.mode in ("RGBA", "LA", "P"):
@@ -78,7 +80,9 @@ def pyvips_thumb(path: Path) -> bytes:
     if image.hasalpha():
         image = image.flatten(background=[255, 255, 255])
     if image.format != "uchar":
-        image = image.cast("uchar") if image.interpretation != "grey16" else (image / 257).cast("uchar")
+        image = (
+            image.cast("uchar") if image.interpretation != "grey16" else (image / 257).cast("uchar")
+        )
     data: bytes = image.jpegsave_buffer(Q=85, keep="none")
     return data
 
@@ -126,8 +130,10 @@ def run(engines: dict[str, Callable[[Path], bytes]]) -> dict[str, dict[str, str]
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     row[name] = f"error: {type(exc).__name__}: {first[:90]}"
                     continue
-                row[name] = "decoded (no pixel limit!)" if item.name == "bomb" else check(
-                    item, data, corpus_mod
+                row[name] = (
+                    "decoded (no pixel limit!)"
+                    if item.name == "bomb"
+                    else check(item, data, corpus_mod)
                 )
     return results
 

@@ -16,10 +16,12 @@ SUBJECT = os.environ.get("RBENCH_SUBJECT", "")
 MEDIA_ROOT = os.environ.get("RBENCH_MEDIA_ROOT", "/nonexistent")
 QUALITY = int(os.environ.get("RBENCH_QUALITY", "85"))
 
-SECRET_KEY = "bench-only-not-secret"  # noqa: S105
+SECRET_KEY = "bench-only-not-secret"
 DEBUG = False
 USE_TZ = True
 MEDIA_URL = "/media/"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "bench.renditions.urls"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -40,3 +42,21 @@ elif SUBJECT == "django-imagekit":
     INSTALLED_APPS.append("imagekit")
 elif SUBJECT.startswith("mediaserve"):
     INSTALLED_APPS.append("mediaserve.django")
+    # Two presets with the same box and quality as every other subject's targets.
+    MEDIASERVE = {
+        "RENDITIONS": {
+            "bench-jpeg-1024": {
+                "width": 1024,
+                "height": 1024,
+                "formats": ["jpeg"],
+                "quality": QUALITY,
+            },
+            "bench-webp-400": {
+                "width": 400,
+                "height": 400,
+                "formats": ["webp"],
+                "quality": QUALITY,
+            },
+        },
+        "RENDITION_ENGINE": "pyvips" if SUBJECT == "mediaserve-pyvips" else "pillow",
+    }

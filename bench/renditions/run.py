@@ -187,7 +187,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> tuple[dict[tuple[str, str], 
                     row.out_bytes = sample.output.stat().st_size
                 row.samples.append(sample)
                 print(
-                    f"  round {round_no + 1} {target:<10} {subject:<18} {sample.seconds * 1000:7.0f} ms"
+                    f"  round {round_no + 1} {target:<10} {subject:<18}"
+                    f" {sample.seconds * 1000:7.0f} ms"
                     f"  peak {sample.peak_kb / 1024:6.1f} MB  (+{sample.growth_kb / 1024:.1f})"
                     f"  {verdict}",
                     file=sys.stderr,
@@ -199,10 +200,13 @@ def measure(args: argparse.Namespace, tmp: Path) -> tuple[dict[tuple[str, str], 
 def report(rows: dict[tuple[str, str], Row], args: argparse.Namespace) -> list[str]:
     lines: list[str] = []
     for target in args.target_list:
-        lines.append(f"\n### {target} ({TARGETS[target].box} px box, quality {TARGETS[target].quality})")
+        lines.append(
+            f"\n### {target} ({TARGETS[target].box} px box, quality {TARGETS[target].quality})"
+        )
         lines.append("")
         lines.append(
-            "| subject | kind | build ms (median) | peak RSS MB | build's own peak MB | out KB | output |"
+            "| subject | kind | build ms (median) | peak RSS MB | build's own peak MB"
+            " | out KB | output |"
         )
         lines.append("|---|---|---:|---:|---:|---:|---|")
         competitors = []
@@ -233,9 +237,9 @@ def report(rows: dict[tuple[str, str], Row], args: argparse.Namespace) -> list[s
             ok_t = "PASS" if speedup >= GOAL_SPEEDUP else "MISS"
             ok_m = "PASS" if memory <= GOAL_MEMORY else "MISS"
             lines.append(
-                f"- {subject}: {speedup:.2f}× faster than {best_time.subject} (goal ≥ "
-                f"{GOAL_SPEEDUP:g}×: {ok_t}); build's peak {memory:.2f}× {best_mem.subject}'s "
-                f"(goal ≤ {GOAL_MEMORY:g}×: {ok_m})"
+                f"- {subject}: {speedup:.2f}x faster than {best_time.subject} (goal ≥ "
+                f"{GOAL_SPEEDUP:g}x: {ok_t}); build's peak {memory:.2f}x {best_mem.subject}'s "
+                f"(goal ≤ {GOAL_MEMORY:g}x: {ok_m})"
             )
     return lines
 
@@ -267,14 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env = environment()
     print("renditions bench: " + ", ".join(f"{k} {v}" for k, v in env.items()))
-    print(
-        f"command: python -m bench.renditions {' '.join(argv if argv is not None else sys.argv[1:])}"
-    )
+    shown = argv if argv is not None else sys.argv[1:]
+    print(f"command: python -m bench.renditions {' '.join(shown)}")
     tmp = Path(tempfile.mkdtemp(prefix="rbench-", dir=args.tmpdir))
     try:
         rows, item = measure(args, tmp)
-        print(f"\nsource: corpus item {item.name!r}, {item.size_bytes / 1e6:.1f} MB, "
-              f"{item.display_size[0]}x{item.display_size[1]} displayed; {args.rounds} round(s)")
+        print(
+            f"\nsource: corpus item {item.name!r}, {item.size_bytes / 1e6:.1f} MB, "
+            f"{item.display_size[0]}x{item.display_size[1]} displayed; {args.rounds} round(s)"
+        )
         lines = report(rows, args)
         serve_lines: list[str] = []
         serve_json: dict[str, Any] = {}
@@ -296,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                         "verdict": r.verdict,
                         "out_bytes": r.out_bytes,
                         "samples": [
-                            {"seconds": s.seconds, "peak_kb": s.peak_kb, "rss_before_kb": s.rss_before_kb}
+                            {
+                                "seconds": s.seconds,
+                                "peak_kb": s.peak_kb,
+                                "rss_before_kb": s.rss_before_kb,
+                            }
                             for s in r.samples
                         ],
                     }

@@ -22,12 +22,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
 class Target:
-    """One rendition to build: fit inside ``box`` × ``box``, in ``fmt`` at ``quality``."""
+    """One rendition to build: fit inside ``box`` x ``box``, in ``fmt`` at ``quality``."""
 
     name: str
     box: int
@@ -108,23 +107,19 @@ def build_pyvips(source_name: str, target: Target) -> Path:
 # --- mediaserve --------------------------------------------------------------------------------
 
 
-def build_mediaserve(source_name: str, target: Target, engine: str | None = None) -> Path:
-    """mediaserve's renditions: the preset's build, written where the store keeps renditions.
+def build_mediaserve(source_name: str, target: Target) -> Path:
+    """mediaserve's renditions as a project builds them (on upload, by ``mediaserve renditions
+    build``, or lazily on a first request): ``Renditions.build`` reads the source, hashes it for
+    the content-addressed name, takes the rendition's lock, looks whether it exists, renders and
+    writes it beside the media. The presets are in :mod:`bench.renditions.djsettings`; the
+    engine is ``RENDITION_ENGINE`` there (Pillow, or pyvips for ``mediaserve-pyvips``)."""
+    from mediaserve.django.renditions import get_renditions
 
-    Uses the documented ``render`` API (/work/notes/renditions-api.md) with a preset of the
-    same box and quality as everyone else's; the bytes go beside the media, as the store does.
-    """
-    from mediaserve.renditions import Preset, render
-
-    preset = Preset(
-        f"bench-{target.name}", target.box, target.box, formats=(target.fmt,), quality=target.quality
-    )
-    rendered: Any = render(media_root() / source_name, preset, target.fmt, engine=engine)
-    return _write(f"renditions/{preset.name}/{source_name}.{target.extension}", rendered.data)
-
-
-def build_mediaserve_pyvips(source_name: str, target: Target) -> Path:
-    return build_mediaserve(source_name, target, engine="pyvips")
+    results = get_renditions().build(source_name, [f"bench-{target.name}"])
+    failed = [r for r in results if r.status != "built"]
+    if failed or not results:
+        raise RuntimeError(f"mediaserve did not build {source_name}: {failed or results}")
+    return media_root() / str(results[0].name)
 
 
 # --- the Django libraries ----------------------------------------------------------------------
@@ -143,7 +138,7 @@ def build_sorl(source_name: str, target: Target) -> Path:
         thumb = get_thumbnail(
             f, f"{target.box}x{target.box}", format=target.pil_format, quality=target.quality
         )
-    return media_root() / thumb.name
+    return media_root() / str(thumb.name)
 
 
 def build_easy_thumbnails(source_name: str, target: Target) -> Path:
@@ -158,7 +153,7 @@ def build_easy_thumbnails(source_name: str, target: Target) -> Path:
     thumbnailer = get_thumbnailer(default_storage, source_name)
     thumbnailer.thumbnail_extension = target.extension
     thumb = thumbnailer.get_thumbnail({"size": (target.box, target.box)})
-    return media_root() / thumb.name
+    return media_root() / str(thumb.name)
 
 
 def build_imagekit(source_name: str, target: Target) -> Path:
@@ -186,7 +181,7 @@ def build_imagekit(source_name: str, target: Target) -> Path:
         cache_file = ImageCacheFile(generator)
         _ = cache_file.url  # JustInTime: generates the file on first access
         name = cache_file.name
-    return media_root() / name
+    return media_root() / str(name)
 
 
 @dataclass(frozen=True)
@@ -205,14 +200,18 @@ SUBJECTS: dict[str, Subject] = {
     s.key: s
     for s in (
         Subject(
-            "mediaserve", build_mediaserve, True, kind="candidate", modules=("mediaserve.renditions",)
+            "mediaserve",
+            build_mediaserve,
+            True,
+            kind="candidate",
+            modules=("mediaserve.django.renditions", "PIL.Image"),
         ),
         Subject(
             "mediaserve-pyvips",
-            build_mediaserve_pyvips,
+            build_mediaserve,
             True,
             kind="candidate",
-            modules=("mediaserve.renditions", "pyvips"),
+            modules=("mediaserve.django.renditions", "pyvips"),
         ),
         Subject("sorl-thumbnail", build_sorl, True, True, modules=("sorl.thumbnail",)),
         Subject(
