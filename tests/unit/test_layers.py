@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "ratelimit": 2,
     "sources": 2,
     "uploads": 2,
+    "renditions": 2,
     "pipeline": 3,
     "delivery": 4,
     "django": 5,

@@ -33,28 +33,41 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         description="Build the declared renditions of media images, or remove stale ones "
         "(see docs/renditions.md). Runs with the project's Django settings.",
     )
-    parser.add_argument("action", choices=("build", "clean", "list"), help="what to do")
-    parser.add_argument(
-        "names", nargs="*", metavar="NAME", help="media names (default: every image)"
-    )
-    parser.add_argument(
-        "--preset",
-        action="append",
-        default=None,
-        metavar="PRESET",
-        help="only this preset (repeatable; default: every declared preset)",
-    )
-    parser.add_argument(
-        "--missing", action="store_true", help="build: only renditions not there yet"
-    )
-    parser.add_argument(
-        "--all",
-        action="store_true",
-        help="clean: remove every rendition (of --preset), not only stale ones",
-    )
-    parser.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
-    parser.set_defaults(handler=handle)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    helps = {
+        "build": "build renditions (every declared preset of every image, or those named)",
+        "clean": "remove renditions of changed or deleted photos and withdrawn presets",
+        "list": "print each source's rendition names, building nothing",
+    }
+    for action, text in helps.items():
+        sub = actions.add_parser(action, help=text, description=text)
+        if action != "clean":
+            sub.add_argument(
+                "names", nargs="*", metavar="NAME", help="media names (default: every image)"
+            )
+        sub.add_argument(
+            "--preset",
+            action="append",
+            default=None,
+            metavar="PRESET",
+            help="only this preset (repeatable; default: every declared preset)",
+        )
+        if action == "build":
+            sub.add_argument(
+                "--missing",
+                action="store_true",
+                help="only renditions not there yet (default: rebuild every one)",
+            )
+        if action == "clean":
+            sub.add_argument(
+                "--all",
+                action="store_true",
+                help="remove every rendition (of --preset), not only stale ones",
+            )
+        sub.add_argument("--settings", help="Django settings module (else DJANGO_SETTINGS_MODULE)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
+        sub.set_defaults(handler=handle)
     return parser
 
 
@@ -145,7 +158,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     if args.action == "clean":
         return _clean(renditions, presets, args)
-    names = list(args.names) if args.names else list(_sources(renditions))
+    names = list(args.names) if getattr(args, "names", None) else list(_sources(renditions))
     if args.action == "list":
         for name in names:
             for preset in presets or sorted(renditions.presets):

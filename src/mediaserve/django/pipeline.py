@@ -24,7 +24,7 @@ from .conf import (
     settings_cached,
 )
 from .ratelimit import build_limiter
-from .renditions import RenditionPipeline, renditions_for
+from .rendition_service import RenditionPipeline, renditions_for
 from .storage import StorageSettingsError, build_storage_mount, read_storage
 
 __all__ = ["get_pipeline"]

@@ -17,7 +17,7 @@ from ...policy.platforms import META_CATALOG_IMAGE
 from ...renditions.engine import DEFAULT_MAX_PIXELS
 from ...renditions.presets import CONTENT_TYPES
 from ..conf import SettingsError, read_values
-from ..renditions import read_presets
+from ..rendition_service import read_presets
 
 __all__ = ["check_renditions"]
 
