@@ -1,10 +1,15 @@
-"""One measured build in a fresh process: ``python -m bench.renditions.child SUBJECT TARGET NAME``.
+"""One measured build in a fresh process:
+``python -m bench.renditions.child SUBJECT TARGET NAME [WARMUP_NAME]``.
 
-Set-up (Django, the library's migrations, its imports) runs first and is not measured. Then
+Set-up (Django, the library's migrations, its imports) runs first and is not measured, and so
+does a warm-up build of another source (WARMUP_NAME) to the same target when given: a server
+process pays Pillow's plugin registration, the encoder's first use and the library's first
+bookkeeping once, not per upload, so the measured build is the steady-state one. Then
 the peak-RSS counter is reset (``/proc/self/clear_refs`` ← 5, Linux ≥ 4.0), the build runs
-once, and one JSON line reports the wall time of the build, the RSS before it, the peak RSS
-during it (``VmHWM``), and the output path. A fresh process per build means every build is
-a first build and one subject's heap never inflates another's peak.
+once, and one JSON line reports the wall time of the build, the idle RSS (after set-up, before
+any build), the peak RSS during the measured build (``VmHWM``), and the output path. A fresh
+process per build means every measured build is a first build of its source and one
+subject's heap never inflates another's peak.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def _reset_peak() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    subject_key, target_key, source_name = argv
+    subject_key, target_key, source_name, *warmup = argv
     from bench.renditions.subjects import SUBJECTS, TARGETS
 
     subject = SUBJECTS[subject_key]
@@ -53,8 +58,14 @@ def main(argv: list[str]) -> int:
     for module in subject.modules:
         import_module(module)
 
-    reset = _reset_peak()
+    # The baseline is the idle process (imports and set-up done, nothing built): what a server
+    # holds anyway. Measured against it rather than against the RSS after the warm-up, whose
+    # freed-but-kept heap would hide part of the measured build's peak.
     rss_before = _status_kb("VmRSS")
+    for name in warmup:
+        subject.build(name, target)
+
+    reset = _reset_peak()
     started = time.perf_counter()
     out = subject.build(source_name, target)
     seconds = time.perf_counter() - started
