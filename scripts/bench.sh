@@ -6,8 +6,15 @@
 #   scripts/bench.sh --quick --only small  a smoke run of one scenario
 #   scripts/bench.sh --json results.json   also keep the numbers as JSON
 #   scripts/bench.sh --baseline REV        REV's package vs the working tree, interleaved
+#   scripts/bench.sh renditions [--quick]  renditions vs the Django thumbnail libraries
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MEDIASERVE_SETUP_ONLY=1 scripts/test.sh >&2
+if [ "${1:-}" = renditions ]; then
+    # Renditions vs sorl-thumbnail/easy-thumbnails/imagekit: bench-only requirements.
+    shift
+    .venv/bin/pip install -q -r bench/renditions/requirements.txt >&2
+    exec .venv/bin/python -m bench.renditions "$@"
+fi
 exec .venv/bin/python bench/run.py "$@"

@@ -40,8 +40,9 @@ from pathlib import Path
 
 from PIL import Image, ImageCms, ImageDraw, ImageFilter
 
-#: Bumped whenever an item's bytes change, so a cache directory from an older corpus is not reused.
-CORPUS_VERSION = 1
+#: Bumped whenever an item's bytes change; named in the corpus directory, so a benchmark or a
+#: failing test's paths say which corpus they ran on.
+CORPUS_VERSION = 2
 
 #: The phone photo's size as stored in the file (landscape sensor), 12 MP as most phones shoot.
 PHOTO_STORED_SIZE = (4000, 3000)
@@ -177,7 +178,7 @@ def _photo_pixels(size: tuple[int, int], seed: int) -> Image.Image:
         noise_bytes[i] = state >> 56
     tile = Image.frombytes("L", (tile_side, tile_side), bytes(noise_bytes))
     channels = []
-    for offset, band in zip((0, 85, 170), base.split()):
+    for offset, band in zip((0, 85, 170), base.split(), strict=True):
         grain = tile.rotate(offset % 90 + 7, resample=Image.Resampling.BILINEAR, expand=False)
         grain = grain.resize((tile_side * 3 // 2, tile_side * 3 // 2), Image.Resampling.BILINEAR)
         full = Image.new("L", size)
@@ -241,8 +242,12 @@ _D50 = (0.9642, 1.0, 0.8249)
 _BRADFORD = ((0.8951, 0.2664, -0.1614), (-0.7502, 1.7135, 0.0367), (0.0389, -0.0685, 1.0296))
 
 
-def _mat_mul(a: tuple[tuple[float, ...], ...], b: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)) for i in range(3))
+def _mat_mul(
+    a: tuple[tuple[float, ...], ...], b: tuple[tuple[float, ...], ...]
+) -> tuple[tuple[float, ...], ...]:
+    return tuple(
+        tuple(sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)) for i in range(3)
+    )
 
 
 def _mat_inv(m: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
@@ -391,7 +396,9 @@ def display_p3_icc() -> bytes:
         v = i / 1023
         lin = v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
         points.append(round(lin * 65535))
-    curve = b"curv\0\0\0\0" + struct.pack(">I", len(points)) + struct.pack(f">{len(points)}H", *points)
+    curve = (
+        b"curv\0\0\0\0" + struct.pack(">I", len(points)) + struct.pack(f">{len(points)}H", *points)
+    )
     return _icc_matrix_profile(
         "mediaserve test Display P3 primaries",
         ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)),
@@ -497,7 +504,13 @@ def build_corpus(directory: Path) -> Corpus:
     adobe = adobe_rgb_icc()
     photo_path = directory / "phone-12mp-orientation6-adobergb.jpg"
     _stored_for_orientation(displayed, 6).save(
-        photo_path, "JPEG", quality=92, exif=_camera_exif(6), icc_profile=adobe, subsampling=0
+        photo_path,
+        "JPEG",
+        # What phone cameras write: high quality, 4:2:0 chroma subsampling (3.7 MB here).
+        quality=95,
+        subsampling=2,
+        exif=_camera_exif(6),
+        icc_profile=adobe,
     )
     photo = CorpusImage(
         "photo",
@@ -652,7 +665,7 @@ def build_corpus(directory: Path) -> Corpus:
         small_path,
         "PNG",
         small_size,
-        "A 300 px screenshot, under Meta's 500×500 minimum: a fit preset must not upscale it "
+        "A 300 px screenshot, under Meta's 500x500 minimum: a fit preset must not upscale it "
         "into mush, and a pad-to-square or minimum-size preset must say what it did.",
         MARK_TOP_LEFT,
         MARK_BOTTOM_RIGHT,
@@ -698,7 +711,7 @@ def image_corpus() -> Corpus:
     global _cached
     with _lock:
         if _cached is None:
-            directory = Path(tempfile.mkdtemp(prefix="mediaserve-corpus-"))
+            directory = Path(tempfile.mkdtemp(prefix=f"mediaserve-corpus-v{CORPUS_VERSION}-"))
             atexit.register(shutil.rmtree, directory, True)
             _cached = build_corpus(directory)
         return _cached
@@ -706,7 +719,7 @@ def image_corpus() -> Corpus:
 
 def max_channel_distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     """The largest per-channel difference of two RGB(A) pixels, for tolerant colour asserts."""
-    return max(abs(x - y) for x, y in zip(a[:3], b[:3]))
+    return max(abs(x - y) for x, y in zip(a[:3], b[:3], strict=True))
 
 
 __all__ = [

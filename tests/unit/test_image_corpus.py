@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from PIL import Image, ImageCms, ImageOps
+
 from harness.images import (
     BOMB_SIDE,
     PHOTO_STORED_SIZE,
@@ -17,7 +19,6 @@ from harness.images import (
     image_corpus,
     max_channel_distance,
 )
-from PIL import Image, ImageCms, ImageOps
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_corpus_is_deterministic(tmp_path_factory: pytest.TempPathFactory) -> No
 
     again = build_corpus(tmp_path_factory.mktemp("again"))
     first = image_corpus()
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         if a.format in ("HEIF", "AVIF"):
             continue  # encoders may embed a library version; the pixels are what matters
         assert a.path.read_bytes() == b.path.read_bytes(), a.name
