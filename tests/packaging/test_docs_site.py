@@ -83,10 +83,10 @@ def test_a_link_out_of_the_docs_folder_fails_the_build(docs_copy: Path) -> None:
 
 
 def test_a_page_left_out_of_the_nav_fails_the_build(docs_copy: Path) -> None:
-    (docs_copy / "docs" / "renditions.md").write_text("# Renditions\n")
+    (docs_copy / "docs" / "left-out-of-nav.md").write_text("# Left out\n")
     code, output = mkdocs_build(docs_copy, docs_copy / "site", strict_flag=False)
     assert code != 0
-    assert "renditions.md" in output
+    assert "left-out-of-nav.md" in output
 
 
 # -- the repository's own Markdown files ---------------------------------------------------------
