@@ -39,8 +39,22 @@ def test_probe(target: Target, probe: Probe) -> None:
 
 
 def _warnings_about(target: Target, marker: str) -> list[str]:
-    lines = target.logs().splitlines()
-    return [line for line in lines if marker in line and "WARNING" in line and "mediaserve" in line]
+    """The WARNING lines naming ``marker``. An event line (``mediaserve.events``) is written
+    once the response is done, which may be just after the client read it: wait for the
+    first line, then a moment more so that a second one would show."""
+
+    def found() -> list[str]:
+        return [
+            line
+            for line in target.logs().splitlines()
+            if marker in line and "WARNING" in line and "mediaserve" in line
+        ]
+
+    deadline = time.monotonic() + 5
+    while not found() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return found()
 
 
 def test_a_refused_lookup_is_logged_once_with_client_and_reason(target: Target) -> None:

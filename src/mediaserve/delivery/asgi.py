@@ -274,6 +274,7 @@ def _report(observer: _metrics.Observer, prepared: Prepared, scope: Scope, start
         agent,
         str(scope.get("path", "")),
         prepared.short,
+        outcome.client or (str(peer[0]) if (peer := scope.get("client")) else None),
     )
 
 

@@ -306,6 +306,7 @@ def _observed(
             environ.get("HTTP_USER_AGENT"),
             _path_text(environ),
             short,
+            outcome.client or environ.get("REMOTE_ADDR"),
         )
 
     if isinstance(body, list):

@@ -187,6 +187,7 @@ def _observe_on_close(
             request.META.get("HTTP_USER_AGENT"),
             request.path,
             short,
+            outcome.client or request.META.get("REMOTE_ADDR"),
         )
 
     response._resource_closers.append(report)  # type: ignore[attr-defined]

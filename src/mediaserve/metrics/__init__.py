@@ -29,6 +29,7 @@ __all__ = [
     "consumer_family",
     "disable",
     "event_logger",
+    "events_logged",
     "exposition_text",
     "rendition_built",
     "rendition_cache",
@@ -47,7 +48,7 @@ FailureSink = Callable[[Mapping[str, Any]], None]
 _LEVELS: Final = {
     "missing": logging.INFO,
     "not_allowed": logging.INFO,
-    "throttled": logging.INFO,
+    "throttled": logging.WARNING,
     "served": logging.INFO,  # a 412 or 416
     "refused": logging.WARNING,
     "denied": logging.WARNING,
@@ -90,8 +91,10 @@ class Observer:
         user_agent: str | None,
         path: str,
         short: bool = False,
+        client: str | None = None,
     ) -> None:
-        """Record one finished response (``started``/``headers_at``: ``time.perf_counter``)."""
+        """Record one finished response (``started``/``headers_at``: ``time.perf_counter``;
+        ``client``: the peer address, for the event line)."""
         try:
             consumer = consumer_family(user_agent)
             outcome = outcome_label(kind, status, short)
@@ -109,7 +112,7 @@ class Observer:
                     max(0.0, headers_at - started),
                 )
             if short or status >= 400 or kind not in _OK_KINDS:
-                self._failure(status, outcome, kind, reason, consumer, path)
+                self._failure(status, outcome, kind, reason, consumer, path, client)
         except Exception:
             # Counting must never break a response; say so once per process.
             if not self._failed_once:
@@ -117,7 +120,14 @@ class Observer:
                 _own_logger.exception("mediaserve: recording a response failed (reported once)")
 
     def _failure(
-        self, status: int, outcome: str, kind: str, reason: str, consumer: str, path: str
+        self,
+        status: int,
+        outcome: str,
+        kind: str,
+        reason: str,
+        consumer: str,
+        path: str,
+        client: str | None,
     ) -> None:
         if kind == "deferred":
             return
@@ -134,6 +144,7 @@ class Observer:
             "detail": detail,
             "consumer": consumer,
             "path": path[:500],
+            "client": client,
             "time": time.time(),
         }  # fmt: skip
         if self.log_events:
@@ -144,10 +155,11 @@ class Observer:
                 else:
                     event_logger.log(
                         level,
-                        "mediaserve %s %d %s (%s%s) consumer=%s",
+                        "mediaserve %s %d %s from %s (%s%s) consumer=%s",
                         outcome,
                         status,
                         event["path"],
+                        client or "unknown client",
                         label or "-",
                         f": {detail}" if detail else "",
                         consumer,
@@ -181,6 +193,14 @@ def configure(
         metrics=metrics, log_events=log_events, log_format=log_format, failure_sink=failure_sink
     )
     return OBSERVER
+
+
+def events_logged() -> bool:
+    """Whether the observer writes the event line for every refusal and failure: the
+    pipeline's own WARNING for the same request would then be a second line (one line per
+    refusal), so it says it at DEBUG instead."""
+    observer = OBSERVER
+    return observer is not None and observer.log_events
 
 
 def disable() -> None:

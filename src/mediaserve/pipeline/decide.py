@@ -22,11 +22,13 @@ ASGI adapters on their I/O pool, in one trip).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..access.rules import Access, forbidden
 from ..http.plan import ALLOWED_METHODS, method_not_allowed, not_found
-from ..ratelimit.limiter import RateLimiter
+from ..metrics import events_logged
+from ..ratelimit.limiter import RateLimiter, client_address
 from ..sources.base import Refused
 from .mount import Mount
 from .request import DEFERRED, Outcome, Request, decode_path, log_refusal, logger
@@ -145,11 +147,14 @@ class Pipeline:
         )
         if plan_ is None:
             return None
-        return Outcome(plan_, kind="throttled", reason="rate limit exceeded")
+        client = client_address(request.client, request.forwarded_for, limiter.trusted_proxies)
+        return Outcome(plan_, kind="throttled", reason="rate limit exceeded", client=client)
 
     @staticmethod
     def _deny(request: Request, name: str, reason: str, access: Access) -> Outcome:
-        logger.warning(
+        # DEBUG when the observer's event line says it: one line per denial.
+        logger.log(
+            logging.DEBUG if events_logged() else logging.WARNING,
             "mediaserve denied %r from %s: %s",
             name,
             request.client or "unknown client",

@@ -13,6 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 from ..access.rules import NO_REQUEST
 from ..http.plan import RequestHeaders, ResponsePlan, not_found
+from ..metrics import events_logged
 from ..sources.base import Refused, Resource
 
 __all__ = [
@@ -96,6 +97,9 @@ class Outcome(NamedTuple):
     reason: str = ""
     #: Read size for adapters that copy the body through Python.
     chunk_size: int = 64 * 1024
+    #: The client the pipeline judged, when it differs from the peer (a rate limit behind a
+    #: trusted proxy counts the forwarded address): the event line names it.
+    client: str | None = None
 
 
 #: Hand the request to the application behind (a private name, no request to judge it by).
@@ -149,8 +153,10 @@ def decode_path(path: bytes, raw: bytes | None) -> str:
 
 
 def log_refusal(label: str, client: str | None, reason: str) -> None:
-    """One WARNING per refused name (a probe or a misconfiguration), with client and reason."""
-    logger.warning(
+    """One WARNING per refused name (a probe or a misconfiguration), with client and reason;
+    DEBUG when the observer's event line says it (one line per refusal)."""
+    logger.log(
+        logging.DEBUG if events_logged() else logging.WARNING,
         "mediaserve refused %r from %s: %s",
         label,
         client or "unknown client",

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..http.plan import ResponsePlan, text_plan
+from ..metrics import events_logged
 
 __all__ = [
     "DEFAULT_IPV4_PREFIX",
@@ -341,7 +342,9 @@ class RateLimiter:
         reason = f"rate limit of {self.requests} per {self.window}s exceeded"
         if bucket != client:
             reason += f" by {bucket}"
-        logger.warning(
+        # DEBUG when the observer's event line says it: one line per throttled request.
+        logger.log(
+            logging.DEBUG if events_logged() else logging.WARNING,
             "mediaserve throttled %r from %s: %s",
             label,
             client,
