@@ -351,3 +351,32 @@ def test_health_without_django_settings_says_how(tmp_path: Path) -> None:
     assert done.returncode == 2, done
     assert "manage.py mediaserve health" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_one_line_per_refusal_while_event_lines_are_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The event line replaces the pipeline's own WARNING (dropped to DEBUG), and names the
+    client; with the observer removed the pipeline's WARNING is back."""
+    (tmp_path / ".env").write_text("SECRET=1")
+    app = WSGIMedia(tmp_path, prefix="/media/")
+    previous = metrics.OBSERVER
+    try:
+        metrics.configure(metrics=False, log_events=True)
+        with caplog.at_level(logging.DEBUG, logger="mediaserve"):
+            env = environ("/media/.env")
+            env["REMOTE_ADDR"] = "203.0.113.9"
+            drain(app(env, Started()))
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.name for r in warnings] == ["mediaserve.events"]
+        assert "from 203.0.113.9" in warnings[0].getMessage()
+        assert "dotfile" in warnings[0].getMessage()
+        assert any(r.name == "mediaserve" and r.levelno == logging.DEBUG for r in caplog.records)
+        caplog.clear()
+        metrics.disable()
+        with caplog.at_level(logging.DEBUG, logger="mediaserve"):
+            drain(app(environ("/media/.env"), Started()))
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.name for r in warnings] == ["mediaserve"]
+    finally:
+        metrics.OBSERVER = previous
