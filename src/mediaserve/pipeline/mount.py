@@ -19,14 +19,15 @@ from ..access.rules import PRIVATE_CACHE_CONTROL
 from ..http.plan import (
     ALLOWED_METHODS,
     FileMeta,
+    FilePart,
     RequestHeaders,
     ResponsePlan,
     ServeOptions,
     not_found,
     plan,
 )
-from ..sources.base import LookupError_, NotFound, Refused, Source
-from ..sources.local import LocalSource, safe_parts
+from ..sources.base import LookupError_, NotFound, OpenFile, Refused, Source
+from ..sources.local import DEFAULT_HOT, HotFile, HotLimits, LocalSource, safe_parts
 from ..sources.remote import StoreSource, Unavailable
 from .offload import (
     Offload,
@@ -79,6 +80,9 @@ class Mount:
     _plans: dict[_PlanKey, ResponsePlan] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    # The source's hot cache (small public files in memory), when it has one and this mount
+    # may use it: a local source, not an object store.
+    _hot_source: LocalSource | None = field(init=False, default=None, repr=False, compare=False)
     # Offload mismatches already logged (each is logged once per process, not per request).
     _warned: set[str] = field(init=False, default_factory=set, repr=False, compare=False)
     # When an offload loop was last logged at ERROR (monotonic seconds).
@@ -101,6 +105,9 @@ class Mount:
         if isinstance(self.source, StoreSource):
             chunk = max(chunk, self.source.chunk_size)
         object.__setattr__(self, "chunk_size", chunk)
+        source = self.source
+        if isinstance(source, LocalSource) and source.hot is not None and self.store is None:
+            object.__setattr__(self, "_hot_source", source)
 
     @classmethod
     def create(
@@ -110,15 +117,17 @@ class Mount:
         options: ServeOptions | None = None,
         offload: Offload | None = None,
         store: StoreOptions | None = None,
+        hot: HotLimits | None = DEFAULT_HOT,
     ) -> Mount:
         """A mount for a directory (a ``LocalSource`` with the options' dotfile and symlink
-        rules) or for any source."""
+        rules and ``hot`` as its hot cache's limits, None for none) or for any source."""
         opts = options or ServeOptions()
         if isinstance(root_or_source, (str, os.PathLike)):
             source: Source = LocalSource(
                 root_or_source,
                 allow_dotfiles=opts.allow_dotfiles,
                 follow_symlinks=opts.follow_symlinks,
+                hot=hot,
             )
         else:
             source = root_or_source
@@ -200,7 +209,16 @@ class Mount:
         method = request.method
         options = self.private_options if private else self.options
         store = self.store
+        # The hot cache: public names only (a private or signed answer has other headers and
+        # must never be kept), and not for a request the proxy will be told to send.
+        hot = self._hot_source
+        if hot is not None and (private or (request.via is not None and self.offload)):
+            hot = None
         try:
+            if hot is not None:
+                entry = hot.hot_get(name)
+                if entry is not None:
+                    return self._from_memory(entry, method, request.headers)
             if store is not None and store.mode != "proxy":
                 handed = self._hand_to_store(request, name, store, options)
                 if handed is not None:
@@ -224,6 +242,15 @@ class Mount:
         except LookupError_ as exc:  # any other source-specific failure: still a 404
             logger.warning("mediaserve lookup failed for %r: %s", name, exc.reason)
             return Outcome(not_found(method), kind="missing", reason=exc.reason)
+        if hot is not None and isinstance(resource, OpenFile):
+            try:
+                entry = hot.hot_admit(name, resource)
+            except BaseException:
+                resource.close()
+                raise
+            if entry is not None:
+                resource.close()
+                return self._from_memory(entry, method, request.headers)
         resolved = resource.meta.name
         if readmit is not None and resolved != name:
             try:
@@ -260,6 +287,27 @@ class Mount:
             resource.close()
             return Outcome(result, chunk_size=self.chunk_size)
         return Outcome(result, resource, chunk_size=self.chunk_size)
+
+    def _from_memory(self, entry: HotFile, method: str, headers: RequestHeaders) -> Outcome:
+        """The outcome for a hot file: the same plan as from the file (status, headers), its
+        slices replaced by the cached bytes, so every adapter sends a literal body.
+
+        A plain GET or HEAD reuses the outcome made for this entry and these options.
+        """
+        if headers != _PLAIN:
+            planned = plan(method, headers, entry.meta, self.options)
+            return Outcome(_literal(planned, entry.data), chunk_size=self.chunk_size)
+        options, outcomes = entry.memo
+        if options is not self.options:
+            # A tuple swapped whole: two mounts sharing a source never mix their outcomes.
+            outcomes = {}
+            entry.memo = (self.options, outcomes)
+        outcome = outcomes.get(method)
+        if outcome is None:
+            planned = self._plan(method, _PLAIN, entry.meta, False)
+            outcome = Outcome(_literal(planned, entry.data), chunk_size=self.chunk_size)
+            outcomes[method] = outcome
+        return outcome
 
     def _hand_to_store(
         self, request: Request, name: str, store: StoreOptions, options: ServeOptions
@@ -298,3 +346,19 @@ class Mount:
                 self._plans.clear()
             self._plans[key] = cached
         return cached
+
+
+def _literal(planned: ResponsePlan, data: bytes) -> ResponsePlan:
+    """``planned`` with its file slices cut from ``data`` (the whole file, in memory)."""
+    if not planned.body:
+        return planned
+    size = len(data)
+    body = tuple(
+        segment
+        if not isinstance(segment, FilePart)
+        else data
+        if segment.offset == 0 and segment.length == size
+        else data[segment.offset : segment.offset + segment.length]
+        for segment in planned.body
+    )
+    return ResponsePlan(planned.status, planned.headers, body)
