@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hot_support import Pair, call, write
@@ -285,3 +286,37 @@ def test_limits_are_checked() -> None:
         HotLimits(max_bytes=-1)
     with pytest.raises(ValueError, match="racy margin"):
         HotLimits(racy_margin=-1)
+
+
+def test_the_django_settings_size_or_turn_off_the_cache(
+    tmp_path: Path, example_django: Any
+) -> None:
+    from django.test import override_settings
+
+    from mediaserve.django.checks.core import check_settings
+    from mediaserve.django.pipeline import get_pipeline
+
+    media = {"MEDIA_ROOT": str(tmp_path), "MEDIA_URL": "/media/"}
+
+    def source() -> LocalSource:
+        pipeline = get_pipeline()
+        assert pipeline is not None
+        assert isinstance(pipeline.mount.source, LocalSource)
+        return pipeline.mount.source
+
+    with override_settings(**media, MEDIASERVE={}):
+        hot = source().hot
+        assert hot is not None
+        assert (hot.max_bytes, hot.max_file) == (32 * 1024 * 1024, 256 * 1024)
+    sized = {"HOT_CACHE_SIZE": 1_000_000, "HOT_CACHE_MAX_FILE": 50_000}
+    with override_settings(**media, MEDIASERVE=sized):
+        hot = source().hot
+        assert hot is not None
+        assert (hot.max_bytes, hot.max_file) == (1_000_000, 50_000)
+    with override_settings(**media, MEDIASERVE={"HOT_CACHE": False}):
+        assert source().hot is None
+    with override_settings(**media, MEDIASERVE={"HOT_CACHE_SIZE": -1}):
+        [error] = check_settings()
+        assert error.id == "mediaserve.E001"
+        assert "HOT_CACHE_SIZE" in error.msg
+        assert "HOT_CACHE to False" in error.msg
