@@ -27,6 +27,7 @@ __all__ = [
     "WSGIMedia",
     "close_connection_after",
     "execute",
+    "hot_outcome",
     "request_from_environ",
     "request_headers",
     "wrapper_is_exact",
@@ -84,6 +85,37 @@ def request_from_environ(
         get(PROXY_HEADER_WSGI),
         judge,
         environ,
+    )
+
+
+# A request carrying any of these is not plain (Pipeline.plain_hot): decide() answers it.
+_NOT_PLAIN = (
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    PROXY_HEADER_WSGI,
+)
+
+
+def hot_outcome(pipeline: Pipeline, environ: MutableMapping[str, Any]) -> Outcome | None:
+    """The hot cache's outcome for a plain GET/HEAD (``Pipeline.plain_hot``), or None.
+
+    Checks what makes the request plain: no Range, precondition or offload header, and a raw
+    URI (gunicorn ``RAW_URI``) without ``%`` or non-ASCII characters.
+    """
+    if not pipeline.hot_lane:
+        return None
+    for key in _NOT_PLAIN:
+        if key in environ:
+            return None
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and ("%" in raw or not raw.isascii()):
+        return None
+    return pipeline.plain_hot(
+        str(environ.get("REQUEST_METHOD", "GET")), environ.get("PATH_INFO", "") or "/"
     )
 
 
@@ -272,7 +304,9 @@ class WSGIMedia:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The permission callable is asked with the environ: nothing is deferred here.
-        outcome = self.pipeline.decide(request_from_environ(environ, environ))
+        outcome = hot_outcome(self.pipeline, environ) or self.pipeline.decide(
+            request_from_environ(environ, environ)
+        )
         if outcome is None:
             if self.app is not None:
                 return self.app(environ, start_response)

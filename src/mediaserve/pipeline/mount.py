@@ -82,7 +82,7 @@ class Mount:
     )
     # The source's hot cache (small public files in memory), when it has one and this mount
     # may use it: a local source, not an object store.
-    _hot_source: LocalSource | None = field(init=False, default=None, repr=False, compare=False)
+    hot_source: LocalSource | None = field(init=False, default=None, repr=False, compare=False)
     # Offload mismatches already logged (each is logged once per process, not per request).
     _warned: set[str] = field(init=False, default_factory=set, repr=False, compare=False)
     # When an offload loop was last logged at ERROR (monotonic seconds).
@@ -107,7 +107,7 @@ class Mount:
         object.__setattr__(self, "chunk_size", chunk)
         source = self.source
         if isinstance(source, LocalSource) and source.hot is not None and self.store is None:
-            object.__setattr__(self, "_hot_source", source)
+            object.__setattr__(self, "hot_source", source)
 
     @classmethod
     def create(
@@ -211,7 +211,7 @@ class Mount:
         store = self.store
         # The hot cache: public names only (a private or signed answer has other headers and
         # must never be kept), and not for a request the proxy will be told to send.
-        hot = self._hot_source
+        hot = self.hot_source
         if hot is not None and (private or (request.via is not None and self.offload)):
             hot = None
         try:
@@ -287,6 +287,24 @@ class Mount:
             resource.close()
             return Outcome(result, chunk_size=self.chunk_size)
         return Outcome(result, resource, chunk_size=self.chunk_size)
+
+    def hot_plain(self, name: str, method: str) -> Outcome | None:
+        """The outcome ``respond`` made for a plain ``method`` of the public ``name`` from the
+        hot cache, if its file is unchanged (one stat), else None (``Pipeline.plain_hot``)."""
+        source = self.hot_source
+        if source is None:
+            return None
+        try:
+            entry = source.hot_get(name)
+        except LookupError_:  # the root is gone: the full lookup says how
+            return None
+        if entry is None:
+            return None
+        options, outcomes = entry.memo
+        if options is not self.options:
+            return None
+        outcome: Outcome | None = outcomes.get(method)
+        return outcome
 
     def _from_memory(self, entry: HotFile, method: str, headers: RequestHeaders) -> Outcome:
         """The outcome for a hot file: the same plan as from the file (status, headers), its
