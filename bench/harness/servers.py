@@ -92,6 +92,10 @@ class Deployment:
     # module -> directory its file must be under, as the server announces it in its log
     # (benchapps/witness.py). Empty for the anchors, which import no mediaserve.
     imports: dict[str, Path] = field(default_factory=dict)
+    # Seconds until the server must answer (example/run.sh migrates and seeds first).
+    ready_timeout: float = 45.0
+    # The command for the "example-run-sh" launcher (the example's own script).
+    script: Path | None = None
 
 
 Launcher = Callable[[RunContext, Deployment, int], list[str]]
@@ -178,6 +182,15 @@ def _mediaserve_serve_gunicorn(ctx: RunContext, dep: Deployment, port: int) -> l
     ]  # fmt: skip
 
 
+def _example_run_sh(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    """The example exactly as ``scripts/example.sh`` runs it: ``example/run.sh`` (its server,
+    workers, threads and access log), on this port and a temporary var directory."""
+    if dep.script is None:
+        raise procs.HarnessError("example-run-sh needs the script to run")
+    dep.env["PORT"] = str(port)
+    return ["bash", str(dep.script)]
+
+
 def _app(dep: Deployment) -> str:
     if not dep.app:
         raise procs.HarnessError("this server needs an application (module:attribute)")
@@ -192,6 +205,7 @@ LAUNCHERS: dict[str, Launcher] = {
     "uvicorn": _uvicorn,
     "mediaserve-cli": _mediaserve_serve,
     "mediaserve-cli-gunicorn": _mediaserve_serve_gunicorn,
+    "example-run-sh": _example_run_sh,
 }
 
 
@@ -231,7 +245,7 @@ def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator
     port = procs.free_port()
     log_path = ctx.workdir / f"{key}-{port}.log"
     try:
-        argv = LAUNCHERS[server](ctx, dep, port)
+        argv = LAUNCHERS[server](ctx, dep, port)  # may set environment (PORT) in dep.env
         proc = procs.spawn(
             argv, log_path=log_path, cwd=dep.cwd, env=server_env(ctx, dep), core=ctx.server_core
         )
@@ -249,7 +263,7 @@ def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator
 
 
 def _wait_ready(srv: RunningServer) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+    deadline = time.monotonic() + max(READY_TIMEOUT, srv.deployment.ready_timeout)
     url = srv.url("small.bin")
     while time.monotonic() < deadline:
         if srv.proc.poll() is not None:
@@ -261,7 +275,8 @@ def _wait_ready(srv: RunningServer) -> None:
             return
         time.sleep(0.1)
     raise procs.HarnessError(
-        f"{srv.key} did not answer on port {srv.port} within {READY_TIMEOUT:.0f}s "
+        f"{srv.key} did not answer on port {srv.port} within "
+        f"{max(READY_TIMEOUT, srv.deployment.ready_timeout):.0f}s "
         f"({srv.command}):\n{procs.log_tail(srv.log_path)}"
     )
 

@@ -27,6 +27,7 @@ BENCH_PREFIX = "/media/"  # matches benchapps._env.MEDIA_PREFIX
 FILES = frozenset({"files"})  # serves the benchmark files from disk
 CEILING = frozenset({"ceiling"})  # answers every path with the 10 KB body from memory
 ASYNC_FILES = frozenset({"files", "async"})  # an async server: the latency scenario
+SHIPPED = frozenset({"shipped"})  # the example's own start script: the shipped scenario only
 
 
 def bench_deployment(ctx: RunContext, subject: Subject) -> Deployment:
@@ -179,6 +180,43 @@ def example_deployment(ctx: RunContext, subject: Subject) -> Deployment:
     )
 
 
+def shipped_deployment(ctx: RunContext, subject: Subject) -> Deployment:
+    """The example as ``scripts/example.sh`` starts it (``example/run.sh``: its server, workers,
+    threads and access log), with the benchmark files in a folder of its MEDIA_ROOT.
+
+    ``ceiling-shipped`` runs the same script with ``WSGI_APP`` pointed at the bare ceiling app:
+    the server's own cost under the very same command line. A baseline tree's script that
+    knows no ``WSGI_APP`` runs the example itself, so no import witness is asked for here:
+    ``PYTHONPATH`` puts the tree's src/ first.
+    """
+    ex = ctx.example
+    var = ctx.workdir / f"example-var-{subject.key}-{uuid.uuid4().hex[:6]}"
+    target = var / "media" / "bench"
+    ctx.media.mirror_into(target)
+    env = {
+        "HOST": "127.0.0.1", "EXAMPLE_VAR_DIR": str(var), "SEED_COUNT": "2", "MEDIA_ROOT": "",
+        "PUBLIC_BASE_URL": "", "EXAMPLE_PYTHON": str(ctx.python), "ADMIN_PASSWORD": "",
+    }  # fmt: skip
+    if subject.app:
+        env["WSGI_APP"] = subject.app
+    return Deployment(
+        app=subject.app,
+        root=target,
+        url_prefix="/media/bench/",
+        cwd=ex.directory,
+        pythonpath=[ctx.src, ex.directory, ctx.bench],
+        env=env,
+        cleanup=lambda: remove_tree(var),
+        ready_timeout=240.0,
+        script=ex.directory / "run.sh",
+    )
+
+
+def example_script(ctx: RunContext) -> str | None:
+    script = ctx.example.directory / "run.sh"
+    return None if script.is_file() else f"{script} does not exist"
+
+
 # --- the table -----------------------------------------------------------------------------
 
 HAS_GUNICORN = needs_tool("gunicorn")
@@ -224,6 +262,14 @@ SUBJECTS: tuple[Subject, ...] = (
             requires=(HAS_GUNICORN, example_available), deploy=example_deployment),
     Subject("example-granian", "example project media @granian", "candidate", "granian-wsgi",
             requires=(HAS_GRANIAN, example_available), deploy=example_deployment),
+    # The deployment as shipped (scripts/example.sh -> example/run.sh), and its server's own
+    # ceiling under the same command line; only the "shipped" scenario runs them.
+    Subject("example-shipped", "example as shipped (example/run.sh)", "candidate",
+            "example-run-sh", tags=SHIPPED, requires=(example_script, example_available),
+            deploy=shipped_deployment),
+    Subject("ceiling-shipped", "bare-WSGI ceiling @example/run.sh", "anchor", "example-run-sh",
+            "benchapps.ceiling:app", tags=SHIPPED | CEILING, requires=(example_script,),
+            deploy=shipped_deployment),
 )  # fmt: skip
 
 BY_KEY = {s.key: s for s in SUBJECTS}

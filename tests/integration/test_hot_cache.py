@@ -320,3 +320,21 @@ def test_the_django_settings_size_or_turn_off_the_cache(
         assert error.id == "mediaserve.E001"
         assert "HOT_CACHE_SIZE" in error.msg
         assert "HOT_CACHE to False" in error.msg
+
+
+def test_an_offloaded_hot_file_gets_the_same_headers_without_being_opened(pair: Pair) -> None:
+    """Behind nginx (X-Accel-Redirect) the app sends headers only: a hot entry's validated
+    metadata plans them, exactly as the full lookup would."""
+    from mediaserve.pipeline.offload import Offload
+
+    offload = Pair(pair.root, HotLimits(racy_margin=MARGIN), offload=Offload("x-accel-redirect"))
+    via = {"X-Mediaserve-Offload": "x-accel-redirect"}
+    offload.both("a.jpg")  # admitted (served in-process: no proxy announced)
+    hits = offload.cache.hits
+    status, headers, body = offload.both("a.jpg", **via)
+    assert status == "200 OK"
+    assert body == b""
+    assert dict(headers)["X-Accel-Redirect"] == "/_mediaserve/a.jpg"
+    assert offload.cache.hits == hits + 1
+    (pair.root / "a.jpg").unlink()  # gone: the full lookup answers, a 404 at once
+    assert offload.both("a.jpg", **via)[0].startswith("404")

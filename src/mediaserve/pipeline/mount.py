@@ -211,13 +211,14 @@ class Mount:
         store = self.store
         # The hot cache: public names only (a private or signed answer has other headers and
         # must never be kept), and not for a request the proxy will be told to send.
-        hot = self.hot_source
-        if hot is not None and (private or (request.via is not None and self.offload)):
-            hot = None
+        hot = None if private else self.hot_source
         try:
             if hot is not None:
                 entry = hot.hot_get(name)
                 if entry is not None:
+                    offloaded_ = self._offload_hot(request, entry)
+                    if offloaded_ is not None:
+                        return offloaded_
                     return self._from_memory(entry, method, request.headers)
             if store is not None and store.mode != "proxy":
                 handed = self._hand_to_store(request, name, store, options)
@@ -250,6 +251,9 @@ class Mount:
                 raise
             if entry is not None:
                 resource.close()
+                offloaded_ = self._offload_hot(request, entry)
+                if offloaded_ is not None:
+                    return offloaded_
                 return self._from_memory(entry, method, request.headers)
         resolved = resource.meta.name
         if readmit is not None and resolved != name:
@@ -305,6 +309,20 @@ class Mount:
             return None
         outcome: Outcome | None = outcomes.get(method)
         return outcome
+
+    def _offload_hot(self, request: Request, entry: HotFile) -> Outcome | None:
+        """The offload answer for a hot public file, when the proxy announced offload: its
+        validated metadata plans the headers, no descriptor is opened. None: answer here."""
+        offload = self.offload
+        if (
+            offload is None
+            or not announced(request.via, offload.method, self._warned, "OFFLOAD")
+            or proxy_would_misanswer(request.headers) is not None
+        ):
+            return None
+        whole = self._plan(request.method, _PLAIN, entry.meta, False)
+        offloaded = file_offload_plan(whole, entry.meta.name, offload)
+        return None if offloaded is None else Outcome(offloaded, kind="offloaded")
 
     def _from_memory(self, entry: HotFile, method: str, headers: RequestHeaders) -> Outcome:
         """The outcome for a hot file: the same plan as from the file (status, headers), its
