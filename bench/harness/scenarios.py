@@ -241,6 +241,10 @@ def measure_small(ctx: RunContext, srv: RunningServer, d: Durations) -> Measurem
 def small_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
     rules = [
         Ratio("mediaserve serve / nginx", ("ms-serve", "req_s"), ("nginx", "req_s"), ">=", 0.5),
+        Ratio("mediaserve serve / ceiling@granian", ("ms-serve", "req_s"),
+              ("ceiling-granian", "req_s"), ">=", 0.8),
+        Ratio("mediaserve serve / ceiling@granian (CPU per request)",
+              ("ceiling-granian", "cpu_us_req"), ("ms-serve", "cpu_us_req"), ">=", 0.8),
         Ratio("example@gunicorn / ceiling@gunicorn", ("example-gunicorn", "req_s"),
               ("ceiling-gunicorn", "req_s"), ">=", 0.7),
         Ratio("example@granian / ceiling@granian", ("example-granian", "req_s"),
@@ -283,7 +287,10 @@ def measure_large(ctx: RunContext, srv: RunningServer, d: Durations) -> Measurem
 
 
 def large_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
-    rules = []
+    rules = [
+        Ratio("default standalone server / nginx CPU s/GB", ("ms-serve-default", "cpu_s_gb"),
+              ("nginx", "cpu_s_gb"), "<=", 1.3),
+    ]  # fmt: skip
     for s in subjects:
         if s.key == "nginx":
             continue

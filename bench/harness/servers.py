@@ -168,16 +168,22 @@ def mediaserve_cli(ctx: RunContext) -> list[str]:
     return [str(ctx.python), "-m", "benchapps.ms_cli"]
 
 
-def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+def _mediaserve_serve_default(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    """``mediaserve serve`` with no --server: the default (``auto`` since 0.3: chosen from the
+    tree's file sizes; granian before)."""
     return [
         *mediaserve_cli(ctx), "serve", str(dep.root), "--host", HOST, "--port", str(port),
         "--workers", "1", "--prefix", dep.url_prefix,
     ]  # fmt: skip
 
 
+def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    return [*_mediaserve_serve_default(ctx, dep, port), "--server", "granian"]
+
+
 def _mediaserve_serve_gunicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
     return [
-        *_mediaserve_serve(ctx, dep, port), "--server", "gunicorn",
+        *_mediaserve_serve_default(ctx, dep, port), "--server", "gunicorn",
         "--threads", str(ctx.gunicorn_threads),
     ]  # fmt: skip
 
@@ -204,6 +210,7 @@ LAUNCHERS: dict[str, Launcher] = {
     "granian-asgi": _granian("asgi"),
     "uvicorn": _uvicorn,
     "mediaserve-cli": _mediaserve_serve,
+    "mediaserve-cli-default": _mediaserve_serve_default,
     "mediaserve-cli-gunicorn": _mediaserve_serve_gunicorn,
     "example-run-sh": _example_run_sh,
 }

@@ -244,10 +244,12 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("filewsgi-granian", "minimal open+fstat WSGI app @granian", "anchor",
             "granian-wsgi", "benchapps.filewsgi:app", requires=(HAS_GRANIAN,)),
     # Candidates ------------------------------------------------------------------------
-    Subject("ms-serve", "mediaserve serve (CLI)", "candidate", "mediaserve-cli",
+    Subject("ms-serve", "mediaserve serve --server granian", "candidate", "mediaserve-cli",
             tags=ASYNC_FILES, requires=(HAS_MEDIASERVE_CLI, HAS_GRANIAN)),
     Subject("ms-serve-gunicorn", "mediaserve serve --server gunicorn", "candidate",
             "mediaserve-cli-gunicorn", requires=(HAS_MEDIASERVE_CLI, HAS_GUNICORN)),
+    Subject("ms-serve-default", "mediaserve serve (default --server)", "candidate",
+            "mediaserve-cli-default", requires=(HAS_MEDIASERVE_CLI, HAS_GRANIAN, HAS_GUNICORN)),
     Subject("ms-wsgi-gunicorn", "WSGIMedia @gunicorn", "candidate", "gunicorn",
             "benchapps.mediaserve_wsgi:app", requires=(HAS_GUNICORN, HAS_MEDIASERVE_WSGI)),
     Subject("ms-wsgi-granian", "WSGIMedia @granian", "candidate", "granian-wsgi",
