@@ -24,10 +24,12 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCENARIOS = "shipped,small,large,range,latency"
+SCENARIOS = "shipped,servers,small,large,range,latency"
 SUBJECTS = (
     "nginx,ceiling-granian,ceiling-gunicorn,ceiling-shipped,example-shipped,ms-serve,"
-    "ms-serve-default,ms-serve-gunicorn,example-granian,example-gunicorn"
+    "ms-serve-default,ms-serve-gunicorn,example-granian,example-gunicorn,ms-asgi-uvicorn,"
+    "gthread-2x8-log,gthread-2x8-log-ceiling,gthread-1x8,gthread-1x8-ceiling,gthread-1x32,"
+    "granian-2-log,granian-2-log-ceiling,granian-1,granian-1-ceiling"
 )
 
 

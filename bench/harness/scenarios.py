@@ -524,6 +524,16 @@ def shipped_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
     ]  # fmt: skip
 
 
+def server_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
+    """Each setting's example against its own ceiling (CPU per request, inverted)."""
+    keys = {s.key for s in subjects}
+    return [
+        Ratio(f"{s.key}: ceiling CPU/req / example CPU/req", (f"{s.key}-ceiling", "cpu_us_req"),
+              (s.key, "cpu_us_req"))
+        for s in subjects if f"{s.key}-ceiling" in keys
+    ]  # fmt: skip
+
+
 # --- the scenario table ---------------------------------------------------------------------
 
 
@@ -538,7 +548,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "small", "10 KB file: requests per second",
         f"wrk -t1 -c{SMALL_CONNECTIONS} on /media/small.bin (10 KiB), after a warm-up run",
-        select=lambda s: "shipped" not in s.tags,
+        select=lambda s: not s.tags & {"shipped", "variant"},
         measure=measure_small,
         columns=(Metric("req_s", "req/s"), Metric("p50_ms", "p50 ms", 2),
                  Metric("p99_ms", "p99 ms", 2), Metric("cpu_us_req", "CPU us/req", 1), NOISE),
@@ -614,6 +624,17 @@ SCENARIOS: tuple[Scenario, ...] = (
                  Compare("req_s_product", True), Compare("cpu_us_product", False)),
         setup=make_product_image,
         teardown=lambda ctx: None,
+    ),
+    Scenario(
+        "servers", "where the shipped deployment's time goes: run.sh's server settings",
+        f"wrk -t1 -c{SMALL_CONNECTIONS} on small.bin (10 KiB) after a warm-up run; "
+        "example/run.sh with WEB_SERVER, WEB_WORKERS, WEB_THREADS, ACCESS_LOG set per row, "
+        "the example and the bare ceiling (WSGI_APP) under each",
+        select=lambda s: "variant" in s.tags,
+        measure=measure_small,
+        columns=(Metric("req_s", "req/s"), Metric("p99_ms", "p99 ms", 2),
+                 Metric("cpu_us_req", "CPU us/req", 1), NOISE),
+        ratios=server_ratios,
     ),
 )  # fmt: skip
 

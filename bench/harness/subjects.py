@@ -28,6 +28,15 @@ FILES = frozenset({"files"})  # serves the benchmark files from disk
 CEILING = frozenset({"ceiling"})  # answers every path with the 10 KB body from memory
 ASYNC_FILES = frozenset({"files", "async"})  # an async server: the latency scenario
 SHIPPED = frozenset({"shipped"})  # the example's own start script: the shipped scenario only
+VARIANT = frozenset({"variant"})  # the start script with other settings: the servers scenario
+
+
+def _variant(key: str, label: str, app: str | None = None, **env: str) -> Subject:
+    """``example/run.sh`` with other server settings (an anchor: measured once, after)."""
+    return Subject(key, label, "anchor", "example-run-sh", app,
+                   tags=VARIANT | (CEILING if app else frozenset()),
+                   requires=(example_script,), deploy=shipped_deployment,
+                   env=tuple(env.items()))  # fmt: skip
 
 
 def bench_deployment(ctx: RunContext, subject: Subject) -> Deployment:
@@ -56,6 +65,8 @@ class Subject:
     requires: tuple[Check, ...] = ()
     deploy: Callable[[RunContext, Subject], Deployment] = bench_deployment
     notes: str = ""
+    # Extra environment for the server (the shipped script's variants: WEB_SERVER, ...).
+    env: tuple[tuple[str, str], ...] = ()
 
     def unavailable(self, ctx: RunContext) -> str | None:
         """Why this subject can't run here, or None."""
@@ -199,6 +210,7 @@ def shipped_deployment(ctx: RunContext, subject: Subject) -> Deployment:
     }  # fmt: skip
     if subject.app:
         env["WSGI_APP"] = subject.app
+    env.update(subject.env)
     return Deployment(
         app=subject.app,
         root=target,
@@ -216,6 +228,8 @@ def example_script(ctx: RunContext) -> str | None:
     script = ctx.example.directory / "run.sh"
     return None if script.is_file() else f"{script} does not exist"
 
+
+CEILING_APP = "benchapps.ceiling:app"
 
 # --- the table -----------------------------------------------------------------------------
 
@@ -272,6 +286,25 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("ceiling-shipped", "bare-WSGI ceiling @example/run.sh", "anchor", "example-run-sh",
             "benchapps.ceiling:app", tags=SHIPPED | CEILING, requires=(example_script,),
             deploy=shipped_deployment),
+    # Where the shipped deployment's time goes (the "servers" scenario): the example and the
+    # bare ceiling under each server setting run.sh offers. 0.2's shipped set-up is the first.
+    _variant("gthread-2x8-log", "example @gunicorn 2x8 threads, access log", None,
+             WEB_SERVER="gunicorn", WEB_WORKERS="2", WEB_THREADS="8", ACCESS_LOG="1"),
+    _variant("gthread-2x8-log-ceiling", "ceiling @gunicorn 2x8 threads, access log",
+             CEILING_APP, WEB_SERVER="gunicorn", WEB_WORKERS="2", WEB_THREADS="8",
+             ACCESS_LOG="1"),
+    _variant("gthread-1x8", "example @gunicorn 1x8 threads", None, WEB_SERVER="gunicorn",
+             WEB_WORKERS="1", WEB_THREADS="8"),
+    _variant("gthread-1x8-ceiling", "ceiling @gunicorn 1x8 threads", CEILING_APP,
+             WEB_SERVER="gunicorn", WEB_WORKERS="1", WEB_THREADS="8"),
+    _variant("gthread-1x32", "example @gunicorn 1x32 threads", None, WEB_SERVER="gunicorn",
+             WEB_WORKERS="1", WEB_THREADS="32"),
+    _variant("granian-2-log", "example @granian 2 workers, access log", None,
+             ACCESS_LOG="1"),
+    _variant("granian-2-log-ceiling", "ceiling @granian 2 workers, access log", CEILING_APP,
+             ACCESS_LOG="1"),
+    _variant("granian-1", "example @granian 1 worker", None, WEB_WORKERS="1"),
+    _variant("granian-1-ceiling", "ceiling @granian 1 worker", CEILING_APP, WEB_WORKERS="1"),
 )  # fmt: skip
 
 BY_KEY = {s.key: s for s in SUBJECTS}

@@ -106,11 +106,8 @@ def hot_outcome(pipeline: Pipeline, environ: MutableMapping[str, Any]) -> Outcom
     Checks what makes the request plain: no Range, precondition or offload header, and a raw
     URI (gunicorn ``RAW_URI``) without ``%`` or non-ASCII characters.
     """
-    if not pipeline.hot_lane:
+    if not pipeline.hot_lane or not environ.keys().isdisjoint(_NOT_PLAIN):
         return None
-    for key in _NOT_PLAIN:
-        if key in environ:
-            return None
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if isinstance(raw, str) and ("%" in raw or not raw.isascii()):
         return None
