@@ -548,7 +548,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "small", "10 KB file: requests per second",
         f"wrk -t1 -c{SMALL_CONNECTIONS} on /media/small.bin (10 KiB), after a warm-up run",
-        select=lambda s: not s.tags & {"shipped", "variant"},
+        select=lambda s: not s.tags & {"shipped", "variant", "default-server"},
         measure=measure_small,
         columns=(Metric("req_s", "req/s"), Metric("p50_ms", "p50 ms", 2),
                  Metric("p99_ms", "p99 ms", 2), Metric("cpu_us_req", "CPU us/req", 1), NOISE),
@@ -560,7 +560,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "large", "100 MB file: throughput and server CPU per GB",
         f"wrk -t1 -c{LARGE_CONNECTIONS} on /media/large.bin (100 MiB), repeated; "
         "MB/s is the median repetition, CPU s/GB is total server CPU / total GB (10^9 B)",
-        select=_serves_files,
+        select=lambda s: _serves_files(s) or "default-server" in s.tags,
         measure=measure_large,
         columns=(Metric("mb_s", "MB/s"), Metric("mb_s_min", "min MB/s"),
                  Metric("cpu_s_gb", "CPU s/GB", 3), NOISE),
