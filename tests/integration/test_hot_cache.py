@@ -335,6 +335,12 @@ def test_an_offloaded_hot_file_gets_the_same_headers_without_being_opened(pair: 
     assert status == "200 OK"
     assert body == b""
     assert dict(headers)["X-Accel-Redirect"] == "/_mediaserve/a.jpg"
+    assert offload.cache.hits > hits
+    # Again: now the kept offload outcome, through the plain-request lane (one stat).
+    hits = offload.cache.hits
+    assert offload.both("a.jpg", **via) == (status, headers, body)
     assert offload.cache.hits == hits + 1
+    # A proxy announcing another method gets the bytes from the app, as without the cache.
+    assert offload.both("a.jpg", **{"X-Mediaserve-Offload": "x-sendfile"})[2] == b"A" * 5000
     (pair.root / "a.jpg").unlink()  # gone: the full lookup answers, a 404 at once
     assert offload.both("a.jpg", **via)[0].startswith("404")

@@ -96,15 +96,15 @@ _NOT_PLAIN = (
     "HTTP_IF_NONE_MATCH",
     "HTTP_IF_MODIFIED_SINCE",
     "HTTP_IF_UNMODIFIED_SINCE",
-    PROXY_HEADER_WSGI,
 )
 
 
 def hot_outcome(pipeline: Pipeline, environ: MutableMapping[str, Any]) -> Outcome | None:
     """The hot cache's outcome for a plain GET/HEAD (``Pipeline.plain_hot``), or None.
 
-    Checks what makes the request plain: no Range, precondition or offload header, and a raw
-    URI (gunicorn ``RAW_URI``) without ``%`` or non-ASCII characters.
+    Checks what makes the request plain: no Range or precondition header, and a raw URI
+    (gunicorn ``RAW_URI``) without ``%`` or non-ASCII characters. The proxy's offload
+    announcement goes along: the answer may then be the offload headers.
     """
     if not pipeline.hot_lane or not environ.keys().isdisjoint(_NOT_PLAIN):
         return None
@@ -112,7 +112,9 @@ def hot_outcome(pipeline: Pipeline, environ: MutableMapping[str, Any]) -> Outcom
     if isinstance(raw, str) and ("%" in raw or not raw.isascii()):
         return None
     return pipeline.plain_hot(
-        str(environ.get("REQUEST_METHOD", "GET")), environ.get("PATH_INFO", "") or "/"
+        str(environ.get("REQUEST_METHOD", "GET")),
+        environ.get("PATH_INFO", "") or "/",
+        environ.get(PROXY_HEADER_WSGI),
     )
 
 

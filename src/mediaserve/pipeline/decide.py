@@ -106,13 +106,13 @@ class Pipeline:
             return mount.respond(request, name, private, self._readmit)
         return mount.respond(request, name, private)
 
-    def plain_hot(self, method: str, path: str) -> Outcome | None:
+    def plain_hot(self, method: str, path: str, via: str | None = None) -> Outcome | None:
         """The hot cache's outcome for a plain request, or None: then ``decide`` answers.
 
         The caller guarantees what makes a request plain: no Range and no precondition header,
-        no offload announcement from a proxy, and a raw request target (if the server gives
-        one) without ``%`` or non-ASCII bytes, so that step 2 has nothing to refuse. ``path``
-        is the decoded path as the server gave it (WSGI ``PATH_INFO``). For such a request
+        and a raw request target (if the server gives one) without ``%`` or non-ASCII bytes,
+        so that step 2 has nothing to refuse. ``path`` is the decoded path as the server gave
+        it (WSGI ``PATH_INFO``), ``via`` the proxy's offload announcement. For such a request
         ``decide`` would take these steps, and so does this, in a shorter way:
 
         1-2. prefix and decoding: once per path, remembered (a path outside the mount or
@@ -122,7 +122,8 @@ class Pipeline:
         5.   access: a public name only (the verdict for a public name depends on nothing but
              the name); private and signed names always go through ``decide``;
         6-7. the lookup and the plan: the hot entry, validated by its stat, and the outcome
-             ``Mount.respond`` made for it for this method (none yet: ``decide`` makes it).
+             ``Mount.respond`` made for it for this method, in-process or offloaded (none
+             yet: ``decide`` makes it).
         """
         if method not in ALLOWED_METHODS:
             return None
@@ -135,7 +136,7 @@ class Pipeline:
             names[path] = name
         if not name:
             return None
-        return self.mount.hot_plain(name, method)
+        return self.mount.hot_plain(name, method, via)
 
     def _public_name(self, path: str) -> str:
         """Steps 1, 2 and 5 of ``plain_hot``: the public name for ``path``, else ""."""

@@ -292,9 +292,10 @@ class Mount:
             return Outcome(result, chunk_size=self.chunk_size)
         return Outcome(result, resource, chunk_size=self.chunk_size)
 
-    def hot_plain(self, name: str, method: str) -> Outcome | None:
+    def hot_plain(self, name: str, method: str, via: str | None = None) -> Outcome | None:
         """The outcome ``respond`` made for a plain ``method`` of the public ``name`` from the
-        hot cache, if its file is unchanged (one stat), else None (``Pipeline.plain_hot``)."""
+        hot cache (offloaded when ``via`` announces this mount's offload), if its file is
+        unchanged (one stat), else None (``Pipeline.plain_hot``)."""
         source = self.hot_source
         if source is None:
             return None
@@ -307,12 +308,20 @@ class Mount:
         options, outcomes = entry.memo
         if options is not self.options:
             return None
-        outcome: Outcome | None = outcomes.get(method)
+        offload = self.offload
+        if via is not None and offload is not None:
+            if via.strip().lower() != offload.method:
+                return None  # a mismatch: respond() serves it here and logs it once
+            outcome: Outcome | None = outcomes.get(method + " offload")
+        else:
+            outcome = outcomes.get(method)
         return outcome
 
     def _offload_hot(self, request: Request, entry: HotFile) -> Outcome | None:
         """The offload answer for a hot public file, when the proxy announced offload: its
-        validated metadata plans the headers, no descriptor is opened. None: answer here."""
+        validated metadata plans the headers, no descriptor is opened. None: answer here.
+
+        For a plain request the outcome is kept with the entry (``hot_plain`` reuses it)."""
         offload = self.offload
         if (
             offload is None
@@ -320,9 +329,24 @@ class Mount:
             or proxy_would_misanswer(request.headers) is not None
         ):
             return None
-        whole = self._plan(request.method, _PLAIN, entry.meta, False)
+        method = request.method
+        whole = self._plan(method, _PLAIN, entry.meta, False)
         offloaded = file_offload_plan(whole, entry.meta.name, offload)
-        return None if offloaded is None else Outcome(offloaded, kind="offloaded")
+        if offloaded is None:
+            return None
+        outcome = Outcome(offloaded, kind="offloaded")
+        if request.headers == _PLAIN:
+            self._memo(entry)[method + " offload"] = outcome
+        return outcome
+
+    def _memo(self, entry: HotFile) -> dict[str, Outcome]:
+        """The outcomes kept with ``entry`` for this mount's options (a new dict for others:
+        swapped in whole, so two mounts sharing a source never mix their outcomes)."""
+        options, outcomes = entry.memo
+        if options is not self.options:
+            outcomes = {}
+            entry.memo = (self.options, outcomes)
+        return outcomes
 
     def _from_memory(self, entry: HotFile, method: str, headers: RequestHeaders) -> Outcome:
         """The outcome for a hot file: the same plan as from the file (status, headers), its
@@ -333,11 +357,7 @@ class Mount:
         if headers != _PLAIN:
             planned = plan(method, headers, entry.meta, self.options)
             return Outcome(_literal(planned, entry.data), chunk_size=self.chunk_size)
-        options, outcomes = entry.memo
-        if options is not self.options:
-            # A tuple swapped whole: two mounts sharing a source never mix their outcomes.
-            outcomes = {}
-            entry.memo = (self.options, outcomes)
+        outcomes = self._memo(entry)
         outcome = outcomes.get(method)
         if outcome is None:
             planned = self._plan(method, _PLAIN, entry.meta, False)

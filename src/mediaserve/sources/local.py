@@ -157,7 +157,7 @@ class HotFile:
         self.data = data
         self.signature = sig
         self.used = False  # CLOCK's reference bit: set on every hit, cleared by eviction
-        self.memo: tuple[object, dict[str, Any]] = (None, {})
+        self.memo: tuple[object, dict[str, Any]] = (None, {})  # see Mount._memo
 
     def __repr__(self) -> str:
         return f"HotFile({self.name!r}, size={len(self.data)})"
