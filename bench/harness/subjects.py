@@ -7,6 +7,7 @@ candidate whose check fails is reported as "unavailable: <reason>" and the run g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -202,8 +203,11 @@ def shipped_deployment(ctx: RunContext, subject: Subject) -> Deployment:
     ``PYTHONPATH`` puts the tree's src/ first.
     """
     ex = ctx.example
-    var = ctx.workdir / f"example-var-{subject.key}-{uuid.uuid4().hex[:6]}"
-    target = var / "media" / "bench"
+    # One var directory per tree for the whole run: run.sh migrates and seeds it once (every
+    # step is idempotent), each server gets its own folder of benchmark files in its media.
+    var = ctx.workdir / f"example-var-{hashlib.sha1(str(ex.directory).encode()).hexdigest()[:8]}"
+    folder = f"bench-{subject.key}-{uuid.uuid4().hex[:6]}"
+    target = var / "media" / folder
     ctx.media.mirror_into(target)
     env = {
         "HOST": "127.0.0.1", "EXAMPLE_VAR_DIR": str(var), "SEED_COUNT": "2", "MEDIA_ROOT": "",
@@ -215,11 +219,11 @@ def shipped_deployment(ctx: RunContext, subject: Subject) -> Deployment:
     return Deployment(
         app=subject.app,
         root=target,
-        url_prefix="/media/bench/",
+        url_prefix=f"/media/{folder}/",
         cwd=ex.directory,
         pythonpath=[ctx.src, ex.directory, ctx.bench],
         env=env,
-        cleanup=lambda: remove_tree(var),
+        cleanup=lambda: remove_tree(target),
         ready_timeout=240.0,
         script=ex.directory / "run.sh",
     )
