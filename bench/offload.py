@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Proxy offload benchmark: what moving the bytes to nginx buys, measured in one run.
 
-    python bench/offload.py [--duration 8] [--connections 16]
+    python bench/offload.py [--duration 8] [--connections 16] [--server granian|gunicorn]
 
-Starts the example app (gunicorn gthread, 1 worker, pinned to core 0) and real nginx (1
+Starts the example app (granian as example/run.sh runs it, or gunicorn gthread with 8
+threads; 1 worker, no access log, pinned to core 0) and real nginx (1
 worker, core 0) configured by ``mediaserve config nginx``, on the same 10 KiB and 1 MiB files;
 wrk runs on core 1. Rows:
 
@@ -34,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 # reads CPU time. Both folders are called "harness", so metrics is loaded by path.
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness import ServerProcess, start_gunicorn, start_nginx  # noqa: E402
+from harness import ServerProcess, start_granian, start_gunicorn, start_nginx  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "bench_metrics", Path(__file__).resolve().parent / "harness" / "metrics.py"
@@ -119,6 +120,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--server", choices=("granian", "gunicorn"), default="granian",
+        help="the app server (default granian, as example/run.sh runs the example)",
+    )  # fmt: skip
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "curl"):
         if not shutil.which(tool):
@@ -147,11 +152,18 @@ def main() -> int:
                 "DJANGO_SETTINGS_MODULE": "shop.settings", "MEDIASERVE_OFFLOAD": offload or "",
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             }  # fmt: skip
-            app = start_gunicorn(
-                "shop.wsgi:application", env=env, cwd=REPO / "example",
-                pythonpath=[REPO / "example"], worker_class="gthread", threads=8,
-                ready_path="/healthz",
-            )  # fmt: skip
+            if args.server == "granian":
+                app = start_granian(
+                    "shop.wsgi:application", env=env, cwd=REPO / "example",
+                    pythonpath=[REPO / "example"], extra_args=["--no-access-log"],
+                    ready_path="/healthz",
+                )  # fmt: skip
+            else:
+                app = start_gunicorn(
+                    "shop.wsgi:application", env=env, cwd=REPO / "example",
+                    pythonpath=[REPO / "example"], worker_class="gthread", threads=8,
+                    ready_path="/healthz", extra_args=["--access-logfile", "/dev/null"],
+                )  # fmt: skip
             started.append(app)
             conf_args = ["--media-root", str(media), "--upstream", f"127.0.0.1:{app.port}",
                          "--private", "private",
@@ -180,6 +192,8 @@ def main() -> int:
                     rows[name]["app-direct"] = measure(
                         app.url(f"/media/private/{name}"), [app], args
                     )
+                    # The in-process public path: a public file, the app alone.
+                    rows[name]["public-app"] = measure(app.url(f"/media/{name}"), [app], args)
                 if offload:
                     rows[name]["nginx-direct"] = measure(
                         nginx.url(f"/media/{name}"), [app, nginx], args
@@ -195,17 +209,26 @@ def main() -> int:
             app.stop()
         print(
             f"# mediaserve offload benchmark: wrk -t1 -c{args.connections} -d{args.duration}s "
-            "on core 1; app (gunicorn gthread 1 worker) and nginx (1 worker) on core 0"
+            f"on core 1; app ({args.server}, 1 worker, no access log) and nginx (1 worker) on "
+            "core 0"
         )
         print(f"{'file':<10} {'path':<13} {'req/s':>9} {'CPU us/req':>11} "
-              f"{'vs nginx':>9} {'vs in-proc':>10}")  # fmt: skip
+              f"{'vs nginx':>9} {'vs in-proc':>10} {'CPU/in-proc':>11}")  # fmt: skip
         for name, by in rows.items():
-            for label in ("nginx-direct", "offload", "in-process", "app-direct"):
+            for label in ("nginx-direct", "offload", "in-process", "app-direct", "public-app"):
                 rate, cpu = by[label]
                 print(
                     f"{name:<10} {label:<13} {rate:>9.0f} {cpu:>11.1f} "
-                    f"{rate / by['nginx-direct'][0]:>9.2f} {rate / by['in-process'][0]:>10.2f}"
+                    f"{rate / by['nginx-direct'][0]:>9.2f} {rate / by['in-process'][0]:>10.2f} "
+                    f"{cpu / by['in-process'][1]:>11.2f}"
                 )
+        small = rows["small.bin"]
+        print(
+            "\n10 KiB offload CPU/request: "
+            f"{small['offload'][1] / small['in-process'][1]:.2f}x in-process through nginx, "
+            f"{small['offload'][1] / small['public-app'][1]:.2f}x the app alone on a public file"
+            " (target <= 1.3x the in-process path)"
+        )
         print("\nunaligned range bytes=1000-66535, 40 requests on one keep-alive connection:")
         print(f"  tcp_nopush off (generated): {latency_off:.2f} ms/request")
         print(f"  tcp_nopush on:              {latency_on:.2f} ms/request")

@@ -60,6 +60,13 @@ class MediaDir:
             _write(self.root / f.name, f.size)
             self.files[f.name] = f
 
+    def add_copy(self, name: str, source: Path) -> None:
+        """Put a copy of ``source`` (a real file, e.g. a seeded product image) in as ``name``."""
+        if name not in self.files:
+            shutil.copyfile(source, self.root / name)
+            (self.root / name).chmod(0o644)
+            self.files[name] = BenchFile(name, (self.root / name).stat().st_size)
+
     def remove(self, f: BenchFile) -> None:
         if self.files.pop(f.name, None) is not None:
             (self.root / f.name).unlink(missing_ok=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import math
+import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -239,6 +241,10 @@ def measure_small(ctx: RunContext, srv: RunningServer, d: Durations) -> Measurem
 def small_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
     rules = [
         Ratio("mediaserve serve / nginx", ("ms-serve", "req_s"), ("nginx", "req_s"), ">=", 0.5),
+        Ratio("mediaserve serve / ceiling@granian", ("ms-serve", "req_s"),
+              ("ceiling-granian", "req_s"), ">=", 0.8),
+        Ratio("mediaserve serve / ceiling@granian (CPU per request)",
+              ("ceiling-granian", "cpu_us_req"), ("ms-serve", "cpu_us_req"), ">=", 0.8),
         Ratio("example@gunicorn / ceiling@gunicorn", ("example-gunicorn", "req_s"),
               ("ceiling-gunicorn", "req_s"), ">=", 0.7),
         Ratio("example@granian / ceiling@granian", ("example-granian", "req_s"),
@@ -281,7 +287,10 @@ def measure_large(ctx: RunContext, srv: RunningServer, d: Durations) -> Measurem
 
 
 def large_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
-    rules = []
+    rules = [
+        Ratio("default standalone server / nginx CPU s/GB", ("ms-serve-default", "cpu_s_gb"),
+              ("nginx", "cpu_s_gb"), "<=", 1.3),
+    ]  # fmt: skip
     for s in subjects:
         if s.key == "nginx":
             continue
@@ -462,6 +471,69 @@ def latency_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
     ]  # fmt: skip
 
 
+# --- scenario: the example as shipped (example/run.sh), its ceiling and nginx ----------------
+
+PRODUCT = "product.jpg"  # a product image made by the example's own `manage.py seed`
+
+
+def make_product_image(ctx: RunContext) -> None:
+    """Seed one product in a scratch var directory and keep its image as ``product.jpg``."""
+    var = ctx.workdir / "seed-var"
+    env = {**os.environ, "EXAMPLE_VAR_DIR": str(var), "MEDIA_ROOT": "",
+           "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+           "DJANGO_SETTINGS_MODULE": "shop.settings",
+           "PYTHONPATH": os.pathsep.join([str(ctx.src), str(ctx.example.directory)])}  # fmt: skip
+    for step in (["migrate", "--noinput", "-v", "0"], ["seed", "--count", "1", "--no-video"]):
+        done = subprocess.run([str(ctx.python), "manage.py", *step], cwd=ctx.example.directory,
+                              env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise procs.HarnessError(f"manage.py {' '.join(step)} failed:\n{done.stderr[-2000:]}")
+    images = sorted((var / "media" / "products").glob("*.jpg"))
+    if not images:
+        raise procs.HarnessError(f"the example's seed made no product image under {var}")
+    ctx.media.add_copy(PRODUCT, images[0])
+
+
+def measure_shipped(ctx: RunContext, srv: RunningServer, d: Durations) -> Measurement:
+    m = Measurement()
+    targets = [("", SMALL.name, SMALL.size)]
+    if not srv.key.startswith("ceiling"):  # the ceiling answers every path with 10 KiB
+        targets.append(("_product", PRODUCT, ctx.media.files[PRODUCT].size))
+    for suffix, name, size in targets:
+        url = srv.url(name)
+        expect(url, 200, size)
+        warm_up(ctx, url, SMALL_CONNECTIONS, d)
+        result, cpu = measured_wrk(ctx, srv, url, SMALL_CONNECTIONS, d.small)
+        m.add_wrk(name, result, cpu)
+        m.metrics[f"req_s{suffix}"] = result.req_per_s
+        m.metrics[f"cpu_us{suffix}"] = per_request(cpu, result, 1e6)
+        m.metrics[f"p99_ms{suffix}"] = result.latency_ms["p99"]
+    return m
+
+
+def shipped_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
+    return [
+        Ratio("example as shipped: ceiling CPU/req / example CPU/req (10 KiB)",
+              ("ceiling-shipped", "cpu_us"), ("example-shipped", "cpu_us"), ">=", 0.7),
+        Ratio("example as shipped / its ceiling req/s (10 KiB)", ("example-shipped", "req_s"),
+              ("ceiling-shipped", "req_s")),
+        Ratio("example as shipped / nginx req/s (product image)",
+              ("example-shipped", "req_s_product"), ("nginx", "req_s_product"), ">=", 0.25),
+        Ratio("example as shipped / nginx CPU/req (product image)",
+              ("example-shipped", "cpu_us_product"), ("nginx", "cpu_us_product")),
+    ]  # fmt: skip
+
+
+def server_ratios(subjects: Sequence[Subject]) -> list[Ratio]:
+    """Each setting's example against its own ceiling (CPU per request, inverted)."""
+    keys = {s.key for s in subjects}
+    return [
+        Ratio(f"{s.key}: ceiling CPU/req / example CPU/req", (f"{s.key}-ceiling", "cpu_us_req"),
+              (s.key, "cpu_us_req"))
+        for s in subjects if f"{s.key}-ceiling" in keys
+    ]  # fmt: skip
+
+
 # --- the scenario table ---------------------------------------------------------------------
 
 
@@ -476,7 +548,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "small", "10 KB file: requests per second",
         f"wrk -t1 -c{SMALL_CONNECTIONS} on /media/small.bin (10 KiB), after a warm-up run",
-        select=lambda s: True,
+        select=lambda s: not s.tags & {"shipped", "variant", "default-server"},
         measure=measure_small,
         columns=(Metric("req_s", "req/s"), Metric("p50_ms", "p50 ms", 2),
                  Metric("p99_ms", "p99 ms", 2), Metric("cpu_us_req", "CPU us/req", 1), NOISE),
@@ -488,7 +560,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "large", "100 MB file: throughput and server CPU per GB",
         f"wrk -t1 -c{LARGE_CONNECTIONS} on /media/large.bin (100 MiB), repeated; "
         "MB/s is the median repetition, CPU s/GB is total server CPU / total GB (10^9 B)",
-        select=_serves_files,
+        select=lambda s: _serves_files(s) or "default-server" in s.tags,
         measure=measure_large,
         columns=(Metric("mb_s", "MB/s"), Metric("mb_s_min", "min MB/s"),
                  Metric("cpu_s_gb", "CPU s/GB", 3), NOISE),
@@ -536,6 +608,33 @@ SCENARIOS: tuple[Scenario, ...] = (
         ratios=latency_ratios,
         compare=(Compare("p99_loaded_ms", False), Compare("req_s_loaded", True),
                  Compare("p99_idle_ms", False, gated=False)),
+    ),
+    Scenario(
+        "shipped", "the example as scripts/example.sh starts it, its ceiling, nginx",
+        f"wrk -t1 -c{SMALL_CONNECTIONS} on small.bin (10 KiB) and on {PRODUCT} (a product image "
+        "made by the example's seed), each after a warm-up run; example/run.sh as shipped "
+        "(server, workers, threads, access log), the ceiling under the same command line",
+        select=lambda s: "shipped" in s.tags or s.key == "nginx",
+        measure=measure_shipped,
+        columns=(Metric("req_s", "10K req/s"), Metric("cpu_us", "10K CPU us", 1),
+                 Metric("req_s_product", "image req/s"),
+                 Metric("cpu_us_product", "image CPU us", 1), NOISE),
+        ratios=shipped_ratios,
+        compare=(Compare("req_s", True), Compare("cpu_us", False),
+                 Compare("req_s_product", True), Compare("cpu_us_product", False)),
+        setup=make_product_image,
+        teardown=lambda ctx: None,
+    ),
+    Scenario(
+        "servers", "where the shipped deployment's time goes: run.sh's server settings",
+        f"wrk -t1 -c{SMALL_CONNECTIONS} on small.bin (10 KiB) after a warm-up run; "
+        "example/run.sh with WEB_SERVER, WEB_WORKERS, WEB_THREADS, ACCESS_LOG set per row, "
+        "the example and the bare ceiling (WSGI_APP) under each",
+        select=lambda s: "variant" in s.tags,
+        measure=measure_small,
+        columns=(Metric("req_s", "req/s"), Metric("p99_ms", "p99 ms", 2),
+                 Metric("cpu_us_req", "CPU us/req", 1), NOISE),
+        ratios=server_ratios,
     ),
 )  # fmt: skip
 

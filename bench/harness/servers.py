@@ -92,6 +92,10 @@ class Deployment:
     # module -> directory its file must be under, as the server announces it in its log
     # (benchapps/witness.py). Empty for the anchors, which import no mediaserve.
     imports: dict[str, Path] = field(default_factory=dict)
+    # Seconds until the server must answer (example/run.sh migrates and seeds first).
+    ready_timeout: float = 45.0
+    # The command for the "example-run-sh" launcher (the example's own script).
+    script: Path | None = None
 
 
 Launcher = Callable[[RunContext, Deployment, int], list[str]]
@@ -164,18 +168,33 @@ def mediaserve_cli(ctx: RunContext) -> list[str]:
     return [str(ctx.python), "-m", "benchapps.ms_cli"]
 
 
-def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+def _mediaserve_serve_default(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    """``mediaserve serve`` with no --server: the default (``auto`` since 0.3: chosen from the
+    tree's file sizes; granian before)."""
     return [
         *mediaserve_cli(ctx), "serve", str(dep.root), "--host", HOST, "--port", str(port),
         "--workers", "1", "--prefix", dep.url_prefix,
     ]  # fmt: skip
 
 
+def _mediaserve_serve(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    return [*_mediaserve_serve_default(ctx, dep, port), "--server", "granian"]
+
+
 def _mediaserve_serve_gunicorn(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
     return [
-        *_mediaserve_serve(ctx, dep, port), "--server", "gunicorn",
+        *_mediaserve_serve_default(ctx, dep, port), "--server", "gunicorn",
         "--threads", str(ctx.gunicorn_threads),
     ]  # fmt: skip
+
+
+def _example_run_sh(ctx: RunContext, dep: Deployment, port: int) -> list[str]:
+    """The example exactly as ``scripts/example.sh`` runs it: ``example/run.sh`` (its server,
+    workers, threads and access log), on this port and a temporary var directory."""
+    if dep.script is None:
+        raise procs.HarnessError("example-run-sh needs the script to run")
+    dep.env["PORT"] = str(port)
+    return ["bash", str(dep.script)]
 
 
 def _app(dep: Deployment) -> str:
@@ -191,7 +210,9 @@ LAUNCHERS: dict[str, Launcher] = {
     "granian-asgi": _granian("asgi"),
     "uvicorn": _uvicorn,
     "mediaserve-cli": _mediaserve_serve,
+    "mediaserve-cli-default": _mediaserve_serve_default,
     "mediaserve-cli-gunicorn": _mediaserve_serve_gunicorn,
+    "example-run-sh": _example_run_sh,
 }
 
 
@@ -231,7 +252,7 @@ def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator
     port = procs.free_port()
     log_path = ctx.workdir / f"{key}-{port}.log"
     try:
-        argv = LAUNCHERS[server](ctx, dep, port)
+        argv = LAUNCHERS[server](ctx, dep, port)  # may set environment (PORT) in dep.env
         proc = procs.spawn(
             argv, log_path=log_path, cwd=dep.cwd, env=server_env(ctx, dep), core=ctx.server_core
         )
@@ -249,7 +270,7 @@ def running(ctx: RunContext, key: str, server: str, dep: Deployment) -> Iterator
 
 
 def _wait_ready(srv: RunningServer) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+    deadline = time.monotonic() + max(READY_TIMEOUT, srv.deployment.ready_timeout)
     url = srv.url("small.bin")
     while time.monotonic() < deadline:
         if srv.proc.poll() is not None:
@@ -261,7 +282,8 @@ def _wait_ready(srv: RunningServer) -> None:
             return
         time.sleep(0.1)
     raise procs.HarnessError(
-        f"{srv.key} did not answer on port {srv.port} within {READY_TIMEOUT:.0f}s "
+        f"{srv.key} did not answer on port {srv.port} within "
+        f"{max(READY_TIMEOUT, srv.deployment.ready_timeout):.0f}s "
         f"({srv.command}):\n{procs.log_tail(srv.log_path)}"
     )
 

@@ -7,6 +7,7 @@ candidate whose check fails is reported as "unavailable: <reason>" and the run g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,17 @@ BENCH_PREFIX = "/media/"  # matches benchapps._env.MEDIA_PREFIX
 FILES = frozenset({"files"})  # serves the benchmark files from disk
 CEILING = frozenset({"ceiling"})  # answers every path with the 10 KB body from memory
 ASYNC_FILES = frozenset({"files", "async"})  # an async server: the latency scenario
+DEFAULT_SERVER = frozenset({"default-server"})  # the large scenario only
+SHIPPED = frozenset({"shipped"})  # the example's own start script: the shipped scenario only
+VARIANT = frozenset({"variant"})  # the start script with other settings: the servers scenario
+
+
+def _variant(key: str, label: str, app: str | None = None, **env: str) -> Subject:
+    """``example/run.sh`` with other server settings (an anchor: measured once, after)."""
+    return Subject(key, label, "anchor", "example-run-sh", app,
+                   tags=VARIANT | (CEILING if app else frozenset()),
+                   requires=(example_script,), deploy=shipped_deployment,
+                   env=tuple(env.items()))  # fmt: skip
 
 
 def bench_deployment(ctx: RunContext, subject: Subject) -> Deployment:
@@ -55,6 +67,8 @@ class Subject:
     requires: tuple[Check, ...] = ()
     deploy: Callable[[RunContext, Subject], Deployment] = bench_deployment
     notes: str = ""
+    # Extra environment for the server (the shipped script's variants: WEB_SERVER, ...).
+    env: tuple[tuple[str, str], ...] = ()
 
     def unavailable(self, ctx: RunContext) -> str | None:
         """Why this subject can't run here, or None."""
@@ -179,6 +193,49 @@ def example_deployment(ctx: RunContext, subject: Subject) -> Deployment:
     )
 
 
+def shipped_deployment(ctx: RunContext, subject: Subject) -> Deployment:
+    """The example as ``scripts/example.sh`` starts it (``example/run.sh``: its server, workers,
+    threads and access log), with the benchmark files in a folder of its MEDIA_ROOT.
+
+    ``ceiling-shipped`` runs the same script with ``WSGI_APP`` pointed at the bare ceiling app:
+    the server's own cost under the very same command line. A baseline tree's script that
+    knows no ``WSGI_APP`` runs the example itself, so no import witness is asked for here:
+    ``PYTHONPATH`` puts the tree's src/ first.
+    """
+    ex = ctx.example
+    # One var directory per tree for the whole run: run.sh migrates and seeds it once (every
+    # step is idempotent), each server gets its own folder of benchmark files in its media.
+    var = ctx.workdir / f"example-var-{hashlib.sha1(str(ex.directory).encode()).hexdigest()[:8]}"
+    folder = f"bench-{subject.key}-{uuid.uuid4().hex[:6]}"
+    target = var / "media" / folder
+    ctx.media.mirror_into(target)
+    env = {
+        "HOST": "127.0.0.1", "EXAMPLE_VAR_DIR": str(var), "SEED_COUNT": "2", "MEDIA_ROOT": "",
+        "PUBLIC_BASE_URL": "", "EXAMPLE_PYTHON": str(ctx.python), "ADMIN_PASSWORD": "",
+    }  # fmt: skip
+    if subject.app:
+        env["WSGI_APP"] = subject.app
+    env.update(subject.env)
+    return Deployment(
+        app=subject.app,
+        root=target,
+        url_prefix=f"/media/{folder}/",
+        cwd=ex.directory,
+        pythonpath=[ctx.src, ex.directory, ctx.bench],
+        env=env,
+        cleanup=lambda: remove_tree(target),
+        ready_timeout=240.0,
+        script=ex.directory / "run.sh",
+    )
+
+
+def example_script(ctx: RunContext) -> str | None:
+    script = ctx.example.directory / "run.sh"
+    return None if script.is_file() else f"{script} does not exist"
+
+
+CEILING_APP = "benchapps.ceiling:app"
+
 # --- the table -----------------------------------------------------------------------------
 
 HAS_GUNICORN = needs_tool("gunicorn")
@@ -206,10 +263,15 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("filewsgi-granian", "minimal open+fstat WSGI app @granian", "anchor",
             "granian-wsgi", "benchapps.filewsgi:app", requires=(HAS_GRANIAN,)),
     # Candidates ------------------------------------------------------------------------
-    Subject("ms-serve", "mediaserve serve (CLI)", "candidate", "mediaserve-cli",
+    Subject("ms-serve", "mediaserve serve --server granian", "candidate", "mediaserve-cli",
             tags=ASYNC_FILES, requires=(HAS_MEDIASERVE_CLI, HAS_GRANIAN)),
     Subject("ms-serve-gunicorn", "mediaserve serve --server gunicorn", "candidate",
             "mediaserve-cli-gunicorn", requires=(HAS_MEDIASERVE_CLI, HAS_GUNICORN)),
+    # The default server (auto) picks gunicorn for this tree (mostly 100 MiB by bytes), so it
+    # runs in the large scenario only, where issue 16 asks for the default's CPU per GB.
+    Subject("ms-serve-default", "mediaserve serve (default --server)", "candidate",
+            "mediaserve-cli-default", tags=DEFAULT_SERVER,
+            requires=(HAS_MEDIASERVE_CLI, HAS_GRANIAN, HAS_GUNICORN)),
     Subject("ms-wsgi-gunicorn", "WSGIMedia @gunicorn", "candidate", "gunicorn",
             "benchapps.mediaserve_wsgi:app", requires=(HAS_GUNICORN, HAS_MEDIASERVE_WSGI)),
     Subject("ms-wsgi-granian", "WSGIMedia @granian", "candidate", "granian-wsgi",
@@ -224,6 +286,33 @@ SUBJECTS: tuple[Subject, ...] = (
             requires=(HAS_GUNICORN, example_available), deploy=example_deployment),
     Subject("example-granian", "example project media @granian", "candidate", "granian-wsgi",
             requires=(HAS_GRANIAN, example_available), deploy=example_deployment),
+    # The deployment as shipped (scripts/example.sh -> example/run.sh), and its server's own
+    # ceiling under the same command line; only the "shipped" scenario runs them.
+    Subject("example-shipped", "example as shipped (example/run.sh)", "candidate",
+            "example-run-sh", tags=SHIPPED, requires=(example_script, example_available),
+            deploy=shipped_deployment),
+    Subject("ceiling-shipped", "bare-WSGI ceiling @example/run.sh", "anchor", "example-run-sh",
+            "benchapps.ceiling:app", tags=SHIPPED | CEILING, requires=(example_script,),
+            deploy=shipped_deployment),
+    # Where the shipped deployment's time goes (the "servers" scenario): the example and the
+    # bare ceiling under each server setting run.sh offers. 0.2's shipped set-up is the first.
+    _variant("gthread-2x8-log", "example @gunicorn 2x8 threads, access log", None,
+             WEB_SERVER="gunicorn", WEB_WORKERS="2", WEB_THREADS="8", ACCESS_LOG="1"),
+    _variant("gthread-2x8-log-ceiling", "ceiling @gunicorn 2x8 threads, access log",
+             CEILING_APP, WEB_SERVER="gunicorn", WEB_WORKERS="2", WEB_THREADS="8",
+             ACCESS_LOG="1"),
+    _variant("gthread-1x8", "example @gunicorn 1x8 threads", None, WEB_SERVER="gunicorn",
+             WEB_WORKERS="1", WEB_THREADS="8"),
+    _variant("gthread-1x8-ceiling", "ceiling @gunicorn 1x8 threads", CEILING_APP,
+             WEB_SERVER="gunicorn", WEB_WORKERS="1", WEB_THREADS="8"),
+    _variant("gthread-1x32", "example @gunicorn 1x32 threads", None, WEB_SERVER="gunicorn",
+             WEB_WORKERS="1", WEB_THREADS="32"),
+    _variant("granian-2-log", "example @granian 2 workers, access log", None,
+             ACCESS_LOG="1"),
+    _variant("granian-2-log-ceiling", "ceiling @granian 2 workers, access log", CEILING_APP,
+             ACCESS_LOG="1"),
+    _variant("granian-1", "example @granian 1 worker", None, WEB_WORKERS="1"),
+    _variant("granian-1-ceiling", "ceiling @granian 1 worker", CEILING_APP, WEB_WORKERS="1"),
 )  # fmt: skip
 
 BY_KEY = {s.key: s for s in SUBJECTS}

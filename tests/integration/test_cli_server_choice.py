@@ -127,3 +127,69 @@ def test_a_taken_port_is_one_clear_line(tree: MediaTree, server: str) -> None:
         f"mediaserve serve: cannot listen on 127.0.0.1:{port}: Address already in use "
         "(another server running? choose --port)"
     )
+
+
+# --- --server auto (the default): granian unless large files dominate the tree -------------
+
+
+def _tree(root: Path, sizes: dict[str, int]) -> Path:
+    root.mkdir(mode=0o755)
+    for name, size in sizes.items():
+        with (root / name).open("wb") as f:
+            f.truncate(size)  # sparse: the size is what counts, not the blocks
+        (root / name).chmod(0o644)
+    return root
+
+
+def test_auto_picks_granian_for_small_files(tmp_path: Path) -> None:
+    from mediaserve.cli.standalone import choose_server
+
+    root = _tree(tmp_path / "photos", {f"{i}.jpg": 40_000 for i in range(200)})
+    server, why = choose_server(str(root))
+    assert server == "granian", why
+    assert "200 files" in why
+
+
+def test_auto_picks_gunicorn_when_large_files_dominate(tmp_path: Path) -> None:
+    """Even with ten times as many small files: sending the tree once costs gunicorn less
+    (sendfile), which is what the per-request and per-byte costs measured in bench/ say."""
+    from mediaserve.cli.standalone import choose_server
+
+    sizes = {f"{i}.jpg": 40_000 for i in range(100)}
+    sizes |= {f"{i}.mp4": 200 * 1024 * 1024 for i in range(10)}
+    server, why = choose_server(str(_tree(tmp_path / "videos", sizes)))
+    assert server == "gunicorn", why
+
+
+def test_auto_ignores_dotfiles_and_symlinks(tmp_path: Path) -> None:
+    """What cannot be served does not weigh in the choice."""
+    from mediaserve.cli.standalone import sample_tree
+
+    root = _tree(tmp_path / "t", {"a.jpg": 1000, ".big": 10**9})
+    (root / "link.mp4").symlink_to(root / ".big")
+    sample = sample_tree(str(root))
+    assert (sample.files, sample.total, sample.complete) == (1, 1000, True)
+
+
+def test_auto_serves_a_video_tree_with_gunicorn(tmp_path: Path) -> None:
+    """The default command on a large-file tree starts gunicorn and says why."""
+    require("gunicorn")
+    root = _tree(tmp_path / "v", {"film.mp4": 300 * 1024 * 1024, "poster.jpg": 5000})
+    port = free_port()
+    argv = [sys.executable, "-m", "mediaserve.cli", "serve", str(root), "--port", str(port)]
+    server = ServerProcess(argv, port=port, ready_url="/poster.jpg", name="mediaserve-auto")
+    with server.start():
+        result = curl(server.url("/poster.jpg"))
+        assert result.status == 200
+        assert result.headers["server"].startswith("gunicorn")
+        assert "auto: 2 files" in server.logs()
+        assert "sendfile" in server.logs()
+
+
+def test_hot_cache_flag_is_checked(tree: MediaTree) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mediaserve.cli", "serve", str(tree.root), "--hot-cache", "-1"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--hot-cache: must be at least 0" in done.stderr

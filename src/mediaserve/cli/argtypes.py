@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["port", "positive"]
+__all__ = ["nonnegative", "port", "positive"]
 
 
 def port(text: str) -> int:
@@ -26,4 +26,15 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def nonnegative(text: str) -> int:
+    """A whole number of at least 0 (a size where 0 turns a feature off)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
     return value

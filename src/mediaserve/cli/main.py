@@ -8,6 +8,7 @@ its handler with ``set_defaults(handler=...)``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import socket
 import sys
@@ -16,17 +17,23 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..http.plan import ServeOptions
 from ..pipeline.request import normalise_prefix
-from .argtypes import port, positive
+from .argtypes import nonnegative, port, positive
 from .standalone import (
     ENV_CACHE_CONTROL,
     ENV_CHUNK_SIZE,
+    ENV_HOT_CACHE_SIZE,
     ENV_PREFIX,
     ENV_ROOT,
     GRANIAN_CHUNK_SIZE,
+    choose_server,
+    hot_from_env,
     options_from_env,
 )
 
 __all__ = ["main"]
+
+
+SERVERS = ("granian", "gunicorn")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,10 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--prefix", default="/", help="URL prefix to serve under (default /)")
     serve.add_argument(
         "--server",
-        choices=("granian", "gunicorn"),
-        default="granian",
-        help="granian (default: most requests per second for small files) or gunicorn "
-        "(sendfile: least CPU per GB for large files); see docs/serve.md",
+        choices=("auto", "granian", "gunicorn"),
+        default="auto",
+        help="granian (most requests per second for small files), gunicorn (sendfile: least "
+        "CPU per GB for large files) or auto (default: chosen from the tree's file sizes, "
+        "granian unless large files dominate); see docs/serve.md",
     )
     serve.add_argument(
         "--interface",
@@ -72,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive,
         default=16,
         help="gunicorn threads per worker (default 16; each slow client holds one)",
+    )
+    serve.add_argument(
+        "--hot-cache",
+        type=nonnegative,
+        default=None,
+        metavar="BYTES",
+        help="memory per worker for small files kept hot (default 32 MiB; 0 turns it off)",
     )
     serve.add_argument(
         "--cache-control",
@@ -112,6 +127,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.server == "auto":
+        args.server, args.why = _auto_server(directory, args.interface)
+    else:
+        args.why = ""
     if args.server == "gunicorn" and args.interface != "wsgi":
         print("mediaserve serve: --server gunicorn serves WSGI only; drop --interface asgi",
               file=sys.stderr)  # fmt: skip
@@ -126,12 +145,15 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[ENV_PREFIX] = args.prefix
     if args.cache_control:
         os.environ[ENV_CACHE_CONTROL] = args.cache_control
+    if args.hot_cache is not None:
+        os.environ[ENV_HOT_CACHE_SIZE] = str(args.hot_cache)
     if args.server == "granian":
         os.environ.setdefault(ENV_CHUNK_SIZE, str(GRANIAN_CHUNK_SIZE))
     try:
         # Each worker reads these again; a bad value is one line here, not a traceback
         # per worker after the server has started.
         options_from_env()
+        hot_from_env()
     except (RuntimeError, ValueError) as exc:
         print(f"mediaserve serve: {exc}", file=sys.stderr)
         return 2
@@ -145,6 +167,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.server == "gunicorn":
         return _serve_gunicorn(args, directory)
     return _serve_granian(args, directory)
+
+
+def _auto_server(directory: str, interface: str) -> tuple[str, str]:
+    """The server ``--server auto`` runs, and why (for the start-up line)."""
+    installed = {name: importlib.util.find_spec(name) is not None for name in SERVERS}
+    if interface != "wsgi":
+        return "granian", ""  # the only ASGI server offered
+    if not installed["gunicorn"]:
+        return "granian", "auto: gunicorn is not installed"
+    if not installed["granian"]:
+        return "gunicorn", "auto: granian is not installed"
+    server, why = choose_server(directory)
+    return server, f"auto: {why}"
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
@@ -172,7 +207,7 @@ def _announce(args: argparse.Namespace, directory: str, how: str) -> None:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(
         f"mediaserve {__version__}: serving {directory} at http://{host}:{args.port}{args.prefix}"
-        f" ({how}, {args.workers} worker(s))",
+        f" ({how}, {args.workers} worker(s){'; ' + args.why if args.why else ''})",
         file=sys.stderr,
         flush=True,
     )

@@ -29,6 +29,7 @@ __all__ = [
     "WSGIMedia",
     "close_connection_after",
     "execute",
+    "hot_outcome",
     "request_from_environ",
     "request_headers",
     "wrapper_is_exact",
@@ -91,6 +92,36 @@ def request_from_environ(
         judge,
         environ,
         get("HTTP_ACCEPT"),
+    )
+
+
+# A request carrying any of these is not plain (Pipeline.plain_hot): decide() answers it.
+_NOT_PLAIN = (
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+
+
+def hot_outcome(pipeline: Pipeline, environ: MutableMapping[str, Any]) -> Outcome | None:
+    """The hot cache's outcome for a plain GET/HEAD (``Pipeline.plain_hot``), or None.
+
+    Checks what makes the request plain: no Range or precondition header, and a raw URI
+    (gunicorn ``RAW_URI``) without ``%`` or non-ASCII characters. The proxy's offload
+    announcement goes along: the answer may then be the offload headers.
+    """
+    if not pipeline.hot_lane or not environ.keys().isdisjoint(_NOT_PLAIN):
+        return None
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and ("%" in raw or not raw.isascii()):
+        return None
+    return pipeline.plain_hot(
+        str(environ.get("REQUEST_METHOD", "GET")),
+        environ.get("PATH_INFO", "") or "/",
+        environ.get(PROXY_HEADER_WSGI),
     )
 
 
@@ -389,7 +420,9 @@ class WSGIMedia:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The permission callable is asked with the environ: nothing is deferred here.
-        outcome = self.pipeline.decide(request_from_environ(environ, environ))
+        outcome = hot_outcome(self.pipeline, environ) or self.pipeline.decide(
+            request_from_environ(environ, environ)
+        )
         if outcome is None:
             if self.app is not None:
                 return self.app(environ, start_response)

@@ -22,10 +22,12 @@ from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
 from ..ratelimit.limiter import DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, prefix_problem
 from .renditions_conf import RENDITION_DEFAULTS, RENDITION_TYPES
+from ..sources.local import DEFAULT_HOT, HotLimits
 
 __all__ = [
     "DEFAULTS",
     "SettingsError",
+    "hot_limits_from",
     "media_prefix",
     "merged_and_typed",
     "offload_from",
@@ -86,6 +88,11 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_CACHE": "default",
     # Renditions (docs/renditions.md).
     **RENDITION_DEFAULTS,
+    # Small public files kept in memory per process, validated by one stat per request
+    # (sources/local.py, HotCache): on/off, total bytes, largest file.
+    "HOT_CACHE": True,
+    "HOT_CACHE_SIZE": DEFAULT_HOT.max_bytes,
+    "HOT_CACHE_MAX_FILE": DEFAULT_HOT.max_file,
 }
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -120,6 +127,9 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "HEALTH_RECORD": int,
     "HEALTH_CACHE": str,
     **RENDITION_TYPES,
+    "HOT_CACHE": bool,
+    "HOT_CACHE_SIZE": int,
+    "HOT_CACHE_MAX_FILE": int,
 }
 
 
@@ -170,7 +180,20 @@ def read_values() -> dict[str, Any]:
             raise SettingsError(f"MEDIASERVE[{key!r}] {problem}")
     if values["OFFLOAD"] is not None:
         values["OFFLOAD"] = values["OFFLOAD"].strip().lower()
+    for key in ("HOT_CACHE_SIZE", "HOT_CACHE_MAX_FILE"):
+        if values[key] < 0:
+            raise SettingsError(
+                f"MEDIASERVE[{key!r}] must be a number of bytes >= 0, not {values[key]}"
+                " (set HOT_CACHE to False to turn the cache off)"
+            )
     return values
+
+
+def hot_limits_from(values: dict[str, Any]) -> HotLimits | None:
+    """The hot cache's limits for MEDIA_ROOT, or None when ``HOT_CACHE`` is off."""
+    if not values["HOT_CACHE"]:
+        return None
+    return HotLimits(values["HOT_CACHE_SIZE"], values["HOT_CACHE_MAX_FILE"])
 
 
 def offload_from(values: dict[str, Any], media_root: str) -> Offload | None:

@@ -17,6 +17,7 @@ from ..pipeline.mount import Mount
 from .access import build_access
 from .conf import (
     SettingsError,
+    hot_limits_from,
     media_prefix,
     offload_from,
     options_from,
@@ -69,4 +70,4 @@ def _mount() -> Mount | None:
     if not root:
         return None
     offload = offload_from(values, os.path.abspath(root))
-    return Mount.create(root, prefix, options, offload)
+    return Mount.create(root, prefix, options, offload, hot=hot_limits_from(values))

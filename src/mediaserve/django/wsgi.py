@@ -13,7 +13,14 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application as django_wsgi_application
 
-from ..delivery.wsgi import Environ, StartResponse, WSGIApp, execute, request_from_environ
+from ..delivery.wsgi import (
+    Environ,
+    StartResponse,
+    WSGIApp,
+    execute,
+    hot_outcome,
+    request_from_environ,
+)
 from ..pipeline.request import DEFERRED
 from .pipeline import get_pipeline
 
@@ -29,7 +36,9 @@ class MediaWSGIHandler:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pipeline = get_pipeline()
         if pipeline is not None:
-            outcome = pipeline.decide(request_from_environ(environ))
+            outcome = hot_outcome(pipeline, environ) or pipeline.decide(
+                request_from_environ(environ)
+            )
             if outcome is not None and outcome is not DEFERRED:
                 return execute(outcome, environ, start_response)
         return self.app(environ, start_response)

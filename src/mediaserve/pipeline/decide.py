@@ -23,9 +23,9 @@ ASGI adapters on their I/O pool, in one trip).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..access.rules import Access, forbidden
+from ..access.rules import PUBLIC, Access, forbidden
 from ..http.plan import ALLOWED_METHODS, method_not_allowed, not_found
 from ..metrics import events_logged
 from ..ratelimit.limiter import RateLimiter, client_address
@@ -46,6 +46,18 @@ class Pipeline:
     mount: Mount
     access: Access | None = None
     limiter: RateLimiter | None = None
+    #: Whether :meth:`plain_hot` can answer anything: the mount has a hot cache and no rate
+    #: limit must count the request.
+    hot_lane: bool = field(init=False, repr=False, compare=False)
+    # Path (as the server gave it) -> its name when public, "" when not (plain_hot). Bounded.
+    _plain_names: dict[str, str] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
+    plain_names_size = 4096
+
+    def __post_init__(self) -> None:
+        lane = self.mount.hot_source is not None and self.limiter is None
+        object.__setattr__(self, "hot_lane", lane)
 
     def claims(self, request: Request) -> bool:
         """Whether ``decide`` may answer this request (its path is under the prefix, or it
@@ -95,6 +107,52 @@ class Pipeline:
             # (FOLLOW_SYMLINKS) is admitted again for the name it resolved to.
             return mount.respond(request, name, private, self._readmit)
         return mount.respond(request, name, private)
+
+    def plain_hot(self, method: str, path: str, via: str | None = None) -> Outcome | None:
+        """The hot cache's outcome for a plain request, or None: then ``decide`` answers.
+
+        The caller guarantees what makes a request plain: no Range and no precondition header,
+        and a raw request target (if the server gives one) without ``%`` or non-ASCII bytes,
+        so that step 2 has nothing to refuse. ``path`` is the decoded path as the server gave
+        it (WSGI ``PATH_INFO``), ``via`` the proxy's offload announcement. For such a request
+        ``decide`` would take these steps, and so does this, in a shorter way:
+
+        1-2. prefix and decoding: once per path, remembered (a path outside the mount or
+             not UTF-8 is remembered as "not here");
+        3.   no rate limit (``hot_lane`` is False with a limiter);
+        4.   GET or HEAD;
+        5.   access: a public name only (the verdict for a public name depends on nothing but
+             the name); private and signed names always go through ``decide``;
+        6-7. the lookup and the plan: the hot entry, validated by its stat, and the outcome
+             ``Mount.respond`` made for it for this method, in-process or offloaded (none
+             yet: ``decide`` makes it).
+        """
+        if method not in ALLOWED_METHODS:
+            return None
+        name = self._plain_names.get(path)
+        if name is None:
+            name = self._public_name(path)
+            names = self._plain_names
+            if len(names) >= self.plain_names_size:
+                names.clear()
+            names[path] = name
+        if not name:
+            return None
+        return self.mount.hot_plain(name, method, via)
+
+    def _public_name(self, path: str) -> str:
+        """Steps 1, 2 and 5 of ``plain_hot``: the public name for ``path``, else ""."""
+        raw_name = self.mount.match(path.encode("latin-1", "replace"))
+        if not raw_name:
+            return ""
+        try:
+            name = decode_path(raw_name, None)
+        except Refused:
+            return ""
+        access = self.access
+        if access is not None and access.restricts and access.policy_for(name) != PUBLIC:
+            return ""
+        return name
 
     def _admit(self, request: Request, name: str, access: Access, why: str = "") -> Outcome | bool:
         """Step 5 for ``name``: the refusal or deferral to answer, else whether it is

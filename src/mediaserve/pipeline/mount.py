@@ -19,14 +19,15 @@ from ..access.rules import PRIVATE_CACHE_CONTROL
 from ..http.plan import (
     ALLOWED_METHODS,
     FileMeta,
+    FilePart,
     RequestHeaders,
     ResponsePlan,
     ServeOptions,
     not_found,
     plan,
 )
-from ..sources.base import LookupError_, NotFound, Refused, Source
-from ..sources.local import LocalSource, safe_parts
+from ..sources.base import LookupError_, NotFound, OpenFile, Refused, Source
+from ..sources.local import DEFAULT_HOT, HotFile, HotLimits, LocalSource, safe_parts
 from ..sources.remote import StoreSource, Unavailable
 from .offload import (
     Offload,
@@ -79,6 +80,9 @@ class Mount:
     _plans: dict[_PlanKey, ResponsePlan] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
+    # The source's hot cache (small public files in memory), when it has one and this mount
+    # may use it: a local source, not an object store.
+    hot_source: LocalSource | None = field(init=False, default=None, repr=False, compare=False)
     # Offload mismatches already logged (each is logged once per process, not per request).
     _warned: set[str] = field(init=False, default_factory=set, repr=False, compare=False)
     # When an offload loop was last logged at ERROR (monotonic seconds).
@@ -101,6 +105,9 @@ class Mount:
         if isinstance(self.source, StoreSource):
             chunk = max(chunk, self.source.chunk_size)
         object.__setattr__(self, "chunk_size", chunk)
+        source = self.source
+        if isinstance(source, LocalSource) and source.hot is not None and self.store is None:
+            object.__setattr__(self, "hot_source", source)
 
     @classmethod
     def create(
@@ -110,15 +117,17 @@ class Mount:
         options: ServeOptions | None = None,
         offload: Offload | None = None,
         store: StoreOptions | None = None,
+        hot: HotLimits | None = DEFAULT_HOT,
     ) -> Mount:
         """A mount for a directory (a ``LocalSource`` with the options' dotfile and symlink
-        rules) or for any source."""
+        rules and ``hot`` as its hot cache's limits, None for none) or for any source."""
         opts = options or ServeOptions()
         if isinstance(root_or_source, (str, os.PathLike)):
             source: Source = LocalSource(
                 root_or_source,
                 allow_dotfiles=opts.allow_dotfiles,
                 follow_symlinks=opts.follow_symlinks,
+                hot=hot,
             )
         else:
             source = root_or_source
@@ -200,7 +209,17 @@ class Mount:
         method = request.method
         options = self.private_options if private else self.options
         store = self.store
+        # The hot cache: public names only (a private or signed answer has other headers and
+        # must never be kept), and not for a request the proxy will be told to send.
+        hot = None if private else self.hot_source
         try:
+            if hot is not None:
+                entry = hot.hot_get(name)
+                if entry is not None:
+                    offloaded_ = self._offload_hot(request, entry)
+                    if offloaded_ is not None:
+                        return offloaded_
+                    return self._from_memory(entry, method, request.headers)
             if store is not None and store.mode != "proxy":
                 handed = self._hand_to_store(request, name, store, options)
                 if handed is not None:
@@ -224,6 +243,18 @@ class Mount:
         except LookupError_ as exc:  # any other source-specific failure: still a 404
             logger.warning("mediaserve lookup failed for %r: %s", name, exc.reason)
             return Outcome(not_found(method), kind="missing", reason=exc.reason)
+        if hot is not None and isinstance(resource, OpenFile):
+            try:
+                entry = hot.hot_admit(name, resource)
+            except BaseException:
+                resource.close()
+                raise
+            if entry is not None:
+                resource.close()
+                offloaded_ = self._offload_hot(request, entry)
+                if offloaded_ is not None:
+                    return offloaded_
+                return self._from_memory(entry, method, request.headers)
         resolved = resource.meta.name
         if readmit is not None and resolved != name:
             try:
@@ -260,6 +291,79 @@ class Mount:
             resource.close()
             return Outcome(result, chunk_size=self.chunk_size)
         return Outcome(result, resource, chunk_size=self.chunk_size)
+
+    def hot_plain(self, name: str, method: str, via: str | None = None) -> Outcome | None:
+        """The outcome ``respond`` made for a plain ``method`` of the public ``name`` from the
+        hot cache (offloaded when ``via`` announces this mount's offload), if its file is
+        unchanged (one stat), else None (``Pipeline.plain_hot``)."""
+        source = self.hot_source
+        if source is None:
+            return None
+        try:
+            entry = source.hot_get(name)
+        except LookupError_:  # the root is gone: the full lookup says how
+            return None
+        if entry is None:
+            return None
+        options, outcomes = entry.memo
+        if options is not self.options:
+            return None
+        offload = self.offload
+        if via is not None and offload is not None:
+            if via.strip().lower() != offload.method:
+                return None  # a mismatch: respond() serves it here and logs it once
+            outcome: Outcome | None = outcomes.get(method + " offload")
+        else:
+            outcome = outcomes.get(method)
+        return outcome
+
+    def _offload_hot(self, request: Request, entry: HotFile) -> Outcome | None:
+        """The offload answer for a hot public file, when the proxy announced offload: its
+        validated metadata plans the headers, no descriptor is opened. None: answer here.
+
+        For a plain request the outcome is kept with the entry (``hot_plain`` reuses it)."""
+        offload = self.offload
+        if (
+            offload is None
+            or not announced(request.via, offload.method, self._warned, "OFFLOAD")
+            or proxy_would_misanswer(request.headers) is not None
+        ):
+            return None
+        method = request.method
+        whole = self._plan(method, _PLAIN, entry.meta, False)
+        offloaded = file_offload_plan(whole, entry.meta.name, offload)
+        if offloaded is None:
+            return None
+        outcome = Outcome(offloaded, kind="offloaded")
+        if request.headers == _PLAIN:
+            self._memo(entry)[method + " offload"] = outcome
+        return outcome
+
+    def _memo(self, entry: HotFile) -> dict[str, Outcome]:
+        """The outcomes kept with ``entry`` for this mount's options (a new dict for others:
+        swapped in whole, so two mounts sharing a source never mix their outcomes)."""
+        options, outcomes = entry.memo
+        if options is not self.options:
+            outcomes = {}
+            entry.memo = (self.options, outcomes)
+        return outcomes
+
+    def _from_memory(self, entry: HotFile, method: str, headers: RequestHeaders) -> Outcome:
+        """The outcome for a hot file: the same plan as from the file (status, headers), its
+        slices replaced by the cached bytes, so every adapter sends a literal body.
+
+        A plain GET or HEAD reuses the outcome made for this entry and these options.
+        """
+        if headers != _PLAIN:
+            planned = plan(method, headers, entry.meta, self.options)
+            return Outcome(_literal(planned, entry.data), chunk_size=self.chunk_size)
+        outcomes = self._memo(entry)
+        outcome = outcomes.get(method)
+        if outcome is None:
+            planned = self._plan(method, _PLAIN, entry.meta, False)
+            outcome = Outcome(_literal(planned, entry.data), chunk_size=self.chunk_size)
+            outcomes[method] = outcome
+        return outcome
 
     def _hand_to_store(
         self, request: Request, name: str, store: StoreOptions, options: ServeOptions
@@ -298,3 +402,19 @@ class Mount:
                 self._plans.clear()
             self._plans[key] = cached
         return cached
+
+
+def _literal(planned: ResponsePlan, data: bytes) -> ResponsePlan:
+    """``planned`` with its file slices cut from ``data`` (the whole file, in memory)."""
+    if not planned.body:
+        return planned
+    size = len(data)
+    body = tuple(
+        segment
+        if not isinstance(segment, FilePart)
+        else data
+        if segment.offset == 0 and segment.length == size
+        else data[segment.offset : segment.offset + segment.length]
+        for segment in planned.body
+    )
+    return ResponsePlan(planned.status, planned.headers, body)

@@ -13,11 +13,13 @@ import os
 import stat
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from ..http.plan import FileMeta
 from .base import NotFound, OpenFile, Refused
 
-__all__ = ["LocalSource", "safe_parts"]
+__all__ = ["DEFAULT_HOT", "HotCache", "HotFile", "HotLimits", "LocalSource", "safe_parts"]
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -78,6 +80,234 @@ def _proc_fd_dir() -> str | None:
 _PROC_FD = _proc_fd_dir()
 
 
+# --- the hot cache: small public files kept in memory ----------------------------------------
+
+#: File systems whose stat() may answer from a client-side attribute cache (NFS's actimeo,
+#: FUSE's attr_timeout, SMB's cache=) while open() revalidates (close-to-open): a stat there
+#: can miss a change made on another machine, so the hot cache is off for roots on them.
+_NETWORK_FS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre",
+     "gpfs", "beegfs", "virtiofs", "fuse", "fuseblk"}
+)  # fmt: skip
+
+
+def filesystem_type(path: str) -> str | None:
+    """The type of the file system holding ``path`` (``/proc/self/mounts``), or None."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best, found = -1, None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # Spaces in mount points are written as \040.
+        point = fields[1].replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > best:
+            best, found = len(point), fields[2]
+    return found
+
+
+def _network_fs(fstype: str | None) -> bool:
+    return fstype is not None and (fstype in _NETWORK_FS or fstype.startswith("fuse."))
+
+
+@dataclass(frozen=True)
+class HotLimits:
+    """How much the hot cache may hold (per process): ``max_bytes`` in all, files up to
+    ``max_file`` bytes each. ``racy_margin``: seconds a file must have been left alone
+    (by its ctime and mtime) before its bytes are trusted (see :class:`HotCache`)."""
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_file: int = 256 * 1024
+    racy_margin: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 0 or self.max_file < 0:
+            raise ValueError("hot cache limits must be >= 0 bytes")
+        if self.racy_margin < 0:
+            raise ValueError("the hot cache's racy margin must be >= 0 seconds")
+
+
+#: The limits a LocalSource gets unless told otherwise.
+DEFAULT_HOT = HotLimits()
+
+# (st_ino, st_dev, st_size, st_mtime_ns, st_ctime_ns, st_mode): the version of a file.
+Signature = tuple[int, int, int, int, int, int]
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+class HotFile:
+    """One cached version of one file: its metadata (as a lookup makes it), its bytes, the
+    signature it is validated against, and what the mount precomputed for it (``memo``:
+    the options it was made for and its outcomes per method)."""
+
+    __slots__ = ("data", "memo", "meta", "name", "signature", "used")
+
+    def __init__(self, name: str, meta: FileMeta, data: bytes, sig: Signature) -> None:
+        self.name = name
+        self.meta = meta
+        self.data = data
+        self.signature = sig
+        self.used = False  # CLOCK's reference bit: set on every hit, cleared by eviction
+        self.memo: tuple[object, dict[str, Any]] = (None, {})  # see Mount._memo
+
+    def __repr__(self) -> str:
+        return f"HotFile({self.name!r}, size={len(self.data)})"
+
+
+class HotCache:
+    """Small files' bytes in memory, validated on every hit by one ``lstat``.
+
+    A hit costs a dictionary lookup and one ``stat`` of the name under the root's descriptor
+    (no ``open``, ``fstat``, ``read`` or ``close``). The entry is used only when the name
+    still leads to the same inode with the same size, mtime, ctime and mode; anything else
+    drops it and the request takes the ordinary lookup:
+
+    * replaced (rename over it, a new upload): another inode;
+    * truncated, rewritten, ``touch``-ed back (``cp -p``, ``rsync -t``): the ctime moves
+      whatever the mtime says, the kernel sets it on every data or metadata change;
+    * ``chmod``, ``chown``: the mode or the ctime;
+    * deleted, or a directory on the way removed or made unsearchable: the stat fails;
+    * the last component swapped for a symlink: ``lstat`` sees the link, not the file; a
+      directory on the way swapped for a symlink leads to another inode, unless it leads to
+      this very file, whose unchanged bytes are then what the cache holds anyway.
+
+    **The same-tick write** ("racy git"): a file system stamps ctime/mtime with a clock
+    that advances in ticks (a few ms on Linux, 1-2 s on some file systems), so a write in
+    the same tick as the read that filled the cache, keeping the size, would leave the
+    signature unchanged. A file is therefore admitted only when both its times are older
+    than ``racy_margin`` (2 s, above every local file system's granularity) at the moment
+    its bytes are read, and its signature is the same after the read as before: any later
+    write then gets a newer ctime. Fresh uploads take the ordinary path until they settle.
+
+    Not used on network file systems (see ``_NETWORK_FS``), where ``stat`` may answer from
+    a client-side cache. Writes through a shared ``mmap`` may update the times only at
+    ``msync``: serve such files with ``HOT_CACHE`` off.
+
+    Memory: at most ``max_bytes`` of file bytes (plus ``entry_overhead`` per entry for the
+    headers and plans), files of at most ``max_file`` bytes; evicted by CLOCK (an entry hit
+    since the last sweep gets a second chance). Hits take no lock.
+    """
+
+    #: Bytes counted per entry beyond the file's: the metadata, headers and plans.
+    entry_overhead = 1024
+
+    def __init__(self, limits: HotLimits) -> None:
+        self.limits = limits
+        self.max_bytes = limits.max_bytes
+        self.max_file = limits.max_file
+        self._margin_ns = int(limits.racy_margin * 1e9)
+        self._entries: dict[str, HotFile] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+        # Counters (approximate under threads: plain increments, no lock on the hit path).
+        self.hits = 0
+        self.admitted = 0
+        self.evicted = 0
+        self.invalidated = 0
+        self.too_fresh = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """Bytes accounted for (file bytes plus the per-entry overhead)."""
+        return self._bytes
+
+    def __repr__(self) -> str:
+        return f"HotCache({len(self._entries)} files, {self._bytes} of {self.max_bytes} bytes)"
+
+    def get(self, name: str, dir_fd: int) -> HotFile | None:
+        """The entry for ``name`` if its file is unchanged, else None (and it is dropped)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except (OSError, ValueError):
+            self._drop(entry)
+            return None
+        if (
+            st.st_ino,
+            st.st_dev,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_mode,
+        ) != entry.signature:
+            self._drop(entry)
+            return None
+        entry.used = True
+        self.hits += 1
+        return entry
+
+    def admit(self, name: str, opened: OpenFile) -> HotFile | None:
+        """Read ``opened`` (found for ``name`` by a full lookup) into the cache, or None when
+        it is too large, too fresh to trust, or changed while it was read."""
+        size = opened.meta.size
+        cost = size + self.entry_overhead
+        if size > self.max_file or cost > self.max_bytes:
+            return None
+        before = signature(opened.stat)
+        now = time.time_ns()
+        if max(before[3], before[4]) >= now - self._margin_ns:
+            self.too_fresh += 1
+            return None
+        try:
+            data = os.pread(opened.fd, size, 0) if size else b""
+            after = signature(os.fstat(opened.fd))
+        except OSError:
+            return None
+        if len(data) != size or after != before:
+            return None
+        entry = HotFile(name, opened.meta, data, before)
+        with self._lock:
+            old = self._entries.pop(name, None)
+            if old is not None:
+                self._bytes -= len(old.data) + self.entry_overhead
+            self._make_room(cost)
+            self._entries[name] = entry
+            self._bytes += cost
+            self.admitted += 1
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _drop(self, entry: HotFile) -> None:
+        with self._lock:
+            if self._entries.get(entry.name) is entry:
+                del self._entries[entry.name]
+                self._bytes -= len(entry.data) + self.entry_overhead
+                self.invalidated += 1
+
+    def _make_room(self, cost: int) -> None:
+        """Evict (CLOCK) until ``cost`` more bytes fit; called with the lock held."""
+        entries = self._entries
+        guard = 2 * len(entries) + 1  # one sweep clears every reference bit
+        while entries and self._bytes + cost > self.max_bytes:
+            guard -= 1
+            name = next(iter(entries))
+            entry = entries.pop(name)
+            if entry.used and guard > 0:
+                entry.used = False
+                entries[name] = entry  # second chance: to the back of the queue
+                continue
+            self._bytes -= len(entry.data) + self.entry_overhead
+            self.evicted += 1
+
+
 class LocalSource:
     """Files under ``root``; symlinks refused unless ``follow_symlinks`` (then only inside).
 
@@ -103,10 +333,20 @@ class LocalSource:
         *,
         allow_dotfiles: bool = False,
         follow_symlinks: bool = False,
+        hot: HotLimits | None = DEFAULT_HOT,
     ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.allow_dotfiles = allow_dotfiles
         self.follow_symlinks = follow_symlinks
+        self.hot: HotCache | None = None
+        if (
+            hot is not None
+            and hot.max_bytes
+            and hot.max_file
+            and not follow_symlinks
+            and not _network_fs(filesystem_type(self.root))
+        ):
+            self.hot = HotCache(hot)
         self._real_root = os.path.realpath(self.root)
         self._lock = threading.Lock()
         self._root: tuple[int, int, int] | None = None  # (fd, st_dev, st_ino)
@@ -119,6 +359,24 @@ class LocalSource:
     def lookup(self, name: str, *, whole: bool = False) -> OpenFile:
         """The :class:`~mediaserve.sources.base.Source` interface: see :meth:`open`."""
         return self.open(name)
+
+    def hot_get(self, name: str) -> HotFile | None:
+        """The hot cache's unchanged entry for ``name`` (already a name ``open`` accepted),
+        or None: the caller then looks it up with :meth:`lookup`."""
+        hot = self.hot
+        if hot is None:
+            return None
+        return hot.get(name, self._root_fd())
+
+    def hot_admit(self, name: str, opened: OpenFile) -> HotFile | None:
+        """Keep the file ``open`` just returned for ``name`` in the hot cache, if it qualifies.
+
+        ``opened`` stays open (the caller closes it); its bytes are read here when admitted.
+        """
+        hot = self.hot
+        if hot is None or opened.meta.name != name:
+            return None
+        return hot.admit(name, opened)
 
     def open(self, name: str) -> OpenFile:
         """Open ``name`` under the root, or raise NotFound / Refused (see the class)."""
