@@ -21,8 +21,8 @@ from ..http.plan import ServeOptions
 from ..pipeline.offload import DEFAULT_INTERNAL_PREFIX, Offload, OffloadError
 from ..pipeline.request import normalise_prefix
 from ..ratelimit.limiter import DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, prefix_problem
-from .renditions_conf import RENDITION_DEFAULTS, RENDITION_TYPES
 from ..sources.local import DEFAULT_HOT, HotLimits
+from .renditions_conf import RENDITION_DEFAULTS, RENDITION_TYPES
 
 __all__ = [
     "DEFAULTS",
