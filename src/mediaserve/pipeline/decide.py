@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ..access.rules import PUBLIC, Access, forbidden
 from ..http.plan import ALLOWED_METHODS, method_not_allowed, not_found
 from ..metrics import events_logged
-from ..ratelimit.limiter import RateLimiter, client_address
+from ..ratelimit.limiter import RateLimiter
 from ..sources.base import Refused
 from .mount import Mount
 from .request import DEFERRED, Outcome, Request, decode_path, log_refusal, logger
@@ -196,17 +196,17 @@ class Pipeline:
             if mark.get(COUNTED):
                 return None
             mark[COUNTED] = True
-        plan_ = limiter.check_client(
+        throttled = limiter.throttle(
             request.client,
             request.forwarded_for,
             request.user_agent,
             request.path.decode("utf-8", "replace"),
             request.method,
         )
-        if plan_ is None:
+        if throttled is None:
             return None
-        client = client_address(request.client, request.forwarded_for, limiter.trusted_proxies)
-        return Outcome(plan_, kind="throttled", reason="rate limit exceeded", client=client)
+        plan_, client, reason = throttled
+        return Outcome(plan_, kind="throttled", reason=reason, client=client)
 
     @staticmethod
     def _deny(request: Request, name: str, reason: str, access: Access) -> Outcome:

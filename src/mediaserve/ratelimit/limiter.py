@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..http.plan import ResponsePlan, text_plan
 from ..metrics import events_logged
@@ -43,6 +43,7 @@ __all__ = [
     "CounterStore",
     "MemoryStore",
     "RateLimiter",
+    "Throttled",
     "bucket_of",
     "client_address",
     "parse_networks",
@@ -209,6 +210,14 @@ def too_many_requests(method: str, retry_after: int) -> ResponsePlan:
     return text_plan(429, b"Too Many Requests\n", method, headers)
 
 
+class Throttled(NamedTuple):
+    """A request over its limit: the 429 to send, the client counted and the reason."""
+
+    plan: ResponsePlan
+    client: str
+    reason: str
+
+
 @dataclass(frozen=True)
 class RateLimiter:
     """``requests`` per ``window`` seconds per client, in ``store``.
@@ -328,6 +337,19 @@ class RateLimiter:
     ) -> ResponsePlan | None:
         """``None`` when the request may go on, else the 429 to send (logged at WARNING
         with ``label``, the path)."""
+        throttled = self.throttle(remote_addr, forwarded_for, user_agent, label, method)
+        return None if throttled is None else throttled.plan
+
+    def throttle(
+        self,
+        remote_addr: str | None,
+        forwarded_for: str | None,
+        user_agent: str | None,
+        label: str,
+        method: str,
+    ) -> Throttled | None:
+        """``check_client`` with what the pipeline's outcome carries for the event line: the
+        client counted (the forwarded one behind a trusted proxy) and why, bucket included."""
         if self.allow_agents and self.exempt(user_agent):
             return None
         client = client_address(remote_addr, forwarded_for, self.trusted_proxies)
@@ -355,4 +377,4 @@ class RateLimiter:
                 "mediaserve_bucket": bucket,
             },
         )
-        return too_many_requests(method, wait)
+        return Throttled(too_many_requests(method, wait), client, reason)
