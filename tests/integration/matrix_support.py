@@ -85,8 +85,11 @@ def start_server(kind: str, root: Path) -> ServerProcess:
             f"media_app:{interface}", interface=interface, env=env, pythonpath=[APPS_DIR]
         )
     port = free_port()
+    # granian explicitly: this tree's 200 MiB file would make `--server auto` pick gunicorn,
+    # which the gunicorn rows already cover; the auto choice has its own tests
+    # (test_cli_server_choice.py).
     argv = [sys.executable, "-m", "mediaserve.cli", "serve", str(root),
-            "--port", str(port), "--prefix", "/media/"]  # fmt: skip
+            "--port", str(port), "--prefix", "/media/", "--server", "granian"]  # fmt: skip
     return ServerProcess(
         argv, port=port, ready_url="/media/hello.txt", name="mediaserve-serve", env=dict(os.environ)
     ).start()

@@ -288,6 +288,41 @@ def test_checks_name_the_bad_preset_and_the_fix(example_django: Any, media: Path
         assert "mediaserve.E071" in [m.id for m in check_renditions()]
 
 
+def test_without_pillow_a_project_using_renditions_is_told_and_others_are_not(
+    example_django: Any, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E076/W072 are for projects that use renditions (a RENDITION* key); a project without
+    Pillow that never asked for them passes `manage.py check` (the wheel smoke test proves
+    that in a real venv without Pillow), and a rendition URL answers 503 naming the install."""
+    import importlib.util
+
+    from django.test import override_settings
+
+    from mediaserve.django.checks.renditions import check_renditions
+    from mediaserve.renditions import BUILTIN_PRESETS, EngineMissing, render
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("PIL", "pillow_heif") else real(name, *a),
+    )
+    with override_settings(**_settings(media)):  # RENDITION_BASE_URL: renditions in use
+        ids = [m.id for m in check_renditions()]
+    assert "mediaserve.E076" in ids
+    assert "mediaserve.W072" in ids
+    plain = _settings(media)
+    plain["MEDIASERVE"] = {"ACCESS": {"private/": "private"}}
+    with override_settings(**plain):
+        ids = [m.id for m in check_renditions()]
+    assert "mediaserve.E076" not in ids
+    assert "mediaserve.W072" not in ids
+    with pytest.raises(EngineMissing) as caught:
+        render(b"not read", BUILTIN_PRESETS["meta-catalog"])
+    assert caught.value.status == 503
+    assert "pip install 'mediaserve[renditions]'" in str(caught.value)
+
+
 def test_under_asgi_the_first_request_builds_and_streams_it(site: Path) -> None:
     """Django's ASGI handler: the lazy build runs where the view runs (a worker thread),
     and the body is read on the I/O pool like any media file."""

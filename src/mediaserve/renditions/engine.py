@@ -22,6 +22,7 @@ Correctness, in the order it is applied (``_prepare``):
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import threading
@@ -91,9 +92,10 @@ class CannotFit(RenditionError):
 
 
 class EngineMissing(RenditionError):
-    """The engine asked for is not installed."""
+    """The engine asked for is not installed: a 503 naming the install, not a traceback
+    (a crawler retries later, once the server has it)."""
 
-    status = 500
+    status = 503
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +387,10 @@ def _qualities(preset: Preset) -> list[int]:
 
 
 def _pillow(data: bytes, preset: Preset, fmt: str, max_pixels: int) -> Rendered:
+    if importlib.util.find_spec("PIL") is None:
+        raise EngineMissing(
+            "renditions need Pillow, which is not installed: pip install 'mediaserve[renditions]'"
+        )
     out = _resized(_prepare(data, preset, max_pixels), preset)
     if fmt == "jpeg":
         out = _flattened(out, preset)

@@ -31,6 +31,11 @@ def _values() -> dict[str, Any] | None:
         return None  # E001 reports it
 
 
+def _declared_keys() -> list[object]:
+    declared = getattr(settings, "MEDIASERVE", None)
+    return list(declared) if isinstance(declared, dict) else []
+
+
 @register(Tags.compatibility)
 def check_renditions(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     values = _values()
@@ -93,7 +98,11 @@ def check_renditions(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
                 id="mediaserve.E075",
             )
         )
-    if importlib.util.find_spec("PIL") is None:
+    # Pillow and pillow-heif are asked for by projects that use renditions (a RENDITION*
+    # key in MEDIASERVE): any other project without Pillow is simply one without renditions
+    # (a rendition URL then answers 503 naming the install).
+    declared = any(str(key).startswith("RENDITION") for key in _declared_keys())
+    if declared and importlib.util.find_spec("PIL") is None:
         messages.append(
             Error(
                 "renditions need Pillow, which is not installed.",
@@ -137,7 +146,7 @@ def check_renditions(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
                 id="mediaserve.W071",
             )
         )
-    if importlib.util.find_spec("pillow_heif") is None:
+    if declared and importlib.util.find_spec("pillow_heif") is None:
         messages.append(
             Warning(
                 "pillow-heif is not installed: HEIC/HEIF photos (iPhones) get no renditions (415).",
