@@ -8,6 +8,7 @@ import http.client
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,8 +84,16 @@ def _url(corpus: Corpus, preset: str, fmt: str | None = None) -> str:
     return "/media/" + rendition_name(NAME, BUILTIN_PRESETS[preset], digest, fmt)
 
 
-def _app_hits(app: ServerProcess, url: str) -> int:
-    return len(re.findall(rf"app GET {re.escape(url)} HTTP/1.[01] 200", app.logs()))
+def _app_hits(app: ServerProcess, url: str, at_least: int = 0) -> int:
+    """The app's access lines for ``url``. gunicorn writes one after the response went out,
+    which may be just after the client read it: wait (up to 5 s) for ``at_least`` lines."""
+    pattern = re.compile(rf"app GET {re.escape(url)} HTTP/1.[01] 200")
+    deadline = time.monotonic() + 5
+    hits = len(pattern.findall(app.logs()))
+    while hits < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+        hits = len(pattern.findall(app.logs()))
+    return hits
 
 
 def test_a_miss_goes_to_the_app_then_nginx_serves_the_file(
@@ -96,7 +105,7 @@ def test_a_miss_goes_to_the_app_then_nginx_serves_the_file(
     assert status == 200
     assert headers["content-type"] == "image/jpeg"
     assert headers["cache-control"] == IMMUTABLE
-    assert _app_hits(app, url) == 1  # built by the app
+    assert _app_hits(app, url, at_least=1) == 1  # built by the app
     assert (media / url.removeprefix("/media/")).read_bytes() == body
     again_status, again, again_body = _get(proxy, url)
     assert again_status == 200

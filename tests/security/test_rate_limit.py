@@ -126,9 +126,14 @@ def test_rotating_ipv6_addresses_inside_one_64_share_one_bucket(limited: ServerP
     assert statuses == [200] * LIMIT + [429] * 2
     neighbour = get(limited, "/media/hello.txt", "X-Forwarded-For: 2001:db8:77:2::1")[0]
     assert neighbour == 200  # the next /64 is another subscriber
-    throttled = [line for line in limited.logs().splitlines()
-                 if "throttled" in line and "2001:db8:77:1::/64" in line]  # fmt: skip
-    assert len(throttled) == 2, limited.log_tail(20)
+    def throttled() -> list[str]:
+        return [line for line in limited.logs().splitlines()
+                if "throttled" in line and "2001:db8:77:1::/64" in line]  # fmt: skip
+
+    deadline = time.monotonic() + 5  # event lines follow the response by a moment
+    while len(throttled()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(throttled()) == 2, limited.log_tail(20)
 
 
 def test_a_spoofed_first_hop_does_not_escape_the_bucket(limited: ServerProcess) -> None:
@@ -152,11 +157,20 @@ def test_throttling_is_logged_at_warning_with_the_client(limited: ServerProcess)
     client = "X-Forwarded-For: 203.0.113.16"
     for _ in range(LIMIT + 1):
         get(limited, "/media/hello.txt", client)
-    lines = [
-        line
-        for line in limited.logs().splitlines()
-        if "throttled" in line and "203.0.113.16" in line
-    ]
+
+    def throttled() -> list[str]:
+        return [
+            line
+            for line in limited.logs().splitlines()
+            if "throttled" in line and "203.0.113.16" in line
+        ]
+
+    # The event line is written once the 429 went out, maybe just after the client read it.
+    deadline = time.monotonic() + 5
+    while not throttled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a second line would show by now
+    lines = throttled()
     assert len(lines) == 1
     assert "WARNING" in lines[0]
     assert f"rate limit of {LIMIT} per 3600s" in lines[0]
