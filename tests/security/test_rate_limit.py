@@ -126,6 +126,7 @@ def test_rotating_ipv6_addresses_inside_one_64_share_one_bucket(limited: ServerP
     assert statuses == [200] * LIMIT + [429] * 2
     neighbour = get(limited, "/media/hello.txt", "X-Forwarded-For: 2001:db8:77:2::1")[0]
     assert neighbour == 200  # the next /64 is another subscriber
+
     def throttled() -> list[str]:
         return [line for line in limited.logs().splitlines()
                 if "throttled" in line and "2001:db8:77:1::/64" in line]  # fmt: skip
